@@ -1,0 +1,39 @@
+# Every target sets itself up from nothing: a fresh clone needs only python3.11.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_OUT ?= demo-output
+
+.PHONY: install demo test lint bench-quality bench-speed clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch is pinned first so pip takes the CPU wheel on disk instead of a CUDA build.
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	FLWR_TELEMETRY_ENABLED=0 $(BIN)/fedscore demo --out $(DEMO_OUT)
+
+test: $(STAMP)
+	FLWR_TELEMETRY_ENABLED=0 $(BIN)/python -m pytest
+	$(BIN)/ruff check .
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench-quality: $(STAMP)
+	FLWR_TELEMETRY_ENABLED=0 $(BIN)/python benchmarks/quality.py
+
+bench-speed: $(STAMP)
+	FLWR_TELEMETRY_ENABLED=0 $(BIN)/python benchmarks/speed.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

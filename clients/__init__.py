@@ -1,0 +1,1 @@
+"""The Flower ClientApp of an institution: local data, DP training, local evaluation."""

@@ -1,0 +1,102 @@
+"""An institution's node configuration: whose data, where, and how much privacy it may spend."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fedscore.core.errors import ConfigError
+from fedscore.datasets.market import default_task_path
+
+# The one key a SuperNode's --node-config must carry: the node config file.
+NODE_CONFIG_KEY = "node-config-file"
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """Settings of one institution's client node (one TOML file per institution).
+
+    Attributes:
+        party: the institution's identifier in the consortium.
+        display_name: how reports name it.
+        kind: "bank" or "loan_facilitator".
+        data_path: the institution's raw customer table (CSV or Parquet).
+        task_path: the consortium's task schema.
+        state_dir: where the node keeps its privacy state (accountants, later ledger).
+        max_epsilon: the most epsilon this node lets runs spend on one data version.
+        allow_non_private: whether this node takes part in non-private comparison runs
+            (they make its epsilon infinite on that data version).
+        validation_fraction: share of customers held out for federated evaluation,
+            chosen by a hash of the customer key so it is stable across runs.
+    """
+
+    party: str
+    data_path: Path
+    state_dir: Path
+    max_epsilon: float
+    task_path: Path
+    display_name: str = ""
+    kind: str = "bank"
+    allow_non_private: bool = False
+    validation_fraction: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.max_epsilon <= 0:
+            raise ConfigError(f"node '{self.party}': max_epsilon must be > 0")
+        if not 0 < self.validation_fraction < 1:
+            raise ConfigError(f"node '{self.party}': validation_fraction must be in (0, 1)")
+
+    @property
+    def accountant_db(self) -> Path:
+        return self.state_dir / "privacy.sqlite"
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> NodeConfig:
+        """Read a node config; relative paths are relative to the config file."""
+        path = Path(path)
+        try:
+            doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read node config {path}: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        node: dict[str, Any] = doc.get("node", {})
+        privacy: dict[str, Any] = doc.get("privacy", {})
+        base = path.parent
+
+        def required(table: dict[str, Any], key: str, section: str) -> Any:
+            if key not in table:
+                raise ConfigError(f"{path}: [{section}] needs '{key}'")
+            return table[key]
+
+        def resolve(value: str) -> Path:
+            candidate = Path(value).expanduser()
+            return candidate if candidate.is_absolute() else (base / candidate).resolve()
+
+        task = node.get("task")
+        try:
+            return cls(
+                party=str(required(node, "party", "node")),
+                display_name=str(node.get("display_name", "")),
+                kind=str(node.get("kind", "bank")),
+                data_path=resolve(str(required(node, "data", "node"))),
+                task_path=resolve(str(task)) if task else default_task_path(),
+                state_dir=resolve(str(node.get("state_dir", "state"))),
+                max_epsilon=float(required(privacy, "max_epsilon", "privacy")),
+                allow_non_private=bool(privacy.get("allow_non_private", False)),
+                validation_fraction=float(node.get("validation_fraction", 0.2)),
+            )
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{path}: a setting has the wrong type ({exc})") from exc
+
+    @classmethod
+    def from_flower_node_config(cls, node_config: dict[str, Any]) -> NodeConfig:
+        """The node config file named by a SuperNode's `--node-config`."""
+        path = node_config.get(NODE_CONFIG_KEY)
+        if not path:
+            raise ConfigError(
+                f"this SuperNode was started without --node-config '{NODE_CONFIG_KEY}=\"...\"'"
+            )
+        return cls.from_toml(str(path))

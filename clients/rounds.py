@@ -1,0 +1,290 @@
+"""What a node does when the server asks it to train or evaluate one round.
+
+Order of a training round, which the privacy guarantee depends on:
+1. load, validate, consent-filter and encode the local table;
+2. load this party's accountant for (task, data version) from disk;
+3. fix the run's noise once (calibrated for rounds × local epochs × steps);
+4. refuse the round if it would push epsilon past the node's `max_epsilon`;
+5. train with DP-SGD, then commit the accountant and the round record in one
+   transaction; only then is the update released.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from dataclasses import dataclass
+
+import torch
+from fedscore.clients.local_data import PartyData, load_party_data
+from fedscore.clients.node import NodeConfig
+from fedscore.clients.training import LocalSchedule, train_locally
+from fedscore.core import protocol
+from fedscore.core.errors import FedscoreError
+from fedscore.core.metrics import score_metrics
+from fedscore.core.models import ModelSpec, build_model, predict_proba
+from fedscore.core.runconfig import RunConfig
+from fedscore.core.schema import TaskSchema, load_schema
+from fedscore.privacy.accounting import (
+    AccountantKey,
+    AccountantStore,
+    PartyAccountant,
+    RoundRecord,
+    calibrate_noise,
+)
+from fedscore.privacy.dp_sgd import DpSgd, LocalPrivacy, MechanismParams, NoPrivacy
+from flwr.app import ArrayRecord, ConfigRecord, MetricRecord, RecordDict
+
+# Slack for float rounding when a run is calibrated to exactly the node's budget.
+BUDGET_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class RoundRequest:
+    """The server's instructions for one round, as the node reads them."""
+
+    run: RunConfig
+    run_id: str
+    server_round: int
+    schema_sha256: str
+
+    @classmethod
+    def from_config(cls, config: ConfigRecord) -> RoundRequest:
+        flat = dict(config)
+        return cls(
+            run_id=str(flat.pop(protocol.RUN_ID)),
+            server_round=int(flat.pop(protocol.SERVER_ROUND)),
+            schema_sha256=str(flat.pop(protocol.SCHEMA_SHA256)),
+            run=RunConfig.from_flower(
+                {k: v for k, v in flat.items() if k not in (protocol.TASK, "proximal-mu")}
+            ),
+        )
+
+
+class NodeRefusal(FedscoreError):
+    """The node declines the round; the reason goes to the server and the run's results."""
+
+
+def _party_record(node: NodeConfig, status: str, reason: str = "", note: str = "") -> ConfigRecord:
+    return ConfigRecord(
+        {
+            protocol.PARTY_NAME: node.party,
+            protocol.STATUS: status,
+            protocol.REASON: reason,
+            protocol.NOTE: note,
+        }
+    )
+
+
+def _load_task(node: NodeConfig, request: RoundRequest) -> TaskSchema:
+    schema = load_schema(node.task_path)
+    if schema.sha256 != request.schema_sha256:
+        raise NodeRefusal(
+            f"task schema mismatch: this node holds {node.task_path.name} "
+            f"(sha256 {schema.sha256[:12]}…), the server uses {request.schema_sha256[:12]}…"
+        )
+    return schema
+
+
+def _model_from(arrays: ArrayRecord, run: RunConfig, n_features: int) -> torch.nn.Module:
+    model = build_model(ModelSpec(run.model, n_features, run.hidden, run.seed))
+    model.load_state_dict(arrays.to_torch_state_dict())
+    return model
+
+
+def _mechanism(
+    store: AccountantStore,
+    key: AccountantKey,
+    request: RoundRequest,
+    schedule: LocalSchedule,
+    n_records: int,
+) -> MechanismParams:
+    """The run's noise, calibrated at its first round and then fixed for all rounds."""
+    run = request.run
+    if run.delta >= 1.0 / n_records:
+        raise NodeRefusal(
+            f"delta {run.delta:g} is not below 1/N = {1.0 / n_records:.3g} for this node's "
+            f"{n_records} training rows; lower the run's delta"
+        )
+    plan = store.plan(key, request.run_id)
+    if plan is None:
+        noise = calibrate_noise(
+            run.epsilon,
+            run.delta,
+            schedule.sample_rate,
+            run.rounds * schedule.steps_per_round,
+            run.accountant,
+        )
+        plan = {
+            "noise_multiplier": noise,
+            "sample_rate": schedule.sample_rate,
+            "expected_batch_size": schedule.expected_batch_size,
+        }
+        store.save_plan(key, request.run_id, plan)
+    return MechanismParams(
+        noise_multiplier=float(plan["noise_multiplier"]),
+        sample_rate=float(plan["sample_rate"]),
+        max_grad_norm=run.max_grad_norm,
+        expected_batch_size=int(plan["expected_batch_size"]),
+    )
+
+
+def _check_budget(
+    node: NodeConfig,
+    accountant: PartyAccountant,
+    mechanism: MechanismParams,
+    schedule: LocalSchedule,
+    run: RunConfig,
+) -> None:
+    projected = accountant.projected(
+        mechanism.noise_multiplier, mechanism.sample_rate, schedule.steps_per_round
+    ).epsilon(run.delta, run.accountant)
+    if projected > node.max_epsilon + BUDGET_TOLERANCE:
+        spent = accountant.epsilon(run.delta, run.accountant)
+        raise NodeRefusal(
+            f"privacy budget: this round would raise epsilon ({run.accountant.upper()}) from "
+            f"{spent:.4f} to {projected:.4f}, beyond this node's max_epsilon {node.max_epsilon:g}"
+        )
+
+
+def train_round(
+    node: NodeConfig, arrays: ArrayRecord, config: ConfigRecord, data: PartyData | None = None
+) -> RecordDict:
+    """Run one training round at this node; returns the reply's content."""
+    request = RoundRequest.from_config(config)
+    run = request.run
+    store = AccountantStore(node.accountant_db)
+    key: AccountantKey | None = None
+    try:
+        schema = _load_task(node, request)
+        data = data or load_party_data(node, schema)
+        key = AccountantKey(node.party, schema.name, data.data_version)
+        accountant = store.load(key)
+        schedule = LocalSchedule.for_party(run, len(data.train_y))
+        privacy: LocalPrivacy
+        if run.private:
+            mechanism = _mechanism(store, key, request, schedule, len(data.train_y))
+            _check_budget(node, accountant, mechanism, schedule, run)
+            privacy = DpSgd(mechanism, accountant)
+        else:
+            if not node.allow_non_private:
+                raise NodeRefusal(
+                    "non-private training is disabled at this node (privacy.allow_non_private)"
+                )
+            mechanism = None
+            privacy = NoPrivacy(accountant)
+    except FedscoreError as problem:
+        status = protocol.REFUSED if isinstance(problem, NodeRefusal) else protocol.FAILED
+        if key is not None:
+            spent = store.load(key).report(run.delta)
+            store.commit_round(
+                key,
+                store.load(key),
+                RoundRecord(
+                    request.run_id,
+                    request.server_round,
+                    protocol.REFUSED,
+                    str(problem),
+                    None,
+                    None,
+                    None,
+                    run.max_grad_norm,
+                    run.delta,
+                    None,
+                    None,
+                    node.max_epsilon,
+                ),
+            )
+            metrics = _epsilon_metrics(spent.rdp, spent.prv, 0, node.max_epsilon)
+        else:
+            metrics = _epsilon_metrics(math.nan, math.nan, 0, node.max_epsilon)
+        return RecordDict(
+            {
+                protocol.METRICS: metrics,
+                protocol.PARTY: _party_record(node, status, str(problem)),
+            }
+        )
+
+    model = _model_from(arrays, run, data.train_x.shape[1])
+    sampling = torch.Generator().manual_seed(secrets.randbits(62))
+    trained, result = train_locally(
+        model, data.train_x, data.train_y, run, schedule, privacy, sampling
+    )
+    report = accountant.report(run.delta)
+    store.commit_round(
+        key,
+        accountant,
+        RoundRecord(
+            request.run_id,
+            request.server_round,
+            protocol.TRAINED,
+            "",
+            mechanism.noise_multiplier if mechanism else 0.0,
+            schedule.sample_rate,
+            result.steps,
+            run.max_grad_norm if mechanism else None,
+            run.delta,
+            report.rdp,
+            report.prv,
+            node.max_epsilon,
+        ),
+    )
+    metrics = _epsilon_metrics(report.rdp, report.prv, len(data.train_y), node.max_epsilon)
+    metrics["noise-multiplier"] = mechanism.noise_multiplier if mechanism else 0.0
+    metrics["sample-rate"] = schedule.sample_rate
+    metrics["steps"] = result.steps
+    metrics["train-loss"] = result.mean_loss
+    return RecordDict(
+        {
+            protocol.ARRAYS: ArrayRecord(trained.state_dict()),
+            protocol.METRICS: metrics,
+            protocol.PARTY: _party_record(node, protocol.TRAINED, note=report.note),
+        }
+    )
+
+
+def _epsilon_metrics(
+    rdp: float, prv: float | None, examples: int, max_epsilon: float
+) -> MetricRecord:
+    return MetricRecord(
+        {
+            protocol.NUM_EXAMPLES: examples,
+            "max-epsilon": float(max_epsilon),
+            "epsilon-rdp": float(rdp),
+            "epsilon-prv": math.nan if prv is None else float(prv),
+        }
+    )
+
+
+def evaluate_round(
+    node: NodeConfig, arrays: ArrayRecord, config: ConfigRecord, data: PartyData | None = None
+) -> RecordDict:
+    """Score the global model on this node's validation rows; only the metrics leave."""
+    request = RoundRequest.from_config(config)
+    try:
+        schema = _load_task(node, request)
+        data = data or load_party_data(node, schema)
+    except FedscoreError as problem:
+        status = protocol.REFUSED if isinstance(problem, NodeRefusal) else protocol.FAILED
+        return RecordDict(
+            {
+                protocol.METRICS: MetricRecord({protocol.NUM_EXAMPLES: 0}),
+                protocol.PARTY: _party_record(node, status, str(problem)),
+            }
+        )
+    model = _model_from(arrays, request.run, data.valid_x.shape[1])
+    metrics = score_metrics(data.valid_y, predict_proba(model, data.valid_x))
+    return RecordDict(
+        {
+            protocol.METRICS: MetricRecord(
+                {
+                    protocol.NUM_EXAMPLES: metrics.n,
+                    "auc": metrics.auc,
+                    "ks": metrics.ks,
+                    "brier": metrics.brier,
+                    "log-loss": metrics.log_loss,
+                }
+            ),
+            protocol.PARTY: _party_record(node, protocol.EVALUATED),
+        }
+    )

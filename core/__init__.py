@@ -1,0 +1,1 @@
+"""What every part of fedscore shares: task schema, validation, encoding, models, metrics."""

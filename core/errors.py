@@ -1,0 +1,78 @@
+"""Errors that tell the user what is wrong with their input and how to fix it.
+
+Messages name the file, row and column of a problem but never the value of a
+field, because any field of a customer table may be personal information.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class FedscoreError(Exception):
+    """Base class of every error fedscore raises on bad input or configuration."""
+
+
+class SchemaError(FedscoreError):
+    """The task schema file itself is malformed."""
+
+
+class ConfigError(FedscoreError):
+    """A run or node configuration is malformed or inconsistent."""
+
+
+class TableReadError(FedscoreError):
+    """A data file cannot be read at all (missing, empty, malformed, unknown format)."""
+
+
+@dataclass(frozen=True)
+class TableProblem:
+    """One problem found while validating a table against the task schema.
+
+    Attributes:
+        row: 1-based data row (header excluded); None for problems of a whole column.
+        column: the column the problem is in; None for problems of the whole table.
+        problem: what is wrong, without the offending value.
+    """
+
+    row: int | None
+    column: str | None
+    problem: str
+
+    def describe(self, source: str, header_lines: int) -> str:
+        where = [source]
+        if self.row is not None:
+            where.append(
+                f"row {self.row} (line {self.row + header_lines})"
+                if header_lines
+                else f"row {self.row}"
+            )
+        if self.column is not None:
+            where.append(f"column '{self.column}'")
+        return f"{', '.join(where)}: {self.problem}"
+
+
+class TableValidationError(FedscoreError):
+    """A table does not match the task schema; nothing was trained on it.
+
+    Attributes:
+        source: the file the table came from.
+        problems: the first problems found (at most `max_reported`).
+        total: how many problems were found in all.
+    """
+
+    max_reported = 20
+
+    def __init__(
+        self, source: str | Path, problems: list[TableProblem], total: int, header_lines: int
+    ) -> None:
+        self.source = str(source)
+        self.problems = problems
+        self.total = total
+        lines = [p.describe(self.source, header_lines) for p in problems]
+        more = total - len(problems)
+        if more > 0:
+            lines.append(f"... and {more} more problem(s) of the same kinds")
+        summary = f"{self.source} does not match the task schema ({total} problem(s)):"
+        super().__init__("\n".join([summary, *("  - " + line for line in lines)]))

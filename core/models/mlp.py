@@ -1,0 +1,15 @@
+"""Multi-layer perceptron without batch norm (Opacus cannot clip per sample through it)."""
+
+from fedscore.core.models.registry import ModelSpec, register_model
+from torch import nn
+
+
+@register_model("mlp")
+def multilayer_perceptron(spec: ModelSpec) -> nn.Module:
+    layers: list[nn.Module] = []
+    width = spec.n_features
+    for hidden in spec.hidden:
+        layers += [nn.Linear(width, hidden), nn.Tanh()]
+        width = hidden
+    layers.append(nn.Linear(width, 1))
+    return nn.Sequential(*layers)

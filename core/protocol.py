@@ -1,0 +1,34 @@
+"""What server and client nodes say to each other: the keys of Flower message records.
+
+Only model parameters and aggregate figures travel; nothing here ever holds a
+record of a customer.
+"""
+
+from __future__ import annotations
+
+# Records of a message's RecordDict.
+ARRAYS = "arrays"  # ArrayRecord: model parameters
+CONFIG = "config"  # ConfigRecord: server → node settings of the round
+METRICS = "metrics"  # MetricRecord: node → server aggregate figures
+PARTY = "party"  # ConfigRecord: node → server identity and outcome of the round
+
+# Keys of the server's ConfigRecord besides the run config.
+RUN_ID = "run-id"
+SCHEMA_SHA256 = "schema-sha256"
+TASK = "task"
+SERVER_ROUND = "server-round"
+
+# Keys of the node's PARTY record.
+PARTY_NAME = "name"
+STATUS = "status"
+REASON = "reason"
+NOTE = "note"
+
+# Round outcomes a node reports.
+TRAINED = "trained"
+REFUSED = "refused"
+EVALUATED = "evaluated"
+FAILED = "failed"  # bad input or configuration at the node; nothing was trained
+
+# MetricRecord keys.
+NUM_EXAMPLES = "num-examples"

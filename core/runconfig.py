@@ -1,0 +1,142 @@
+"""The model owner's run configuration: what to train, how long, with how much privacy."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fedscore.core.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One training run, identical for every party.
+
+    Attributes:
+        rounds: federated rounds.
+        model: registered model name ("lr" or "mlp").
+        hidden: hidden widths of the MLP.
+        strategy: registered aggregation strategy ("fedavg" or "fedprox").
+        proximal_mu: weight of FedProx's proximal term (mu/2·||w − w_global||²).
+        local_epochs: passes over its data each party makes per round.
+        batch_size: expected Poisson batch size (sample rate = batch_size / rows).
+        learning_rate: local SGD step size.
+        momentum: local SGD momentum.
+        private: DP-SGD on (True) or the non-private comparison mode (False).
+        epsilon: the privacy each party spends on this whole run (calibrated once).
+        delta: the DP delta; must be below 1 / (rows of the smallest party).
+        max_grad_norm: per-sample gradient clipping bound. Our encoded rows have norms
+            around 5; a bound much below that clips most defaulters' gradients and
+            biases the model's calibration (measured: Brier 0.153 at 1.0, 0.139 at 4.0).
+        accountant: accountant the noise is calibrated with and budgets are checked
+            against ("rdp", conservative, or "prv", tight). Both are always reported.
+        min_parties: fewest parties whose updates a round needs to be aggregated.
+        seed: seed of the initial model.
+    """
+
+    rounds: int = 10
+    model: str = "lr"
+    hidden: tuple[int, ...] = (64, 32)
+    strategy: str = "fedavg"
+    proximal_mu: float = 0.0
+    local_epochs: int = 1
+    batch_size: int = 512
+    learning_rate: float = 0.1
+    momentum: float = 0.9
+    private: bool = True
+    epsilon: float = 1.0
+    delta: float = 1e-5
+    max_grad_norm: float = 4.0
+    accountant: str = "rdp"
+    min_parties: int = 2
+    seed: int = 0
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.rounds >= 1, "rounds must be >= 1"),
+            (self.local_epochs >= 1, "local_epochs must be >= 1"),
+            (self.batch_size >= 1, "batch_size must be >= 1"),
+            (self.learning_rate > 0, "learning_rate must be > 0"),
+            (self.epsilon > 0, "epsilon must be > 0"),
+            (0 < self.delta < 1, "delta must be in (0, 1)"),
+            (self.max_grad_norm > 0, "max_grad_norm must be > 0"),
+            (self.accountant in ("rdp", "prv"), "accountant must be 'rdp' or 'prv'"),
+            (self.proximal_mu >= 0, "proximal_mu must be >= 0"),
+            (self.min_parties >= 1, "min_parties must be >= 1"),
+            (
+                not (self.strategy == "fedprox" and self.proximal_mu == 0),
+                "strategy 'fedprox' needs proximal_mu > 0",
+            ),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(f"run config: {message}")
+
+    # Flower's run config is a flat mapping of scalars with dashed keys.
+    def to_flower(self) -> dict[str, bool | int | float | str]:
+        flat: dict[str, bool | int | float | str] = {}
+        for item in dataclasses.fields(self):
+            if item.name == "extra":
+                continue
+            value = getattr(self, item.name)
+            if isinstance(value, tuple):
+                value = ",".join(str(v) for v in value)
+            flat[item.name.replace("_", "-")] = value
+        return flat
+
+    @classmethod
+    def from_flower(cls, flat: dict[str, Any]) -> RunConfig:
+        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        values: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for key, value in flat.items():
+            name = key.replace("-", "_")
+            (values if name in known else extra)[name] = value
+        return cls.from_mapping(values, extra=extra)
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any], extra: dict[str, Any] | None = None) -> RunConfig:
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(f"run config: unknown setting(s) {unknown}")
+        typed: dict[str, Any] = {}
+        for name, value in values.items():
+            default = known[name].default
+            try:
+                if name == "hidden":
+                    parts = value.split(",") if isinstance(value, str) else value
+                    typed[name] = tuple(int(v) for v in parts)
+                elif isinstance(default, bool):
+                    typed[name] = value if isinstance(value, bool) else str(value).lower() == "true"
+                elif isinstance(default, int):
+                    typed[name] = int(value)
+                elif isinstance(default, float):
+                    typed[name] = float(value)
+                else:
+                    typed[name] = str(value)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"run config: '{name}' has the wrong type") from exc
+        return cls(**typed, extra=dict(extra or {}))
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> RunConfig:
+        """Read the `[run]` table of a TOML file."""
+        try:
+            doc = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read run config: {exc}") from exc
+        return cls.from_mapping(doc.get("run", doc))
+
+    def replace(self, **changes: Any) -> RunConfig:
+        return dataclasses.replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data.pop("extra")
+        data["hidden"] = list(self.hidden)
+        return data

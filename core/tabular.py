@@ -1,0 +1,93 @@
+"""Reading a party's raw table from CSV or Parquet, exactly as the file holds it."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from fedscore.core.errors import TableReadError
+
+SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+
+
+def table_format(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith((".csv", ".csv.gz")):
+        return "csv"
+    if name.endswith(".parquet"):
+        return "parquet"
+    raise TableReadError(
+        f"{path}: unsupported file type; use one of {', '.join(SUPPORTED_SUFFIXES)}"
+    )
+
+
+def header_lines(path: Path) -> int:
+    """How many file lines precede the first data row (to turn rows into line numbers)."""
+    return 1 if table_format(path) == "csv" else 0
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Load a table with every cell as text (CSV) or as stored (Parquet).
+
+    Cells are not converted here: validation converts each column by its schema
+    role, so a wrong type is reported with its row and column.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise TableReadError(f"{path}: no such file")
+    kind = table_format(path)
+    if kind == "csv":
+        return _read_csv(path)
+    try:
+        return pq.read_table(path).to_pandas()
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise TableReadError(f"{path}: not a readable Parquet file ({exc})") from exc
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[], encoding="utf-8")
+    except pd.errors.EmptyDataError as exc:
+        raise TableReadError(f"{path}: the file is empty (no header row)") from exc
+    except pd.errors.ParserError as exc:
+        raise TableReadError(f"{path}: malformed CSV: {_ragged_row_hint(exc)}") from exc
+    except UnicodeDecodeError as exc:
+        raise TableReadError(
+            f"{path}: not UTF-8 text (byte {exc.start}); re-export the file as UTF-8 CSV"
+        ) from exc
+    except csv.Error as exc:
+        raise TableReadError(f"{path}: malformed CSV: {exc}") from exc
+    unnamed = [c for c in frame.columns if str(c).startswith("Unnamed:")]
+    if unnamed:
+        raise TableReadError(f"{path}: the header has {len(unnamed)} empty column name(s)")
+    return frame
+
+
+def _ragged_row_hint(exc: Exception) -> str:
+    # pandas' tokenizer message says "Expected N fields in line L, saw M" — keep the
+    # structure, which holds no cell value.
+    return str(exc).replace("Error tokenizing data. C error: ", "").strip()
+
+
+def file_sha256(path: str | Path, chunk_size: int = 1 << 20) -> str:
+    """Content hash of a data file; it identifies the data version a budget is spent on."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_table(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write a table as CSV or Parquet (by suffix), atomically."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".partial")
+    if table_format(path) == "csv":
+        frame.to_csv(tmp, index=False, compression="gzip" if path.name.endswith(".gz") else None)
+    else:
+        frame.to_parquet(tmp, index=False)
+    tmp.replace(path)

@@ -1,0 +1,149 @@
+"""Checking a raw table against the task schema and converting it to typed columns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from fedscore.core.errors import TableProblem, TableValidationError
+from fedscore.core.schema import ColumnSpec, Role, TaskSchema
+from fedscore.core.tabular import header_lines, read_table
+
+
+@dataclass(frozen=True)
+class ValidatedTable:
+    """A party's table after validation.
+
+    Attributes:
+        frame: one typed column per schema column: numeric features as float64,
+            categorical features as their category text, the label as 0/1,
+            the consent column as bool, the customer key as text.
+        source: the file it came from.
+    """
+
+    frame: pd.DataFrame
+    source: str
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.frame[_LABEL].to_numpy(dtype=np.int64)
+
+
+_LABEL = "__label__"
+
+
+def label_column() -> str:
+    """Name under which the validated frame holds the 0/1 label."""
+    return _LABEL
+
+
+def load_validated(path: str | Path, schema: TaskSchema) -> ValidatedTable:
+    """Read a CSV/Parquet file and validate it against the schema."""
+    path = Path(path)
+    return validate_frame(read_table(path), schema, source=str(path), header=header_lines(path))
+
+
+def validate_frame(
+    raw: pd.DataFrame, schema: TaskSchema, source: str = "<table>", header: int = 0
+) -> ValidatedTable:
+    """Validate a raw frame; raise `TableValidationError` listing every problem found."""
+    collector = _ProblemCollector()
+    if raw.empty:
+        collector.add(None, None, "the table has no data rows")
+    missing = [c.name for c in schema.columns if c.required and c.name not in raw.columns]
+    for name in missing:
+        role = schema.column(name).role.value
+        collector.add(None, name, f"required {role} column is missing from the header")
+    columns: dict[str, pd.Series] = {}
+    if not collector.total:
+        for spec in schema.columns:
+            if spec.name not in raw.columns:
+                continue
+            converted = _convert(raw[spec.name], spec, collector)
+            if converted is not None:
+                columns[spec.name if spec.role != Role.LABEL else _LABEL] = converted
+    if collector.total:
+        raise TableValidationError(source, collector.problems, collector.total, header)
+    frame = pd.DataFrame(columns, index=pd.RangeIndex(len(raw)))
+    return ValidatedTable(frame=frame, source=source)
+
+
+class _ProblemCollector:
+    def __init__(self) -> None:
+        self.problems: list[TableProblem] = []
+        self.total = 0
+
+    def add(self, row: int | None, column: str | None, problem: str) -> None:
+        self.total += 1
+        if len(self.problems) < TableValidationError.max_reported:
+            self.problems.append(TableProblem(row, column, problem))
+
+    def add_rows(self, mask: np.ndarray, column: str, problem: str) -> None:
+        for index in np.flatnonzero(mask):
+            self.add(int(index) + 1, column, problem)
+
+
+def _as_text(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Cells as stripped text plus a mask of empty / missing cells."""
+    text = series.astype("string").str.strip().fillna("")
+    missing = series.isna().to_numpy() | (text == "").to_numpy(dtype=bool)
+    return text, missing
+
+
+def _integer_text(text: pd.Series) -> pd.Series:
+    """'3', '3.0' and ' 3 ' all become '3' (Parquet/Excel exports write integers as floats)."""
+    numbers = pd.to_numeric(text, errors="coerce")
+    whole = numbers.notna() & (numbers == np.round(numbers))
+    result = text.copy()
+    result[whole] = numbers[whole].astype("int64").astype("string")
+    return result
+
+
+def _convert(series: pd.Series, spec: ColumnSpec, out: _ProblemCollector) -> pd.Series | None:
+    text, missing = _as_text(series)
+    if spec.role == Role.NUMERIC:
+        numbers = pd.to_numeric(text.where(~missing, None), errors="coerce").astype("float64")
+        bad_type = ~missing & ~np.isfinite(numbers.to_numpy())
+        out.add_rows(missing, spec.name, "value is missing; numeric features must be filled")
+        out.add_rows(bad_type, spec.name, "wrong type: expected a finite number")
+        return numbers
+    if spec.role == Role.CATEGORICAL:
+        assert spec.categorical is not None
+        codes = _integer_text(text) if spec.categorical.integer_codes else text
+        unknown = ~missing & ~codes.isin(spec.categorical.categories).to_numpy()
+        out.add_rows(missing, spec.name, "value is missing; categorical features must be filled")
+        allowed = ", ".join(spec.categorical.categories)
+        out.add_rows(
+            unknown,
+            spec.name,
+            f"unknown category (allowed: {allowed}); map it to an allowed value or ask the "
+            "consortium to extend the task schema's vocabulary",
+        )
+        return codes
+    if spec.role == Role.LABEL:
+        codes = _integer_text(text)
+        positive, negative = codes == spec.positive, codes == spec.negative
+        not_binary = ~missing & ~(positive | negative).to_numpy()
+        out.add_rows(missing, spec.name, "label is missing")
+        out.add_rows(
+            not_binary,
+            spec.name,
+            f"label is not binary: expected {spec.positive} (event) or {spec.negative} (no event)",
+        )
+        return positive.astype("int64")
+    if spec.role == Role.CONSENT:
+        codes = _integer_text(text)
+        granted = codes.isin(spec.granted).to_numpy()
+        known = granted | codes.isin(spec.refused).to_numpy()
+        out.add_rows(missing, spec.name, "consent value is missing")
+        allowed = ", ".join([*spec.granted, *spec.refused])
+        out.add_rows(
+            ~missing & ~known, spec.name, f"unrecognised consent value (allowed: {allowed})"
+        )
+        return pd.Series(granted, index=series.index)
+    if spec.role == Role.CUSTOMER_KEY:
+        out.add_rows(missing, spec.name, "customer key is missing")
+        return text
+    return None

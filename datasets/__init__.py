@@ -1,0 +1,1 @@
+"""The bundled default data set, its task schema and the demo market split."""

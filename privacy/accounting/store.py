@@ -1,0 +1,186 @@
+"""Persistent accountant state of a node, in SQLite under the node's state directory.
+
+One accountant per (party, task, data version). A trained round is committed
+in one transaction together with the accountant state it produced, before the
+update leaves the node: a crash in between leaves neither, and the update is
+never sent. Refused rounds are recorded too, never silently skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fedscore.privacy.accounting.accountant import PartyAccountant
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS accountant (
+    party TEXT NOT NULL, task TEXT NOT NULL, data_version TEXT NOT NULL,
+    state TEXT NOT NULL, updated_at TEXT NOT NULL,
+    PRIMARY KEY (party, task, data_version)
+);
+CREATE TABLE IF NOT EXISTS round (
+    party TEXT NOT NULL, task TEXT NOT NULL, data_version TEXT NOT NULL,
+    run_id TEXT NOT NULL, server_round INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('trained', 'refused')),
+    reason TEXT NOT NULL,
+    noise_multiplier REAL, sample_rate REAL, steps INTEGER, max_grad_norm REAL,
+    delta REAL NOT NULL, epsilon_rdp REAL, epsilon_prv REAL, max_epsilon REAL NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (party, task, data_version, run_id, server_round)
+);
+CREATE TABLE IF NOT EXISTS run_plan (
+    party TEXT NOT NULL, task TEXT NOT NULL, data_version TEXT NOT NULL, run_id TEXT NOT NULL,
+    plan TEXT NOT NULL,
+    PRIMARY KEY (party, task, data_version, run_id)
+);
+"""
+
+
+@dataclass(frozen=True)
+class AccountantKey:
+    """Whose budget: one party's customers in one version of its data, for one task."""
+
+    party: str
+    task: str
+    data_version: str
+
+
+@dataclass(frozen=True)
+class RoundRecord:
+    """What one round cost a party (or why it was refused).
+
+    Attributes:
+        status: "trained" or "refused".
+        reason: why a round was refused (empty when trained).
+        epsilon_rdp, epsilon_prv: cumulative epsilon on this data version after the
+            round (None for a refused round, PRV None where it failed).
+    """
+
+    run_id: str
+    server_round: int
+    status: str
+    reason: str
+    noise_multiplier: float | None
+    sample_rate: float | None
+    steps: int | None
+    max_grad_norm: float | None
+    delta: float
+    epsilon_rdp: float | None
+    epsilon_prv: float | None
+    max_epsilon: float
+    created_at: str = ""
+
+
+class AccountantStore:
+    """The node's privacy state file (SQLite, WAL mode).
+
+    Parameters
+    ----------
+    path : Path
+        The SQLite file; created with owner-only permissions if absent.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            self.path.touch(mode=0o600)
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            yield db
+        finally:
+            db.close()
+
+    def load(self, key: AccountantKey) -> PartyAccountant:
+        """The accountant of `key`, empty if that data version was never trained on."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT state FROM accountant WHERE party=? AND task=? AND data_version=?",
+                (key.party, key.task, key.data_version),
+            ).fetchone()
+        return PartyAccountant.from_state_dict(json.loads(row[0])) if row else PartyAccountant()
+
+    def commit_round(
+        self, key: AccountantKey, accountant: PartyAccountant, record: RoundRecord
+    ) -> None:
+        """Atomically save the accountant after a round together with the round's record."""
+        stamped = _stamped(record)
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if record.status == "trained":
+                    db.execute(
+                        "INSERT INTO accountant VALUES (?,?,?,?,?) ON CONFLICT DO UPDATE SET "
+                        "state=excluded.state, updated_at=excluded.updated_at",
+                        (
+                            key.party,
+                            key.task,
+                            key.data_version,
+                            json.dumps(accountant.state_dict()),
+                            stamped.created_at,
+                        ),
+                    )
+                db.execute(
+                    "INSERT OR REPLACE INTO round VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (key.party, key.task, key.data_version, *asdict(stamped).values()),
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def rounds(self, key: AccountantKey, run_id: str | None = None) -> list[RoundRecord]:
+        """Every recorded round of `key` (of one run if given), oldest first."""
+        query = "SELECT * FROM round WHERE party=? AND task=? AND data_version=?"
+        params: tuple[str, ...] = (key.party, key.task, key.data_version)
+        if run_id is not None:
+            query += " AND run_id=?"
+            params += (run_id,)
+        with self._connect() as db:
+            rows = db.execute(query + " ORDER BY created_at, server_round", params).fetchall()
+        return [RoundRecord(*row[3:]) for row in rows]
+
+    def trained_round(self, key: AccountantKey, run_id: str, server_round: int) -> bool:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT 1 FROM round WHERE party=? AND task=? AND data_version=? AND run_id=? "
+                "AND server_round=? AND status='trained'",
+                (key.party, key.task, key.data_version, run_id, server_round),
+            ).fetchone()
+        return row is not None
+
+    def plan(self, key: AccountantKey, run_id: str) -> dict[str, float] | None:
+        """The noise calibration fixed for a run at its first round, if any."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT plan FROM run_plan WHERE party=? AND task=? AND data_version=? "
+                "AND run_id=?",
+                (key.party, key.task, key.data_version, run_id),
+            ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def save_plan(self, key: AccountantKey, run_id: str, plan: dict[str, float]) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO run_plan VALUES (?,?,?,?,?)",
+                (key.party, key.task, key.data_version, run_id, json.dumps(plan)),
+            )
+
+
+def _stamped(record: RoundRecord) -> RoundRecord:
+    if record.created_at:
+        return record
+    return replace(record, created_at=datetime.now(UTC).isoformat(timespec="microseconds"))

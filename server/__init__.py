@@ -1,0 +1,1 @@
+"""The Flower ServerApp: strategies, the round loop, evaluation and the run directory."""

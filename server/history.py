@@ -1,0 +1,111 @@
+"""What happened in each round of a run, party by party."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PartyOutcome:
+    """One party's answer to one training round (aggregates only).
+
+    Attributes:
+        party: the institution.
+        status: "trained", "refused" or "failed".
+        reason: why a round was refused or failed.
+        num_examples: rows trained on (0 when not trained).
+        epsilon_rdp, epsilon_prv: the party's cumulative epsilon on its data version
+            after this round, as the party reported it (PRV NaN where it failed).
+        noise_multiplier, sample_rate, steps: the round's DP-SGD mechanism.
+        max_epsilon: the party's budget on this data version (its node config).
+    """
+
+    party: str
+    status: str
+    reason: str = ""
+    num_examples: int = 0
+    epsilon_rdp: float = math.nan
+    epsilon_prv: float = math.nan
+    noise_multiplier: float = math.nan
+    sample_rate: float = math.nan
+    steps: int = 0
+    max_epsilon: float = math.nan
+    note: str = ""
+
+
+@dataclass
+class RoundHistory:
+    """Everything recorded about one round.
+
+    Attributes:
+        server_round: 1-based round number.
+        outcomes: each party's training outcome.
+        aggregated: whether enough parties trained for the global model to change.
+        federated_eval: each party's metrics of the new global model on its
+            validation rows.
+        consortium_test: metrics of the new global model on the consortium test set.
+        seconds: wall time of the round.
+    """
+
+    server_round: int
+    outcomes: dict[str, PartyOutcome] = field(default_factory=dict)
+    aggregated: bool = False
+    federated_eval: dict[str, dict[str, float]] = field(default_factory=dict)
+    consortium_test: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass
+class RunHistory:
+    """All rounds of a run, in order."""
+
+    rounds: list[RoundHistory] = field(default_factory=list)
+    initial_consortium_test: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def parties(self) -> list[str]:
+        names: list[str] = []
+        for record in self.rounds:
+            names += [p for p in record.outcomes if p not in names]
+        return names
+
+    def refused_rounds(self, party: str) -> list[int]:
+        return [
+            r.server_round
+            for r in self.rounds
+            if party in r.outcomes and r.outcomes[party].status != "trained"
+        ]
+
+    def latest_outcome(self, party: str, status: str = "trained") -> PartyOutcome | None:
+        for record in reversed(self.rounds):
+            outcome = record.outcomes.get(party)
+            if outcome is not None and outcome.status == status:
+                return outcome
+        return None
+
+    def epsilon_series(self, party: str, mechanism: str) -> list[tuple[int, float]]:
+        """(round, cumulative epsilon) for the rounds the party trained in."""
+        attribute = f"epsilon_{mechanism}"
+        return [
+            (r.server_round, getattr(r.outcomes[party], attribute))
+            for r in self.rounds
+            if party in r.outcomes and r.outcomes[party].status == "trained"
+        ]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "initial_consortium_test": self.initial_consortium_test,
+            "rounds": [
+                {
+                    "round": r.server_round,
+                    "aggregated": r.aggregated,
+                    "seconds": r.seconds,
+                    "parties": {name: asdict(o) for name, o in r.outcomes.items()},
+                    "federated_eval": r.federated_eval,
+                    "consortium_test": r.consortium_test,
+                }
+                for r in self.rounds
+            ],
+        }

@@ -1,0 +1,235 @@
+"""The run directory: what the model owner receives from a training run.
+
+Layout (a stable contract, documented in the README):
+
+    run_config.json   the run and server settings
+    metrics.json      every round: each party's outcome, federated evaluation,
+                      consortium-test metrics
+    privacy.json      each party's epsilon (RDP and PRV) per round, refused rounds
+    summary.json      the headline figures (see `build_summary`)
+    model/            weights.npz + task.toml + run_config.json (`fedscore.load_model`)
+    plots/            auc_per_round.png, epsilon_per_round.png, roc_ks.png
+    report.html       one self-contained page with the figures embedded
+
+JSON holds no NaN/Infinity: a missing figure is null, an infinite epsilon "inf".
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from fedscore.core.artifact import save_model
+from fedscore.core.schema import TaskSchema
+from fedscore.server.evaluation import ConsortiumEvaluator
+from fedscore.server.history import RunHistory
+from fedscore.server.plots import plot_auc_per_round, plot_epsilon_per_round, plot_roc_ks
+from fedscore.server.settings import ServerSettings
+from flwr.app import ArrayRecord
+from rich.console import Console
+from rich.table import Table
+from torch import nn
+
+
+def json_safe(value: Any) -> Any:
+    """Replace NaN by None and infinities by "inf"/"-inf", recursively."""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return value
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically: readers never see a half-written file."""
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(json.dumps(json_safe(data), indent=2, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(path)
+
+
+def build_summary(
+    settings: ServerSettings, schema: TaskSchema, history: RunHistory
+) -> dict[str, Any]:
+    """The headline figures of a run (the contract automation and audits rely on)."""
+    run = settings.run
+    last = history.rounds[-1] if history.rounds else None
+    parties: dict[str, Any] = {}
+    for party in history.parties:
+        latest = history.latest_outcome(party)
+        reported = latest or next(
+            (r.outcomes[party] for r in reversed(history.rounds) if party in r.outcomes), None
+        )
+        assert reported is not None
+        epsilon = reported.epsilon_prv if run.accountant == "prv" else reported.epsilon_rdp
+        parties[party] = {
+            "epsilon": epsilon,
+            "epsilon_rdp": reported.epsilon_rdp,
+            "epsilon_prv": reported.epsilon_prv,
+            "accountant": run.accountant,
+            "delta": run.delta,
+            "max_epsilon": reported.max_epsilon,
+            "refused_rounds": history.refused_rounds(party),
+            "refusal_reasons": sorted(
+                {
+                    r.outcomes[party].reason
+                    for r in history.rounds
+                    if party in r.outcomes and r.outcomes[party].status != "trained"
+                }
+            ),
+            "rounds_trained": len(history.epsilon_series(party, "rdp")),
+            "num_examples": latest.num_examples if latest else 0,
+            "noise_multiplier": latest.noise_multiplier if latest else None,
+            "federated_eval": last.federated_eval.get(party, {}) if last else {},
+        }
+    return {
+        "run_id": settings.run_id,
+        "task": schema.name,
+        "task_version": schema.version,
+        "rounds": len(history.rounds),
+        "model": run.model,
+        "strategy": run.strategy,
+        "private": run.private,
+        "target_epsilon": run.epsilon,
+        "consortium_test": last.consortium_test if last else {},
+        "parties": parties,
+        "seconds": sum(r.seconds for r in history.rounds),
+        "privacy_note": (
+            "epsilon is record-level (ε, δ)-DP per party, cumulative over every run on the "
+            "party's data version; a customer held by several parties is covered by the sum."
+        ),
+    }
+
+
+class RunDirectory:
+    """Writes a run's results as the rounds complete.
+
+    Parameters
+    ----------
+    path : Path
+        The run directory; created if missing.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.plots = path / "plots"
+
+    def start(self, settings: ServerSettings, schema: TaskSchema) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        write_json(
+            self.path / "run_config.json",
+            {
+                "run_id": settings.run_id,
+                "run": settings.run.as_dict(),
+                "task": {"name": schema.name, "version": schema.version, "sha256": schema.sha256},
+                "expected_parties": settings.expected_parties,
+                "consortium_test": str(settings.consortium_test_path or ""),
+            },
+        )
+
+    def write_history(self, history: RunHistory) -> None:
+        write_json(self.path / "metrics.json", history.as_dict())
+        write_json(
+            self.path / "privacy.json",
+            {
+                party: {
+                    "rdp": history.epsilon_series(party, "rdp"),
+                    "prv": history.epsilon_series(party, "prv"),
+                    "refused_rounds": history.refused_rounds(party),
+                }
+                for party in history.parties
+            },
+        )
+
+    def finish(
+        self,
+        model: nn.Module,
+        schema: TaskSchema,
+        settings: ServerSettings,
+        history: RunHistory,
+        evaluator: ConsortiumEvaluator | None,
+    ) -> dict[str, Any]:
+        save_model(self.path, model, schema, settings.run)
+        figures = [
+            plot_auc_per_round(history, self.plots / "auc_per_round.png"),
+            plot_epsilon_per_round(history, self.plots / "epsilon_per_round.png"),
+        ]
+        if evaluator is not None:
+            probabilities = evaluator.probabilities(ArrayRecord(model.state_dict()))
+            figures.append(plot_roc_ks(evaluator.labels, probabilities, self.plots / "roc_ks.png"))
+        summary = build_summary(settings, schema, history)
+        write_json(self.path / "summary.json", summary)
+        self._write_report(summary, figures)
+        return summary
+
+    def _write_report(self, summary: dict[str, Any], figures: list[Path]) -> None:
+        images = "\n".join(
+            f'<figure><img alt="{html.escape(f.stem)}" src="data:image/png;base64,'
+            f'{base64.b64encode(f.read_bytes()).decode()}"><figcaption>{html.escape(f.stem)}'
+            "</figcaption></figure>"
+            for f in figures
+        )
+        body = html.escape(json.dumps(json_safe(summary), indent=2, ensure_ascii=False))
+        page = (
+            "<!doctype html><html><head><meta charset='utf-8'>"
+            f"<title>fedscore run {html.escape(summary['run_id'])}</title>"
+            "<style>body{font-family:sans-serif;margin:2em}img{max-width:100%}</style></head>"
+            f"<body><h1>Run {html.escape(summary['run_id'])}</h1>{images}"
+            f"<h2>summary.json</h2><pre>{body}</pre></body></html>"
+        )
+        (self.path / "report.html").write_text(page, encoding="utf-8")
+
+    def print_summary(self, console: Console, history: RunHistory) -> None:
+        summary = json.loads((self.path / "summary.json").read_text(encoding="utf-8"))
+        test = summary["consortium_test"]
+        table = Table(
+            title=f"run {summary['run_id']} — {summary['model']}, {summary['rounds']} rounds"
+        )
+        for column in (
+            "party",
+            "rows",
+            "trained",
+            "refused",
+            "ε RDP",
+            "ε PRV",
+            "δ",
+            "max ε",
+            "local AUC",
+        ):
+            table.add_column(column, justify="right" if column != "party" else "left")
+        for party, info in sorted(summary["parties"].items()):
+            table.add_row(
+                party,
+                str(info["num_examples"]),
+                str(info["rounds_trained"]),
+                ", ".join(map(str, info["refused_rounds"])) or "—",
+                _fmt(info["epsilon_rdp"]),
+                _fmt(info["epsilon_prv"]),
+                f"{info['delta']:g}",
+                _fmt(info["max_epsilon"]),
+                _fmt(info["federated_eval"].get("auc")),
+            )
+        console.print(table)
+        if test:
+            console.print(
+                f"consortium test: AUC [bold]{test['auc']:.4f}[/]  KS {test['ks']:.4f}  "
+                f"Brier {test['brier']:.4f}  log-loss {test['log_loss']:.4f}"
+            )
+        console.print(f"run directory: {self.path}")
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    return f"{value:.4f}"

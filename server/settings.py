@@ -1,0 +1,91 @@
+"""What the server needs to run a training run: run config, task, where results go."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fedscore.core.errors import ConfigError
+from fedscore.core.runconfig import RunConfig
+
+# Run-config keys (Flower's flat run config) that are server settings, not RunConfig.
+TASK_KEY = "task"
+RUN_DIR_KEY = "run-dir"
+RUNS_DIR_KEY = "runs-dir"
+PARTIES_KEY = "parties"
+CONSORTIUM_TEST_KEY = "consortium-test"
+ROUND_TIMEOUT_KEY = "round-timeout"
+SERVER_KEYS = (
+    TASK_KEY,
+    RUN_DIR_KEY,
+    RUNS_DIR_KEY,
+    PARTIES_KEY,
+    CONSORTIUM_TEST_KEY,
+    ROUND_TIMEOUT_KEY,
+    "federation-manifest",
+)
+
+
+def new_run_id() -> str:
+    """Sortable, unique run id: UTC time plus a random suffix."""
+    return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """One run as the server (model owner) starts it.
+
+    Attributes:
+        run: the run configuration sent to every party.
+        task_path: the consortium's task schema.
+        run_dir: where the run's results are written.
+        run_id: identifier of the run (also the run directory's name by default).
+        expected_parties: parties that must be connected before round 1.
+        consortium_test_path: the consortium test set the server evaluates on, if any.
+        round_timeout: seconds to wait for the parties' replies in a round.
+        show_progress: draw a progress bar and the final summary table.
+    """
+
+    run: RunConfig
+    task_path: Path
+    run_dir: Path
+    run_id: str
+    expected_parties: int
+    consortium_test_path: Path | None = None
+    round_timeout: float = 900.0
+    show_progress: bool = True
+
+    @classmethod
+    def from_flower(cls, flat: dict[str, Any]) -> ServerSettings:
+        """Settings from a Flower run config (`flwr run` / `[tool.flwr.app.config]`)."""
+        from fedscore.clients.federation import FederationManifest
+        from fedscore.datasets.market import default_task_path
+
+        run = RunConfig.from_flower({k: v for k, v in flat.items() if k not in SERVER_KEYS})
+        run_id = new_run_id()
+        if flat.get(RUN_DIR_KEY):
+            run_dir = Path(str(flat[RUN_DIR_KEY]))
+        else:
+            run_dir = Path(str(flat.get(RUNS_DIR_KEY) or "runs")) / run_id
+        parties = int(flat.get(PARTIES_KEY, 0) or 0)
+        manifest = str(flat.get("federation-manifest", ""))
+        if not parties and manifest:
+            parties = len(FederationManifest.load(manifest).node_configs)
+        if parties < 1:
+            raise ConfigError(
+                f"the server needs to know how many parties to wait for: set '{PARTIES_KEY}' "
+                "or 'federation-manifest' in the run config"
+            )
+        test = flat.get(CONSORTIUM_TEST_KEY)
+        return cls(
+            run=run,
+            task_path=Path(str(flat[TASK_KEY])) if flat.get(TASK_KEY) else default_task_path(),
+            run_dir=run_dir.resolve(),
+            run_id=run_id,
+            expected_parties=parties,
+            consortium_test_path=Path(str(test)) if test else None,
+            round_timeout=float(flat.get(ROUND_TIMEOUT_KEY, 900.0)),
+        )

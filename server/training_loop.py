@@ -1,0 +1,183 @@
+"""The server's round loop: Flower's strategy does the maths, this loop keeps the books.
+
+Per round it asks every party to train, records each party's outcome (trained,
+refused with its reason, failed), aggregates the accepted updates with the
+strategy if at least `min_parties` sent one, runs federated evaluation, scores
+the consortium test set, and writes the history to the run directory so a
+crash never loses a finished round.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Iterable
+
+from fedscore.core import protocol
+from fedscore.core.encoding import FeatureEncoder
+from fedscore.core.models import ModelSpec, build_model
+from fedscore.core.schema import load_schema
+from fedscore.server.evaluation import ConsortiumEvaluator
+from fedscore.server.history import PartyOutcome, RoundHistory, RunHistory
+from fedscore.server.rundir import RunDirectory
+from fedscore.server.settings import ServerSettings
+from fedscore.server.strategy import build_strategy
+from flwr.app import ArrayRecord, ConfigRecord, Message
+from flwr.serverapp import Grid
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+
+class _PartyNames:
+    """Maps Flower node ids to the institutions that answered from them."""
+
+    def __init__(self) -> None:
+        self.by_node: dict[int, str] = {}
+
+    def learn(self, reply: Message) -> str:
+        if not reply.has_error() and protocol.PARTY in reply.content.config_records:
+            name = str(reply.content.config_records[protocol.PARTY][protocol.PARTY_NAME])
+            self.by_node[reply.metadata.src_node_id] = name
+            return name
+        return self.name(reply.metadata.src_node_id)
+
+    def name(self, node_id: int) -> str:
+        return self.by_node.get(node_id, f"node-{node_id}")
+
+
+def _outcome(reply: Message, party: str) -> PartyOutcome:
+    if reply.has_error():
+        return PartyOutcome(party, protocol.FAILED, reason=reply.error.reason)
+    record = reply.content.config_records[protocol.PARTY]
+    metrics = reply.content.metric_records[protocol.METRICS]
+
+    def number(key: str, default: float = math.nan) -> float:
+        return float(metrics[key]) if key in metrics else default  # type: ignore[arg-type]
+
+    return PartyOutcome(
+        party=party,
+        status=str(record[protocol.STATUS]),
+        reason=str(record[protocol.REASON]),
+        num_examples=int(number(protocol.NUM_EXAMPLES, 0)),
+        epsilon_rdp=number("epsilon-rdp"),
+        epsilon_prv=number("epsilon-prv"),
+        noise_multiplier=number("noise-multiplier"),
+        sample_rate=number("sample-rate"),
+        steps=int(number("steps", 0)),
+        max_epsilon=number("max-epsilon"),
+        note=str(record[protocol.NOTE]),
+    )
+
+
+def collect_training(
+    replies: Iterable[Message], sent_to: list[int], names: _PartyNames, record: RoundHistory
+) -> list[Message]:
+    """Record every party's training outcome; return the replies carrying an update."""
+    accepted: list[Message] = []
+    answered: set[int] = set()
+    for reply in replies:
+        answered.add(reply.metadata.src_node_id)
+        outcome = _outcome(reply, names.learn(reply))
+        record.outcomes[outcome.party] = outcome
+        if outcome.status == protocol.TRAINED:
+            accepted.append(reply)
+    for node_id in sent_to:
+        if node_id not in answered:
+            party = names.name(node_id)
+            record.outcomes[party] = PartyOutcome(party, protocol.FAILED, reason="no reply")
+    return accepted
+
+
+def collect_evaluation(
+    replies: Iterable[Message], names: _PartyNames, record: RoundHistory
+) -> list[Message]:
+    evaluated: list[Message] = []
+    for reply in replies:
+        party = names.learn(reply)
+        if reply.has_error():
+            continue
+        status = reply.content.config_records[protocol.PARTY][protocol.STATUS]
+        if status != protocol.EVALUATED:
+            continue
+        metrics = reply.content.metric_records[protocol.METRICS]
+        record.federated_eval[party] = {k: float(v) for k, v in metrics.items()}  # type: ignore[arg-type]
+        evaluated.append(reply)
+    return evaluated
+
+
+def run_training(
+    grid: Grid, settings: ServerSettings, console: Console | None = None
+) -> RunHistory:
+    """Run every round of a training run and write its run directory."""
+    console = console or Console(stderr=True, width=None if sys.stderr.isatty() else 110)
+    run = settings.run
+    schema = load_schema(settings.task_path)
+    encoder = FeatureEncoder(schema)
+    evaluator = (
+        ConsortiumEvaluator(settings.consortium_test_path, schema, run)
+        if settings.consortium_test_path
+        else None
+    )
+    model = build_model(ModelSpec(run.model, encoder.n_features, run.hidden, run.seed))
+    arrays = ArrayRecord(model.state_dict())
+    strategy = build_strategy(run, settings.expected_parties)
+    config = ConfigRecord(
+        {
+            **run.to_flower(),
+            protocol.RUN_ID: settings.run_id,
+            protocol.SCHEMA_SHA256: schema.sha256,
+            protocol.TASK: schema.name,
+        }
+    )
+    run_dir = RunDirectory(settings.run_dir)
+    run_dir.start(settings, schema)
+    history = RunHistory()
+    if evaluator is not None:
+        history.initial_consortium_test = evaluator(arrays).as_dict()
+    names = _PartyNames()
+    progress = Progress(
+        TextColumn("[bold]federated training[/]"),
+        BarColumn(),
+        TextColumn("round {task.completed}/{task.total}"),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not settings.show_progress,
+        transient=False,
+    )
+    with progress:
+        task = progress.add_task("rounds", total=run.rounds, status="waiting for parties")
+        for server_round in range(1, run.rounds + 1):
+            started = time.monotonic()
+            record = RoundHistory(server_round)
+            messages = list(strategy.configure_train(server_round, arrays, config, grid))
+            replies = grid.send_and_receive(messages, timeout=settings.round_timeout)
+            accepted = collect_training(
+                replies, [m.metadata.dst_node_id for m in messages], names, record
+            )
+            if len(accepted) >= run.min_parties:
+                aggregated, _ = strategy.aggregate_train(server_round, accepted)
+                if aggregated is not None:
+                    arrays = aggregated
+                    record.aggregated = True
+            evaluation = strategy.configure_evaluate(server_round, arrays, config, grid)
+            collect_evaluation(
+                grid.send_and_receive(evaluation, timeout=settings.round_timeout), names, record
+            )
+            if evaluator is not None:
+                record.consortium_test = evaluator(arrays).as_dict()
+            record.seconds = time.monotonic() - started
+            history.rounds.append(record)
+            run_dir.write_history(history)
+            auc = record.consortium_test.get("auc")
+            progress.update(
+                task,
+                advance=1,
+                status=f"test AUC {auc:.4f}" if auc is not None else "",
+            )
+    model.load_state_dict(arrays.to_torch_state_dict())
+    run_dir.finish(model, schema, settings, history, evaluator)
+    if settings.show_progress:
+        run_dir.print_summary(console, history)
+    return history
