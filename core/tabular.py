@@ -37,9 +37,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
     role, so a wrong type is reported with its row and column.
     """
     path = Path(path)
+    kind = table_format(path)
     if not path.is_file():
         raise TableReadError(f"{path}: no such file")
-    kind = table_format(path)
     if kind == "csv":
         return _read_csv(path)
     try:

@@ -49,6 +49,7 @@ def validate_frame(
     raw: pd.DataFrame, schema: TaskSchema, source: str = "<table>", header: int = 0
 ) -> ValidatedTable:
     """Validate a raw frame; raise `TableValidationError` listing every problem found."""
+    raw = raw.reset_index(drop=True)
     collector = _ProblemCollector()
     if raw.empty:
         collector.add(None, None, "the table has no data rows")

@@ -17,6 +17,8 @@ from flwr.simulation import run_simulation
 from fedscore.clients.app import build_client_app
 from fedscore.clients.federation import FederationManifest, ManifestResolver
 from fedscore.core.errors import FedscoreError
+from fedscore.core.schema import load_schema
+from fedscore.core.validation import load_validated
 from fedscore.server.app import build_server_app
 from fedscore.server.settings import ServerSettings
 
@@ -34,13 +36,28 @@ def simulation_backend(cpus: int | None = None) -> dict[str, object]:
     }
 
 
+def check_inputs(settings: ServerSettings, manifest: FederationManifest) -> None:
+    """Validate every table before any node starts, so a bad file costs nothing.
+
+    In simulation the model owner's machine holds every party's file; in deployment
+    each node validates its own table at every round instead.
+    """
+    schema = load_schema(settings.task_path)
+    for node in manifest.nodes():
+        load_validated(node.data_path, schema)
+    if settings.consortium_test_path is not None:
+        load_validated(settings.consortium_test_path, schema)
+
+
 def run_simulated_training(
     settings: ServerSettings, manifest: FederationManifest, verbose: bool = False
 ) -> Path:
     """Train one run with every institution of `manifest` as a simulated node.
 
-    Returns the run directory; raises `FedscoreError` if the run did not finish.
+    Returns the run directory; raises `FedscoreError` if an input is invalid (before
+    anything is written) or the run did not finish.
     """
+    check_inputs(settings, manifest)
     flwr_logger = logging.getLogger("flwr")
     previous_level = flwr_logger.level
     if not verbose:

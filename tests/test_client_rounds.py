@@ -1,0 +1,149 @@
+"""A node's round: budget checks, refusals recorded, nothing half-written on bad input."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from fedscore.clients.node import NodeConfig
+from fedscore.clients.rounds import evaluate_round, train_round
+from fedscore.core import protocol
+from fedscore.core.encoding import FeatureEncoder
+from fedscore.core.models import ModelSpec, build_model
+from fedscore.core.runconfig import RunConfig
+from fedscore.core.tabular import file_sha256
+from fedscore.privacy.accounting import AccountantKey, AccountantStore
+from flwr.app import ArrayRecord, ConfigRecord
+
+
+
+def _request(schema, run: RunConfig, server_round: int, run_id: str = "run-a") -> ConfigRecord:
+    return ConfigRecord(
+        {
+            **run.to_flower(),
+            protocol.RUN_ID: run_id,
+            protocol.SERVER_ROUND: server_round,
+            protocol.SCHEMA_SHA256: schema.sha256,
+            protocol.TASK: schema.name,
+        }
+    )
+
+
+def _arrays(schema, run: RunConfig) -> ArrayRecord:
+    model = build_model(ModelSpec(run.model, FeatureEncoder(schema).n_features, run.hidden))
+    return ArrayRecord(model.state_dict())
+
+
+@pytest.fixture()
+def node(tmp_path, party_table, make_node) -> NodeConfig:
+    return NodeConfig.from_toml(make_node(tmp_path / "bank", "bank", party_table, max_epsilon=5))
+
+
+def _key(node: NodeConfig, schema) -> AccountantKey:
+    return AccountantKey(node.party, schema.name, file_sha256(node.data_path))
+
+
+def test_trained_round_commits_accountant_and_record(node, schema):
+    run = RunConfig(rounds=2, batch_size=256, delta=1e-4)
+    reply = train_round(node, _arrays(schema, run), _request(schema, run, 1))
+    party = reply.config_records[protocol.PARTY]
+    metrics = reply.metric_records[protocol.METRICS]
+    assert party[protocol.STATUS] == protocol.TRAINED
+    assert protocol.ARRAYS in reply.array_records
+    store = AccountantStore(node.accountant_db)
+    accountant = store.load(_key(node, schema))
+    assert accountant.steps == metrics["steps"] > 0
+    assert metrics["epsilon-rdp"] == accountant.epsilon(1e-4, "rdp")
+    (record,) = store.rounds(_key(node, schema))
+    assert record.status == "trained" and record.epsilon_rdp == metrics["epsilon-rdp"]
+
+
+def test_noise_is_fixed_for_the_whole_run_and_spends_at_most_the_target(node, schema):
+    run = RunConfig(rounds=3, batch_size=256, delta=1e-4, epsilon=1.0)
+    noises = []
+    for server_round in (1, 2, 3):
+        reply = train_round(node, _arrays(schema, run), _request(schema, run, server_round))
+        noises.append(reply.metric_records[protocol.METRICS]["noise-multiplier"])
+    assert len(set(noises)) == 1
+    assert 0.98 <= reply.metric_records[protocol.METRICS]["epsilon-rdp"] <= 1.0
+
+
+def test_round_that_would_exceed_the_budget_is_refused_and_recorded(tmp_path, party_table, schema, make_node):
+    config = make_node(tmp_path / "f", "facilitator", party_table, max_epsilon=0.75)
+    node = NodeConfig.from_toml(config)
+    run = RunConfig(rounds=2, batch_size=256, delta=1e-4, epsilon=1.0)
+    first = train_round(node, _arrays(schema, run), _request(schema, run, 1))
+    second = train_round(node, _arrays(schema, run), _request(schema, run, 2))
+    assert first.config_records[protocol.PARTY][protocol.STATUS] == protocol.TRAINED
+    party = second.config_records[protocol.PARTY]
+    assert party[protocol.STATUS] == protocol.REFUSED
+    assert "beyond this node's max_epsilon 0.75" in party[protocol.REASON]
+    assert protocol.ARRAYS not in second.array_records
+    store = AccountantStore(node.accountant_db)
+    spent = first.metric_records[protocol.METRICS]["epsilon-rdp"]
+    assert store.load(_key(node, schema)).epsilon(1e-4, "rdp") == spent  # nothing more spent
+    assert [r.status for r in store.rounds(_key(node, schema))] == ["trained", "refused"]
+
+
+def test_budget_composes_across_runs(tmp_path, party_table, schema, make_node):
+    node = NodeConfig.from_toml(make_node(tmp_path / "b", "b", party_table, max_epsilon=1.05))
+    run = RunConfig(rounds=1, batch_size=256, delta=1e-4, epsilon=1.0)
+    first = train_round(node, _arrays(schema, run), _request(schema, run, 1, run_id="run-1"))
+    second = train_round(node, _arrays(schema, run), _request(schema, run, 1, run_id="run-2"))
+    assert first.config_records[protocol.PARTY][protocol.STATUS] == protocol.TRAINED
+    assert second.config_records[protocol.PARTY][protocol.STATUS] == protocol.REFUSED
+
+
+def test_bad_table_fails_the_round_and_writes_nothing(tmp_path, party_table, schema, make_node):
+    party_table.loc[4, "PAY_2"] = 42
+    node = NodeConfig.from_toml(make_node(tmp_path / "x", "x", party_table))
+    run = RunConfig(rounds=1, delta=1e-4)
+    reply = train_round(node, _arrays(schema, run), _request(schema, run, 1))
+    party = reply.config_records[protocol.PARTY]
+    assert party[protocol.STATUS] == protocol.FAILED
+    assert "row 5 (line 6), column 'PAY_2': unknown category" in party[protocol.REASON]
+    assert protocol.ARRAYS not in reply.array_records
+    store = AccountantStore(node.accountant_db)
+    assert store.rounds(_key(node, schema)) == []
+    assert store.load(_key(node, schema)).steps == 0
+
+
+def test_schema_mismatch_is_refused(node, schema):
+    run = RunConfig(rounds=1, delta=1e-4)
+    request = _request(schema, run, 1)
+    request[protocol.SCHEMA_SHA256] = "0" * 64
+    party = train_round(node, _arrays(schema, run), request).config_records[protocol.PARTY]
+    assert (
+        party[protocol.STATUS] == protocol.REFUSED
+        and "task schema mismatch" in party[protocol.REASON]
+    )
+
+
+def test_delta_must_be_below_one_over_n(node, schema):
+    run = RunConfig(rounds=1, delta=0.01)
+    party = train_round(node, _arrays(schema, run), _request(schema, run, 1)).config_records[
+        protocol.PARTY
+    ]
+    assert party[protocol.STATUS] == protocol.REFUSED and "not below 1/N" in party[protocol.REASON]
+
+
+def test_non_private_rounds_need_the_node_to_allow_them(tmp_path, party_table, schema, make_node):
+    run = RunConfig(rounds=1, private=False)
+    closed = NodeConfig.from_toml(make_node(tmp_path / "c", "c", party_table))
+    reply = train_round(closed, _arrays(schema, run), _request(schema, run, 1))
+    assert reply.config_records[protocol.PARTY][protocol.STATUS] == protocol.REFUSED
+    opened = NodeConfig.from_toml(
+        make_node(tmp_path / "o", "o", party_table, allow_non_private=True)
+    )
+    reply = train_round(opened, _arrays(schema, run), _request(schema, run, 1))
+    assert reply.config_records[protocol.PARTY][protocol.STATUS] == protocol.TRAINED
+    assert math.isinf(reply.metric_records[protocol.METRICS]["epsilon-rdp"])
+
+
+def test_evaluation_returns_only_aggregate_metrics(node, schema):
+    run = RunConfig(rounds=1, delta=1e-4)
+    reply = evaluate_round(node, _arrays(schema, run), _request(schema, run, 1))
+    metrics = reply.metric_records[protocol.METRICS]
+    assert set(metrics) == {protocol.NUM_EXAMPLES, "auc", "ks", "brier", "log-loss"}
+    assert metrics["auc"] == pytest.approx(0.5)  # the zero-initialised LR ranks nobody
+    assert not reply.array_records

@@ -1,0 +1,28 @@
+"""The example node configs that ship in clients/configs/ parse into valid node settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fedscore.clients.node import NodeConfig
+from fedscore.core.errors import ConfigError
+
+CONFIGS = sorted((Path(__file__).parent.parent / "clients" / "configs").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_example_node_config_parses(path):
+    node = NodeConfig.from_toml(path)
+    assert node.party == path.stem and node.max_epsilon > 0 and not node.allow_non_private
+
+
+def test_node_config_errors_name_the_file_and_setting(tmp_path):
+    path = tmp_path / "node.toml"
+    path.write_text('[node]\nparty = "x"\ndata = "t.csv"\n')
+    with pytest.raises(ConfigError, match=r"node.toml: \[privacy\] needs 'max_epsilon'"):
+        NodeConfig.from_toml(path)
+    path.write_text('[node]\nparty = "x"\ndata = "t.csv"\n[privacy]\nmax_epsilon = -1\n')
+    with pytest.raises(ConfigError, match="max_epsilon must be > 0"):
+        NodeConfig.from_toml(path)

@@ -1,0 +1,107 @@
+"""End to end: `fedscore train` runs three institutions in Flower's simulation engine."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fedscore import load_model
+from fedscore.clients.node import NodeConfig
+from fedscore.core.metrics import score_metrics
+from fedscore.core.tabular import file_sha256, write_table
+from fedscore.privacy.accounting import AccountantKey, AccountantStore
+
+pytestmark = pytest.mark.simulation
+
+
+def _fedscore(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "FLWR_TELEMETRY_ENABLED": "0"}
+    return subprocess.run(
+        [sys.executable, "-m", "fedscore.cli.main", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
+    )
+
+
+def _prepare(tmp_path: Path, market, make_node) -> tuple[list[Path], Path]:
+    budgets = {"large_bank": 5.0, "city_bank": 5.0, "loan_facilitator": 0.75}
+    nodes = [
+        make_node(tmp_path / name, name, market.parties[name].head(1200), max_epsilon=budget)
+        for name, budget in budgets.items()
+    ]
+    test = tmp_path / "consortium_test.csv"
+    write_table(market.consortium_test.head(1500), test)
+    return nodes, test
+
+
+def test_three_parties_two_rounds_write_every_artifact(tmp_path, market, make_node):
+    nodes, test = _prepare(tmp_path, market, make_node)
+    work = tmp_path / "work"
+    args = ["train", "--rounds", "2", "--epsilon", "1.0", "--test", str(test), "--workdir", str(work)]
+    for node in nodes:
+        args += ["--node", str(node)]
+    result = _fedscore(*args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    (run_dir,) = (work / "runs").iterdir()
+    for artifact in ("summary.json", "metrics.json", "privacy.json", "run_config.json",
+                     "report.html", "model/weights.npz", "model/task.toml",
+                     "plots/auc_per_round.png", "plots/epsilon_per_round.png", "plots/roc_ks.png"):
+        assert (run_dir / artifact).is_file(), artifact
+    for png in (run_dir / "plots").glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["rounds"] == 2 and summary["model"] == "lr"
+    assert set(summary["parties"]) == {"large_bank", "city_bank", "loan_facilitator"}
+    for name in ("large_bank", "city_bank"):
+        party = summary["parties"][name]
+        assert party["refused_rounds"] == [] and party["rounds_trained"] == 2
+        assert 0.98 <= party["epsilon"] <= 1.0 and party["delta"] == 1e-5
+        assert party["max_epsilon"] == 5.0
+    facilitator = summary["parties"]["loan_facilitator"]
+    assert facilitator["refused_rounds"] == [2]
+    assert "max_epsilon 0.75" in facilitator["refusal_reasons"][0]
+    assert facilitator["epsilon"] <= 0.75
+
+    # Each node's own state agrees with what the server was told.
+    for config in nodes:
+        node = NodeConfig.from_toml(config)
+        key = AccountantKey(node.party, "default_risk", file_sha256(node.data_path))
+        spent = AccountantStore(node.accountant_db).load(key).epsilon(1e-5, "rdp")
+        assert spent == pytest.approx(summary["parties"][node.party]["epsilon"], abs=1e-12)
+
+    # The model loads in one call and reproduces the reported consortium-test metrics.
+    model = load_model(run_dir)
+    import pandas as pd
+
+    table = pd.read_csv(test, dtype=str, keep_default_na=False)
+    probabilities = model.predict_proba(table)
+    labels = table["default.payment.next.month"].astype(int).to_numpy()
+    metrics = score_metrics(labels, probabilities)
+    assert metrics.auc == pytest.approx(summary["consortium_test"]["auc"], abs=1e-9)
+    assert summary["consortium_test"]["auc"] > 0.65
+    assert np.all((probabilities > 0) & (probabilities < 1))
+
+    history = json.loads((run_dir / "metrics.json").read_text())
+    assert [r["round"] for r in history["rounds"]] == [1, 2]
+    assert set(history["rounds"][1]["federated_eval"]) == set(summary["parties"])
+
+
+def test_a_bad_party_table_stops_before_anything_runs(tmp_path, market, make_node):
+    table = market.parties["city_bank"].head(300).copy()
+    table.loc[12, "MARRIAGE"] = 7
+    bad = make_node(tmp_path / "bad", "bad", table)
+    good = make_node(tmp_path / "good", "good", market.parties["large_bank"].head(300))
+    work = tmp_path / "work"
+    result = _fedscore("train", "--node", str(good), "--node", str(bad), "--workdir", str(work),
+                       cwd=tmp_path)
+    assert result.returncode == 2
+    assert "row 13 (line 14), column 'MARRIAGE': unknown category" in result.stderr
+    assert not (work / "runs").exists()
+    assert not (tmp_path / "good" / "state").exists()
