@@ -1,0 +1,61 @@
+"""`flwr run .` runs the default app offline on Flower's managed local SuperLink."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from fedscore.demo import prepare_demo
+
+pytestmark = pytest.mark.simulation
+PROJECT = Path(__file__).parent.parent
+
+
+def _stop_local_superlink(flwr_home: Path) -> None:
+    """Flower leaves its managed SuperLink and SuperExec running: stop the ones we started."""
+    started = [
+        p for p in psutil.process_iter(["cmdline"])
+        if any(str(flwr_home) in part for part in (p.info["cmdline"] or []))
+    ]
+    children = [c for p in started for c in p.children(recursive=True)]
+    for process in [*children, *started]:
+        try:
+            process.terminate()
+        except psutil.NoSuchProcess:
+            continue
+    psutil.wait_procs([*children, *started], timeout=10)
+
+
+def test_flwr_run_trains_the_demo_federation(tmp_path):
+    federation = prepare_demo(tmp_path / "demo")
+    flwr_home = tmp_path / "flwr-home"
+    env = {
+        **os.environ,
+        "FLWR_HOME": str(flwr_home),
+        "FLWR_TELEMETRY_ENABLED": "0",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    run_config = (
+        f'federation-manifest="{federation.manifest_path}" '
+        f'consortium-test="{federation.consortium_test}" '
+        f'runs-dir="{federation.runs_dir}" rounds=2'
+    )
+    try:
+        result = subprocess.run(
+            ["flwr", "run", ".", "--stream", "--run-config", run_config,
+             "--federation-config", "num-supernodes=3"],
+            cwd=PROJECT, env=env, capture_output=True, text=True, timeout=400,
+        )
+    finally:
+        _stop_local_superlink(flwr_home)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (run_dir,) = federation.runs_dir.iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["rounds"] == 2 and len(summary["parties"]) == 3
+    assert all(p["epsilon"] <= 1.0 for p in summary["parties"].values())
