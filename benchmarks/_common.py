@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
-from fedscore.core.runconfig import RunConfig
-from fedscore.datasets.market import default_task_path
-from fedscore.server.rundir import write_json
-from fedscore.server.settings import ServerSettings, new_run_id
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from fedscore.core.runconfig import RunConfig
+from fedscore.datasets.market import default_task_path
 from fedscore.demo import DemoFederation, prepare_demo
+from fedscore.server.rundir import write_json
+from fedscore.server.settings import ServerSettings, new_run_id
 from fedscore.simulation import run_simulated_training
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"

@@ -40,6 +40,9 @@ from _common import (
     run_federated,
     write_results,
 )
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+
 from fedscore.clients.local_data import load_party_data, validation_mask
 from fedscore.clients.node import NodeConfig
 from fedscore.core.encoding import FeatureEncoder
@@ -48,9 +51,6 @@ from fedscore.core.runconfig import RunConfig
 from fedscore.core.schema import TaskSchema, load_schema
 from fedscore.core.validation import ValidatedTable, load_validated
 from fedscore.datasets.market import default_task_path
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.linear_model import LogisticRegression
-
 from fedscore.demo import prepare_demo
 
 EPSILONS = (0.5, 1.0, 3.0, 8.0)

@@ -40,16 +40,16 @@ from _common import (
     run_federated,
     write_results,
 )
+
 from fedscore.clients.local_data import PartyData, load_party_data
 from fedscore.clients.node import NodeConfig
 from fedscore.clients.training import LocalSchedule, train_locally
 from fedscore.core.models import ModelSpec, build_model
 from fedscore.core.runconfig import RunConfig
 from fedscore.core.schema import TaskSchema, load_schema
+from fedscore.demo import prepare_demo
 from fedscore.privacy.accounting import PartyAccountant, calibrate_noise
 from fedscore.privacy.dp_sgd import DpSgd, LocalPrivacy, MechanismParams, NoPrivacy
-
-from fedscore.demo import prepare_demo
 
 MODELS = ("lr", "mlp")
 MICRO_PARTY = "large_bank"

@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+from flwr.app import Context, Message
+from flwr.clientapp import ClientApp
+
 from fedscore.clients.federation import node_from_context
 from fedscore.clients.node import NodeConfig
 from fedscore.clients.rounds import evaluate_round, train_round
 from fedscore.core import protocol
-from flwr.app import Context, Message
-from flwr.clientapp import ClientApp
 
 NodeResolver = Callable[[Context], NodeConfig]
 

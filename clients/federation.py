@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import tomli_w
+from flwr.app import Context
+
 from fedscore.clients.node import NODE_CONFIG_KEY, NodeConfig
 from fedscore.core.errors import ConfigError
-from flwr.app import Context
 
 MANIFEST_RUN_CONFIG_KEY = "federation-manifest"
 

@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass
 
 import numpy as np
+
 from fedscore.clients.node import NodeConfig
 from fedscore.core.encoding import FeatureEncoder
 from fedscore.core.schema import TaskSchema

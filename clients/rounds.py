@@ -16,6 +16,8 @@ import secrets
 from dataclasses import dataclass
 
 import torch
+from flwr.app import ArrayRecord, ConfigRecord, MetricRecord, RecordDict
+
 from fedscore.clients.local_data import PartyData, load_party_data
 from fedscore.clients.node import NodeConfig
 from fedscore.clients.training import LocalSchedule, train_locally
@@ -33,7 +35,6 @@ from fedscore.privacy.accounting import (
     calibrate_noise,
 )
 from fedscore.privacy.dp_sgd import DpSgd, LocalPrivacy, MechanismParams, NoPrivacy
-from flwr.app import ArrayRecord, ConfigRecord, MetricRecord, RecordDict
 
 # Slack for float rounding when a run is calibrated to exactly the node's budget.
 BUDGET_TOLERANCE = 1e-9

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch import nn
+
 from fedscore.core.runconfig import RunConfig
 from fedscore.privacy.dp_sgd import LocalPrivacy
-from torch import nn
 
 
 @dataclass(frozen=True)

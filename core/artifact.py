@@ -15,13 +15,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from torch import nn
+
 from fedscore.core.encoding import FeatureEncoder
 from fedscore.core.errors import ConfigError
 from fedscore.core.models import ModelSpec, build_model, predict_proba
 from fedscore.core.runconfig import RunConfig
 from fedscore.core.schema import TaskSchema, parse_schema
 from fedscore.core.validation import ValidatedTable, validate_frame
-from torch import nn
 
 MODEL_DIR = "model"
 WEIGHTS = "weights.npz"

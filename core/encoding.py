@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+
 from fedscore.core.schema import DerivedFeature, NumericEncoding, TaskSchema, Transform
 from fedscore.core.validation import ValidatedTable
 

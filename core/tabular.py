@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
 from fedscore.core.errors import TableReadError
 
 SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".parquet")

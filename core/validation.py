@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 from fedscore.core.errors import TableProblem, TableValidationError
 from fedscore.core.schema import ColumnSpec, Role, TaskSchema
 from fedscore.core.tabular import header_lines, read_table

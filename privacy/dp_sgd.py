@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import torch
-from fedscore.privacy.accounting.accountant import PartyAccountant
 from opacus import GradSampleModule
 from opacus.optimizers import DPOptimizer
 from torch import nn
+
+from fedscore.privacy.accounting.accountant import PartyAccountant
 
 
 @dataclass(frozen=True)

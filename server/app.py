@@ -7,10 +7,11 @@ Both run the same round loop.
 
 from __future__ import annotations
 
-from fedscore.server.settings import ServerSettings
-from fedscore.server.training_loop import run_training
 from flwr.app import Context
 from flwr.serverapp import Grid, ServerApp
+
+from fedscore.server.settings import ServerSettings
+from fedscore.server.training_loop import run_training
 
 
 def build_server_app(settings: ServerSettings | None = None) -> ServerApp:

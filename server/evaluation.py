@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from flwr.app import ArrayRecord
+
 from fedscore.core.encoding import FeatureEncoder
 from fedscore.core.metrics import ScoreMetrics, score_metrics
 from fedscore.core.models import ModelSpec, build_model, predict_proba
 from fedscore.core.runconfig import RunConfig
 from fedscore.core.schema import TaskSchema
 from fedscore.core.validation import load_validated
-from flwr.app import ArrayRecord
 
 
 class ConsortiumEvaluator:

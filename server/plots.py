@@ -10,8 +10,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-from fedscore.server.history import RunHistory
 from sklearn.metrics import roc_curve
+
+from fedscore.server.history import RunHistory
 
 
 def plot_auc_per_round(history: RunHistory, path: Path) -> Path:

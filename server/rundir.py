@@ -23,16 +23,17 @@ import math
 from pathlib import Path
 from typing import Any
 
+from flwr.app import ArrayRecord
+from rich.console import Console
+from rich.table import Table
+from torch import nn
+
 from fedscore.core.artifact import save_model
 from fedscore.core.schema import TaskSchema
 from fedscore.server.evaluation import ConsortiumEvaluator
 from fedscore.server.history import RunHistory
 from fedscore.server.plots import plot_auc_per_round, plot_epsilon_per_round, plot_roc_ks
 from fedscore.server.settings import ServerSettings
-from flwr.app import ArrayRecord
-from rich.console import Console
-from rich.table import Table
-from torch import nn
 
 
 def json_safe(value: Any) -> Any:

@@ -14,6 +14,11 @@ import sys
 import time
 from collections.abc import Iterable
 
+from flwr.app import ArrayRecord, ConfigRecord, Message
+from flwr.serverapp import Grid
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
 from fedscore.core import protocol
 from fedscore.core.encoding import FeatureEncoder
 from fedscore.core.models import ModelSpec, build_model
@@ -23,10 +28,6 @@ from fedscore.server.history import PartyOutcome, RoundHistory, RunHistory
 from fedscore.server.rundir import RunDirectory
 from fedscore.server.settings import ServerSettings
 from fedscore.server.strategy import build_strategy
-from flwr.app import ArrayRecord, ConfigRecord, Message
-from flwr.serverapp import Grid
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 
 class _PartyNames:

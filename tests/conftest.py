@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import tomli_w
+
 from fedscore.core.schema import TaskSchema, load_schema
 from fedscore.core.tabular import write_table
 from fedscore.datasets.market import default_task_path, split_market

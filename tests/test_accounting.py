@@ -9,6 +9,8 @@ import subprocess
 import sys
 
 import pytest
+from opacus.accountants import RDPAccountant
+
 from fedscore.privacy.accounting import (
     AccountantKey,
     AccountantStore,
@@ -17,7 +19,6 @@ from fedscore.privacy.accounting import (
     calibrate_noise,
 )
 from fedscore.privacy.accounting.accountant import RDP_ORDERS
-from opacus.accountants import RDPAccountant
 
 KEY = AccountantKey("large_bank", "default_risk", "v1")
 NOISE, RATE, STEPS, DELTA = 1.1, 0.05, 40, 1e-5

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from flwr.app import ArrayRecord, ConfigRecord
+
 from fedscore.clients.node import NodeConfig
 from fedscore.clients.rounds import evaluate_round, train_round
 from fedscore.core import protocol
@@ -13,8 +15,6 @@ from fedscore.core.models import ModelSpec, build_model
 from fedscore.core.runconfig import RunConfig
 from fedscore.core.tabular import file_sha256
 from fedscore.privacy.accounting import AccountantKey, AccountantStore
-from flwr.app import ArrayRecord, ConfigRecord
-
 
 
 def _request(schema, run: RunConfig, server_round: int, run_id: str = "run-a") -> ConfigRecord:
@@ -68,7 +68,9 @@ def test_noise_is_fixed_for_the_whole_run_and_spends_at_most_the_target(node, sc
     assert 0.98 <= reply.metric_records[protocol.METRICS]["epsilon-rdp"] <= 1.0
 
 
-def test_round_that_would_exceed_the_budget_is_refused_and_recorded(tmp_path, party_table, schema, make_node):
+def test_round_that_would_exceed_the_budget_is_refused_and_recorded(
+    tmp_path, party_table, schema, make_node
+):
     config = make_node(tmp_path / "f", "facilitator", party_table, max_epsilon=0.75)
     node = NodeConfig.from_toml(config)
     run = RunConfig(rounds=2, batch_size=256, delta=1e-4, epsilon=1.0)

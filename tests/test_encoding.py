@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
 from fedscore.core.encoding import FeatureEncoder
 from fedscore.core.validation import validate_frame
 

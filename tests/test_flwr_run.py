@@ -20,7 +20,8 @@ PROJECT = Path(__file__).parent.parent
 def _stop_local_superlink(flwr_home: Path) -> None:
     """Flower leaves its managed SuperLink and SuperExec running: stop the ones we started."""
     started = [
-        p for p in psutil.process_iter(["cmdline"])
+        p
+        for p in psutil.process_iter(["cmdline"])
         if any(str(flwr_home) in part for part in (p.info["cmdline"] or []))
     ]
     children = [c for p in started for c in p.children(recursive=True)]
@@ -48,9 +49,21 @@ def test_flwr_run_trains_the_demo_federation(tmp_path):
     )
     try:
         result = subprocess.run(
-            ["flwr", "run", ".", "--stream", "--run-config", run_config,
-             "--federation-config", "num-supernodes=3"],
-            cwd=PROJECT, env=env, capture_output=True, text=True, timeout=400,
+            [
+                "flwr",
+                "run",
+                ".",
+                "--stream",
+                "--run-config",
+                run_config,
+                "--federation-config",
+                "num-supernodes=3",
+            ],
+            cwd=PROJECT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=400,
         )
     finally:
         _stop_local_superlink(flwr_home)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from fedscore.core.errors import SchemaError
 from fedscore.core.schema import Role, load_schema, parse_schema
 

@@ -24,7 +24,11 @@ def _fedscore(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "FLWR_TELEMETRY_ENABLED": "0"}
     return subprocess.run(
         [sys.executable, "-m", "fedscore.cli.main", *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -42,16 +46,35 @@ def _prepare(tmp_path: Path, market, make_node) -> tuple[list[Path], Path]:
 def test_three_parties_two_rounds_write_every_artifact(tmp_path, market, make_node):
     nodes, test = _prepare(tmp_path, market, make_node)
     work = tmp_path / "work"
-    args = ["train", "--rounds", "2", "--epsilon", "1.0", "--test", str(test), "--workdir", str(work)]
+    args = [
+        "train",
+        "--rounds",
+        "2",
+        "--epsilon",
+        "1.0",
+        "--test",
+        str(test),
+        "--workdir",
+        str(work),
+    ]
     for node in nodes:
         args += ["--node", str(node)]
     result = _fedscore(*args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
 
     (run_dir,) = (work / "runs").iterdir()
-    for artifact in ("summary.json", "metrics.json", "privacy.json", "run_config.json",
-                     "report.html", "model/weights.npz", "model/task.toml",
-                     "plots/auc_per_round.png", "plots/epsilon_per_round.png", "plots/roc_ks.png"):
+    for artifact in (
+        "summary.json",
+        "metrics.json",
+        "privacy.json",
+        "run_config.json",
+        "report.html",
+        "model/weights.npz",
+        "model/task.toml",
+        "plots/auc_per_round.png",
+        "plots/epsilon_per_round.png",
+        "plots/roc_ks.png",
+    ):
         assert (run_dir / artifact).is_file(), artifact
     for png in (run_dir / "plots").glob("*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -99,8 +122,9 @@ def test_a_bad_party_table_stops_before_anything_runs(tmp_path, market, make_nod
     bad = make_node(tmp_path / "bad", "bad", table)
     good = make_node(tmp_path / "good", "good", market.parties["large_bank"].head(300))
     work = tmp_path / "work"
-    result = _fedscore("train", "--node", str(good), "--node", str(bad), "--workdir", str(work),
-                       cwd=tmp_path)
+    result = _fedscore(
+        "train", "--node", str(good), "--node", str(bad), "--workdir", str(work), cwd=tmp_path
+    )
     assert result.returncode == 2
     assert "row 13 (line 14), column 'MARRIAGE': unknown category" in result.stderr
     assert not (work / "runs").exists()

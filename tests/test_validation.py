@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from fedscore.core.errors import TableReadError, TableValidationError
 from fedscore.core.tabular import write_table
 from fedscore.core.validation import load_validated

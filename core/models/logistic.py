@@ -1,7 +1,8 @@
 """Logistic regression: the scorecard model banks can explain feature by feature."""
 
-from fedscore.core.models.registry import ModelSpec, register_model
 from torch import nn
+
+from fedscore.core.models.registry import ModelSpec, register_model
 
 
 @register_model("lr")

@@ -1,7 +1,8 @@
 """Multi-layer perceptron without batch norm (Opacus cannot clip per sample through it)."""
 
-from fedscore.core.models.registry import ModelSpec, register_model
 from torch import nn
+
+from fedscore.core.models.registry import ModelSpec, register_model
 
 
 @register_model("mlp")

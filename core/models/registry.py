@@ -6,8 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-from fedscore.core.errors import ConfigError
 from torch import nn
+
+from fedscore.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

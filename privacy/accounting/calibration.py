@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from opacus.accountants.utils import get_noise_multiplier
+
 from fedscore.core.errors import ConfigError
 from fedscore.privacy.accounting.accountant import accountant_options
-from opacus.accountants.utils import get_noise_multiplier
 
 
 def calibrate_noise(

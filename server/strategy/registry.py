@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from flwr.serverapp.strategy import FedAvg, FedProx, Strategy
+
 from fedscore.core import protocol
 from fedscore.core.errors import ConfigError
 from fedscore.core.runconfig import RunConfig
-from flwr.serverapp.strategy import FedAvg, FedProx, Strategy
 
 StrategyFactory = Callable[[RunConfig, int], Strategy]
 _FACTORIES: dict[str, StrategyFactory] = {}
