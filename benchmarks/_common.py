@@ -176,6 +176,7 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "packages": versions,
         "fedscore_commit": _git_commit(),
+        "load_average_1_5_15min": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
     }
 
 

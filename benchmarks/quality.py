@@ -335,6 +335,14 @@ def render_markdown(result: dict[str, Any]) -> str:
         f"{fmt(target['central_gbdt_auc'])} (gap {fmt(target['gap'], signed=True)}, "
         f"allowed {TARGET_MAX_GAP}).",
     ]
+    gbdt = next(r for r in rows if r["model"] == "gbdt")
+    lines += [
+        "",
+        "Centralized GBDT uses scikit-learn's defaults (early stopping on an internal 10 % "
+        f"validation split: {gbdt['iterations']} boosting iterations); both centralized "
+        "baselines train on the union of the rows the parties train on (consented, outside "
+        "each party's federated-validation hold-out).",
+    ]
     if result["quick"]:
         lines += ["", "Quick mode: only LR was run federated, so the target compares LR only."]
     if result["problems"]:

@@ -17,6 +17,7 @@ Run with `make bench-speed`.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import sys
@@ -344,6 +345,11 @@ def _ratio(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}×"
 
 
+def _largest_names(runs: list[dict[str, Any]]) -> str:
+    names = sorted({r["peak_rss"].get("largest_child_name") or "?" for r in runs})
+    return ", ".join(f"`{n}`" for n in names)
+
+
 def render_markdown(result: dict[str, Any]) -> str:
     """The short report: round times, DP/non-DP ratios against the target, memory."""
     model_name = {"lr": "LR", "mlp": "MLP"}
@@ -352,7 +358,7 @@ def render_markdown(result: dict[str, Any]) -> str:
         [
             "configuration",
             "round 1 (s)",
-            f"median round 2–{rounds} (s)",
+            f"median round 2–{rounds} (s)" if rounds > 1 else "median round (s)",
             "mean round (s)",
             "run total (s)",
             "wall incl. Ray start/stop (s)",
@@ -444,8 +450,8 @@ def render_markdown(result: dict[str, Any]) -> str:
         "runs the ServerApp: round loop, aggregation, consortium-test evaluation), the "
         "largest single descendant (Ray's raylet, GCS and the worker processes that run "
         "the ClientApps), and the sum over the whole tree (shared pages counted once per "
-        "process, so the sum overstates physical memory). From getrusage over the whole "
-        "benchmark:",
+        "process, so the sum overstates physical memory). Largest descendant seen: "
+        f"{_largest_names(result['federated_runs'])}. From getrusage over the whole benchmark:",
         "",
         f"- RUSAGE_SELF ru_maxrss (driver process): "
         f"{fmt(memory['after_federated']['self_mib'], 0)} MiB after the federated runs, "
@@ -457,7 +463,10 @@ def render_markdown(result: dict[str, Any]) -> str:
         "sampled per-process peaks do.",
         "",
         machine_line(result["machine"]),
-        f"Total runtime: {result['total_seconds']:.0f} s.",
+        f"Total runtime: {result['total_seconds']:.0f} s. Load average (1 min) at start "
+        f"{result['load_average_at_start'][0]:.2f}, at end "
+        f"{result['machine']['load_average_1_5_15min'][0]:.2f}: timings are only meaningful "
+        "on an otherwise idle machine.",
     ]
     if result["problems"]:
         lines[-2:-2] = ["**Problems:**", *(f"- {p}" for p in result["problems"]), ""]
@@ -479,6 +488,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--rounds, --repeats and --micro-repeats must be >= 1")
 
     started = time.perf_counter()
+    load_at_start = list(os.getloadavg())
     plan = [(m, p) for _ in range(args.repeats) for m in MODELS for p in (False, True)]
     runs: list[dict[str, Any]] = []
     with (
@@ -521,6 +531,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
         },
         "problems": problems,
+        "load_average_at_start": load_at_start,
         "machine": machine_info(),
         "total_seconds": time.perf_counter() - started,
     }

@@ -15,6 +15,7 @@ from flwr.app import Context, Message
 from flwr.clientapp import ClientApp
 
 from fedscore.clients.federation import node_from_context
+from fedscore.clients.local_data import CachedPartyData
 from fedscore.clients.node import NodeConfig
 from fedscore.clients.rounds import evaluate_round, train_round
 from fedscore.core import protocol
@@ -25,12 +26,16 @@ NodeResolver = Callable[[Context], NodeConfig]
 def build_client_app(resolve_node: NodeResolver = node_from_context) -> ClientApp:
     """A ClientApp whose nodes find their configuration with `resolve_node`."""
     client_app = ClientApp()
+    load_data = CachedPartyData()
 
     @client_app.train()
     def train(msg: Message, context: Context) -> Message:
         torch.set_num_threads(1)
         content = train_round(
-            resolve_node(context), msg.content[protocol.ARRAYS], msg.content[protocol.CONFIG]
+            resolve_node(context),
+            msg.content[protocol.ARRAYS],
+            msg.content[protocol.CONFIG],
+            load_data,
         )
         return Message(content=content, reply_to=msg)
 
@@ -38,7 +43,10 @@ def build_client_app(resolve_node: NodeResolver = node_from_context) -> ClientAp
     def evaluate(msg: Message, context: Context) -> Message:
         torch.set_num_threads(1)
         content = evaluate_round(
-            resolve_node(context), msg.content[protocol.ARRAYS], msg.content[protocol.CONFIG]
+            resolve_node(context),
+            msg.content[protocol.ARRAYS],
+            msg.content[protocol.CONFIG],
+            load_data,
         )
         return Message(content=content, reply_to=msg)
 

@@ -29,7 +29,9 @@ class NodeConfig:
         allow_non_private: whether this node takes part in non-private comparison runs
             (they make its epsilon infinite on that data version).
         validation_fraction: share of customers held out for federated evaluation,
-            chosen by a hash of the customer key so it is stable across runs.
+            chosen by a hash of the customer's pseudonym so it is stable across runs.
+        key_dir: the institution's pseudonymization keys (kept apart from the data).
+        consent_table: the institution's consent records (None: the task's consent column).
     """
 
     party: str
@@ -41,6 +43,8 @@ class NodeConfig:
     kind: str = "bank"
     allow_non_private: bool = False
     validation_fraction: float = 0.2
+    key_dir: Path | None = None
+    consent_table: Path | None = None
 
     def __post_init__(self) -> None:
         if self.max_epsilon <= 0:
@@ -51,6 +55,15 @@ class NodeConfig:
     @property
     def accountant_db(self) -> Path:
         return self.state_dir / "privacy.sqlite"
+
+    @property
+    def keys(self) -> Path:
+        """Where the keys are: the configured folder, else `keys/` beside the state folder."""
+        return self.key_dir or self.state_dir.parent / "keys"
+
+    def report_path(self, run_id: str) -> Path:
+        """The de-identification report of one run."""
+        return self.state_dir / "reports" / f"deidentification-{run_id}.json"
 
     @classmethod
     def from_toml(cls, path: str | Path) -> NodeConfig:
@@ -64,6 +77,7 @@ class NodeConfig:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
         node: dict[str, Any] = doc.get("node", {})
         privacy: dict[str, Any] = doc.get("privacy", {})
+        deid: dict[str, Any] = doc.get("deidentification", {})
         base = path.parent
 
         def required(table: dict[str, Any], key: str, section: str) -> Any:
@@ -87,6 +101,10 @@ class NodeConfig:
                 max_epsilon=float(required(privacy, "max_epsilon", "privacy")),
                 allow_non_private=bool(privacy.get("allow_non_private", False)),
                 validation_fraction=float(node.get("validation_fraction", 0.2)),
+                key_dir=resolve(str(deid["key_dir"])) if deid.get("key_dir") else None,
+                consent_table=(
+                    resolve(str(deid["consent_table"])) if deid.get("consent_table") else None
+                ),
             )
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{path}: a setting has the wrong type ({exc})") from exc

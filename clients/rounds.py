@@ -11,6 +11,7 @@ Order of a training round, which the privacy guarantee depends on:
 
 from __future__ import annotations
 
+import json
 import math
 import secrets
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from flwr.app import ArrayRecord, ConfigRecord, MetricRecord, RecordDict
 
-from fedscore.clients.local_data import PartyData, load_party_data
+from fedscore.clients.local_data import PartyData, PartyDataLoader, load_party_data
 from fedscore.clients.node import NodeConfig
 from fedscore.clients.training import LocalSchedule, train_locally
 from fedscore.core import protocol
@@ -66,8 +67,10 @@ class NodeRefusal(FedscoreError):
     """The node declines the round; the reason goes to the server and the run's results."""
 
 
-def _party_record(node: NodeConfig, status: str, reason: str = "", note: str = "") -> ConfigRecord:
-    return ConfigRecord(
+def _party_record(
+    node: NodeConfig, status: str, reason: str = "", note: str = "", data: PartyData | None = None
+) -> ConfigRecord:
+    record = ConfigRecord(
         {
             protocol.PARTY_NAME: node.party,
             protocol.STATUS: status,
@@ -75,6 +78,10 @@ def _party_record(node: NodeConfig, status: str, reason: str = "", note: str = "
             protocol.NOTE: note,
         }
     )
+    if data is not None:
+        # Counts, rates, versions and a hash only: the report holds no value of the table.
+        record[protocol.DEIDENTIFICATION] = json.dumps(data.report.summary(), ensure_ascii=False)
+    return record
 
 
 def _load_task(node: NodeConfig, request: RoundRequest) -> TaskSchema:
@@ -149,16 +156,21 @@ def _check_budget(
 
 
 def train_round(
-    node: NodeConfig, arrays: ArrayRecord, config: ConfigRecord, data: PartyData | None = None
+    node: NodeConfig,
+    arrays: ArrayRecord,
+    config: ConfigRecord,
+    load_data: PartyDataLoader = load_party_data,
 ) -> RecordDict:
     """Run one training round at this node; returns the reply's content."""
     request = RoundRequest.from_config(config)
     run = request.run
     store = AccountantStore(node.accountant_db)
     key: AccountantKey | None = None
+    data: PartyData | None = None
     try:
         schema = _load_task(node, request)
-        data = data or load_party_data(node, schema)
+        data = load_data(node, schema)
+        data.report.write(node.report_path(request.run_id))
         key = AccountantKey(node.party, schema.name, data.data_version)
         accountant = store.load(key)
         schedule = LocalSchedule.for_party(run, len(data.train_y))
@@ -239,7 +251,7 @@ def train_round(
         {
             protocol.ARRAYS: ArrayRecord(trained.state_dict()),
             protocol.METRICS: metrics,
-            protocol.PARTY: _party_record(node, protocol.TRAINED, note=report.note),
+            protocol.PARTY: _party_record(node, protocol.TRAINED, note=report.note, data=data),
         }
     )
 
@@ -258,13 +270,16 @@ def _epsilon_metrics(
 
 
 def evaluate_round(
-    node: NodeConfig, arrays: ArrayRecord, config: ConfigRecord, data: PartyData | None = None
+    node: NodeConfig,
+    arrays: ArrayRecord,
+    config: ConfigRecord,
+    load_data: PartyDataLoader = load_party_data,
 ) -> RecordDict:
     """Score the global model on this node's validation rows; only the metrics leave."""
     request = RoundRequest.from_config(config)
     try:
         schema = _load_task(node, request)
-        data = data or load_party_data(node, schema)
+        data = load_data(node, schema)
     except FedscoreError as problem:
         status = protocol.REFUSED if isinstance(problem, NodeRefusal) else protocol.FAILED
         return RecordDict(

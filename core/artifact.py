@@ -51,7 +51,9 @@ class ScoringModel:
     def predict_proba(self, table: pd.DataFrame | ValidatedTable) -> np.ndarray:
         """Probability of default for each row of a raw (or validated) table."""
         if isinstance(table, pd.DataFrame):
-            table = validate_frame(table, self.schema, source="<scoring input>")
+            table = validate_frame(
+                table, self.schema, source="<scoring input>", model_columns_only=True
+            )
         return predict_proba(self.model, self.encoder.transform(table))
 
 

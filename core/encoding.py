@@ -13,6 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from fedscore.core.generalization import band_midpoints
 from fedscore.core.schema import DerivedFeature, NumericEncoding, TaskSchema, Transform
 from fedscore.core.validation import ValidatedTable
 
@@ -89,6 +90,9 @@ class FeatureEncoder:
         for spec in self.schema.features:
             if spec.numeric is not None:
                 values = frame[spec.name].to_numpy(dtype=np.float64)
+                if spec.generalize is not None and spec.generalize.band is not None:
+                    # The same banding de-identification applies (idempotent on banded values).
+                    values = band_midpoints(values, spec.generalize.band)
                 parts.append(encode_numeric(values, spec.numeric))
                 continue
             assert spec.categorical is not None

@@ -23,6 +23,7 @@ PARTY_NAME = "name"
 STATUS = "status"
 REASON = "reason"
 NOTE = "note"
+DEIDENTIFICATION = "deidentification"  # JSON summary of the node's de-identification report
 
 # Round outcomes a node reports.
 TRAINED = "trained"

@@ -94,6 +94,61 @@ class CategoricalEncoding:
 
 
 @dataclass(frozen=True)
+class Generalization:
+    """How a quasi-identifier is coarsened before k-anonymity is measured.
+
+    Attributes:
+        band: numbers → the midpoint of their band of this width (e.g. age → 10-year band).
+        date_level: dates → "month" (YYYY-MM) or "year" (YYYY).
+    """
+
+    band: float | None = None
+    date_level: str | None = None
+
+
+@dataclass(frozen=True)
+class Hierarchy:
+    """A quasi-identifier hierarchy over columns, e.g. district → city → province.
+
+    Attributes:
+        levels: column names from finest to coarsest.
+        release: the level kept; finer levels take its value.
+    """
+
+    levels: tuple[str, ...]
+    release: str
+
+    @property
+    def generalized(self) -> tuple[str, ...]:
+        """The finer levels that are replaced by the released level."""
+        return self.levels[: self.levels.index(self.release)]
+
+
+@dataclass(frozen=True)
+class DeidentificationRules:
+    """The task's de-identification rules (GB/T 37964 style), agreed by the consortium.
+
+    Attributes:
+        rules_version: version of these rules, recorded in every node's report.
+        k_min: smallest equivalence class allowed over the quasi-identifiers.
+        max_suppression_rate: the most records a node may suppress to reach k_min;
+            beyond it the node refuses to train.
+        max_rows_per_customer: rows per person kept (the DP privacy unit is the person).
+        privacy_unit: the column identifying a person (default: the customer key).
+        pseudonymizer: "hmac-sha256" or "hmac-sm3".
+        hierarchies: column hierarchies of quasi-identifiers.
+    """
+
+    rules_version: str = "1"
+    k_min: int = 5
+    max_suppression_rate: float = 0.05
+    max_rows_per_customer: int = 1
+    privacy_unit: str | None = None
+    pseudonymizer: str = "hmac-sha256"
+    hierarchies: tuple[Hierarchy, ...] = ()
+
+
+@dataclass(frozen=True)
 class ColumnSpec:
     """One column of a party's raw table.
 
@@ -105,6 +160,10 @@ class ColumnSpec:
         positive, negative: for the label, the values meaning "event" and "no event".
         granted, refused: for the consent column, the values meaning consent given / not.
         required: whether a table missing this column is rejected.
+        action: for a direct identifier, "drop" it or keep a keyed "pseudonymize"d value.
+        generalize: how a quasi-identifier is coarsened (None: kept as is).
+        keep: False drops a quasi-identifier or free-text column the task does not need
+            (data minimization) once it has been scanned.
     """
 
     name: str
@@ -117,6 +176,13 @@ class ColumnSpec:
     granted: tuple[str, ...] = ()
     refused: tuple[str, ...] = ()
     required: bool = True
+    action: str = "drop"
+    generalize: Generalization | None = None
+    keep: bool = True
+
+    @property
+    def is_quasi_identifier(self) -> bool:
+        return self.quasi_identifier or self.role == Role.QUASI_IDENTIFIER
 
     @property
     def is_feature(self) -> bool:
@@ -165,6 +231,7 @@ class TaskSchema:
     description: str
     columns: tuple[ColumnSpec, ...]
     derived: tuple[DerivedFeature, ...] = ()
+    deidentification: DeidentificationRules = field(default_factory=DeidentificationRules)
     sha256: str = ""
     source: str = ""
     raw_toml: str = field(default="", repr=False)
@@ -198,7 +265,7 @@ class TaskSchema:
 
     @property
     def quasi_identifiers(self) -> list[ColumnSpec]:
-        return [c for c in self.columns if c.quasi_identifier or c.role == Role.QUASI_IDENTIFIER]
+        return [c for c in self.columns if c.is_quasi_identifier]
 
     def column(self, name: str) -> ColumnSpec:
         for spec in self.columns:
@@ -237,6 +304,7 @@ def parse_schema(text: str, source: str = "<schema>") -> TaskSchema:
         derived=tuple(
             parser.derived(entry, index) for index, entry in enumerate(doc.get("derived", []))
         ),
+        deidentification=parser.deidentification(doc.get("deidentification", {})),
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         source=source,
         raw_toml=text,
@@ -340,12 +408,63 @@ class _SchemaParser:
             spec["positive"], spec["negative"] = str(entry["positive"]), str(entry["negative"])
             if spec["positive"] == spec["negative"]:
                 raise self.fail(where, "'positive' and 'negative' must differ")
+        elif role == Role.DIRECT_IDENTIFIER:
+            spec["action"] = str(entry.get("action", "drop"))
+            if spec["action"] not in ("drop", "pseudonymize"):
+                raise self.fail(where, "'action' must be 'drop' or 'pseudonymize'")
         elif role == Role.CONSENT:
             spec["granted"] = tuple(str(v) for v in entry.get("granted", []))
             spec["refused"] = tuple(str(v) for v in entry.get("refused", []))
             if not spec["granted"]:
                 raise self.fail(where, "the consent column needs 'granted' values")
+        if "keep" in entry:
+            if role not in (Role.QUASI_IDENTIFIER, Role.FREE_TEXT):
+                raise self.fail(where, "'keep' applies to quasi_identifier and free_text columns")
+            spec["keep"] = bool(entry["keep"])
+        if "generalize" in entry:
+            if not (spec["quasi_identifier"] or role == Role.QUASI_IDENTIFIER):
+                raise self.fail(where, "only quasi-identifiers can be generalized")
+            spec["generalize"] = self.generalization(entry["generalize"], where)
         return ColumnSpec(**spec)
+
+    def generalization(self, entry: object, where: str) -> Generalization:
+        if not isinstance(entry, dict) or len(entry) != 1:
+            raise self.fail(where, "'generalize' must be { band = N } or { date = \"month\" }")
+        if "band" in entry:
+            band = self.number(entry, "band", where)
+            if band <= 0:
+                raise self.fail(where, "'generalize.band' must be > 0")
+            return Generalization(band=band)
+        if entry.get("date") in ("month", "year"):
+            return Generalization(date_level=str(entry["date"]))
+        raise self.fail(where, '\'generalize\' must be { band = N } or { date = "month"|"year" }')
+
+    def deidentification(self, entry: dict[str, Any]) -> DeidentificationRules:
+        where = "[deidentification]"
+        hierarchies = []
+        for index, item in enumerate(entry.get("hierarchies", [])):
+            levels = tuple(str(level) for level in item.get("levels", []))
+            release = str(item.get("release", ""))
+            if len(levels) < 2 or release not in levels:
+                raise self.fail(
+                    f"[[deidentification.hierarchies]] #{index + 1}",
+                    "needs 'levels' (finest to coarsest, 2 or more) and a 'release' among them",
+                )
+            hierarchies.append(Hierarchy(levels, release))
+        rules = DeidentificationRules(
+            rules_version=str(entry.get("rules_version", "1")),
+            k_min=int(entry.get("k_min", 5)),
+            max_suppression_rate=float(entry.get("max_suppression_rate", 0.05)),
+            max_rows_per_customer=int(entry.get("max_rows_per_customer", 1)),
+            privacy_unit=str(entry["privacy_unit"]) if entry.get("privacy_unit") else None,
+            pseudonymizer=str(entry.get("pseudonymizer", "hmac-sha256")),
+            hierarchies=tuple(hierarchies),
+        )
+        if rules.k_min < 1 or rules.max_rows_per_customer < 1:
+            raise self.fail(where, "'k_min' and 'max_rows_per_customer' must be >= 1")
+        if not 0 <= rules.max_suppression_rate <= 1:
+            raise self.fail(where, "'max_suppression_rate' must be in [0, 1]")
+        return rules
 
     def derived(self, entry: dict[str, Any], index: int) -> DerivedFeature:
         where = f"[[derived]] #{index + 1}"
@@ -388,6 +507,25 @@ class _SchemaParser:
             count = len(schema.by_role(role))
             if count != 1:
                 raise self.fail("[[columns]]", f"exactly one '{role.value}' column is required")
+        rules = schema.deidentification
+        for hierarchy in rules.hierarchies:
+            for level in hierarchy.levels:
+                if level not in names or not schema.column(level).is_quasi_identifier:
+                    raise self.fail(
+                        "[[deidentification.hierarchies]]",
+                        f"level '{level}' must be a declared quasi-identifier column",
+                    )
+        if rules.privacy_unit is not None:
+            unit = rules.privacy_unit
+            if unit not in names or (
+                schema.column(unit).role != Role.CUSTOMER_KEY
+                and schema.column(unit).action != "pseudonymize"
+            ):
+                raise self.fail(
+                    "[deidentification]",
+                    f"privacy_unit '{unit}' must be the customer key or a pseudonymized "
+                    "direct identifier",
+                )
         if len(schema.by_role(Role.CONSENT)) > 1:
             raise self.fail("[[columns]]", "at most one 'consent' column is allowed")
         if not schema.features:

@@ -40,27 +40,54 @@ def label_column() -> str:
     return _LABEL
 
 
-def load_validated(path: str | Path, schema: TaskSchema) -> ValidatedTable:
+def load_validated(
+    path: str | Path, schema: TaskSchema, model_columns_only: bool = False
+) -> ValidatedTable:
     """Read a CSV/Parquet file and validate it against the schema."""
     path = Path(path)
-    return validate_frame(read_table(path), schema, source=str(path), header=header_lines(path))
+    return validate_frame(
+        read_table(path), schema, str(path), header_lines(path), model_columns_only
+    )
 
 
 def validate_frame(
-    raw: pd.DataFrame, schema: TaskSchema, source: str = "<table>", header: int = 0
+    raw: pd.DataFrame,
+    schema: TaskSchema,
+    source: str = "<table>",
+    header: int = 0,
+    model_columns_only: bool = False,
 ) -> ValidatedTable:
-    """Validate a raw frame; raise `TableValidationError` listing every problem found."""
+    """Validate a raw frame; raise `TableValidationError` listing every problem found.
+
+    Parameters
+    ----------
+    raw : pd.DataFrame
+        The table as read.
+    schema : TaskSchema
+        The task it must match.
+    source : str
+        The file it came from (named in errors).
+    header : int
+        File lines before the first data row (to report line numbers).
+    model_columns_only : bool
+        Check only the features and the label (for tables that carry no identifiers,
+        such as an already de-identified test set or a scoring request); any other
+        column present is ignored.
+    """
     raw = raw.reset_index(drop=True)
     collector = _ProblemCollector()
     if raw.empty:
         collector.add(None, None, "the table has no data rows")
-    missing = [c.name for c in schema.columns if c.required and c.name not in raw.columns]
+    specs = [
+        c for c in schema.columns if not model_columns_only or c.is_feature or c.role == Role.LABEL
+    ]
+    missing = [c.name for c in specs if c.required and c.name not in raw.columns]
     for name in missing:
         role = schema.column(name).role.value
         collector.add(None, name, f"required {role} column is missing from the header")
     columns: dict[str, pd.Series] = {}
     if not collector.total:
-        for spec in schema.columns:
+        for spec in specs:
             if spec.name not in raw.columns:
                 continue
             converted = _convert(raw[spec.name], spec, collector)
@@ -148,4 +175,32 @@ def _convert(series: pd.Series, spec: ColumnSpec, out: _ProblemCollector) -> pd.
     if spec.role == Role.CUSTOMER_KEY:
         out.add_rows(missing, spec.name, "customer key is missing")
         return text
+    if spec.role == Role.DIRECT_IDENTIFIER:
+        if spec.action == "pseudonymize":
+            out.add_rows(missing, spec.name, "value is missing (its pseudonym is needed)")
+        return text
+    if spec.role == Role.QUASI_IDENTIFIER:
+        return _convert_quasi_identifier(text, missing, spec, out)
+    if spec.role == Role.FREE_TEXT:
+        return text
     return None
+
+
+def _convert_quasi_identifier(
+    text: pd.Series, missing: np.ndarray, spec: ColumnSpec, out: _ProblemCollector
+) -> pd.Series:
+    out.add_rows(missing, spec.name, "quasi-identifier value is missing")
+    rule = spec.generalize
+    if rule is not None and rule.band is not None:
+        numbers = pd.to_numeric(text.where(~missing, None), errors="coerce").astype("float64")
+        out.add_rows(
+            ~missing & numbers.isna().to_numpy(), spec.name, "wrong type: expected a number"
+        )
+        return numbers
+    if rule is not None and rule.date_level is not None:
+        dates = pd.to_datetime(text.where(~missing, None), errors="coerce", format="ISO8601")
+        out.add_rows(
+            ~missing & dates.isna().to_numpy(), spec.name, "not a date (expected YYYY-MM-DD)"
+        )
+        return dates
+    return text

@@ -2,10 +2,14 @@
 
 Layout written under the output directory (a stable contract):
 
-    institutions/<name>/data/customers.csv   the institution's raw table
+    institutions/<name>/data/customers.csv   the institution's raw table, with the
+                                             (synthetic) identities it really holds
+    institutions/<name>/data/consent.csv     its customers' consent records
+    institutions/<name>/keys/                its pseudonymization keys (owner-only)
     institutions/<name>/node.toml            its node config
-    institutions/<name>/state/               its privacy state (accountants)
-    consortium/consortium_test.csv           the model owner's test set
+    institutions/<name>/state/               its privacy state and de-identification reports
+    consortium/consortium_test.csv           the model owner's test set (features and
+                                             label only: no identifiers)
     federation.toml                          which node config each simulated node plays
     runs/<run-id>/                           one directory per training run
 """
@@ -19,10 +23,24 @@ import tomli_w
 
 from fedscore.clients.federation import FederationManifest
 from fedscore.core.tabular import write_table
-from fedscore.datasets.market import INSTITUTIONS, split_market
+from fedscore.datasets.identities import add_identities
+from fedscore.datasets.market import CONSENT, INSTITUTIONS, split_market
+from fedscore.privacy.keys import KeyRing
 
 # The demo's budgets per data version: room for a few runs at epsilon 1 each.
 DEMO_MAX_EPSILON = {"large_bank": 4.0, "city_bank": 4.0, "loan_facilitator": 3.0}
+PURPOSE = "credit_risk_scoring"
+IDENTITY_COLUMNS = (
+    "customer_id",
+    "name",
+    "id_number",
+    "mobile",
+    "card_number",
+    "province",
+    "city",
+    "district",
+    "application_date",
+)
 
 
 @dataclass(frozen=True)
@@ -38,20 +56,27 @@ class DemoFederation:
     def manifest(self) -> FederationManifest:
         return FederationManifest.load(self.manifest_path)
 
+    def institution(self, name: str) -> Path:
+        return self.root / "institutions" / name
+
 
 def prepare_demo(root: str | Path) -> DemoFederation:
-    """Write the institutions' tables, node configs and the manifest (deterministic).
+    """Write the institutions' tables, consent records, keys, node configs and the manifest.
 
-    Existing node state is kept: the tables come out byte-identical, so a rerun
-    spends from the same budgets, as it would at a real institution.
+    Deterministic: existing node state and keys are kept and the tables come out
+    byte-identical, so a rerun spends from the same budgets, as at a real institution.
     """
     root = Path(root).resolve()
-    split = split_market()
+    market = add_identities(split_market())
     node_configs: list[Path] = []
     for institution in INSTITUTIONS:
         home = root / "institutions" / institution.name
         (home / "data").mkdir(parents=True, exist_ok=True)
-        write_table(split.parties[institution.name], home / "data" / "customers.csv")
+        write_table(market.parties[institution.name], home / "data" / "customers.csv")
+        write_table(market.consents[institution.name], home / "data" / "consent.csv")
+        keys = KeyRing(home / "keys", PURPOSE)
+        if not keys.exists():
+            keys.init(institution.name)
         config = home / "node.toml"
         config.write_text(
             tomli_w.dumps(
@@ -64,6 +89,7 @@ def prepare_demo(root: str | Path) -> DemoFederation:
                         "state_dir": "state",
                     },
                     "privacy": {"max_epsilon": DEMO_MAX_EPSILON[institution.name]},
+                    "deidentification": {"key_dir": "keys", "consent_table": "data/consent.csv"},
                 }
             ),
             encoding="utf-8",
@@ -72,7 +98,10 @@ def prepare_demo(root: str | Path) -> DemoFederation:
     consortium = root / "consortium"
     consortium.mkdir(parents=True, exist_ok=True)
     test_path = consortium / "consortium_test.csv"
-    write_table(split.consortium_test, test_path)
+    model_columns = [
+        c for c in market.consortium_test.columns if c not in (*IDENTITY_COLUMNS, CONSENT)
+    ]
+    write_table(market.consortium_test[model_columns], test_path)
     manifest_path = root / "federation.toml"
     FederationManifest(tuple(node_configs)).save(manifest_path)
     return DemoFederation(root, manifest_path, test_path, root / "runs")

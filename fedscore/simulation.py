@@ -16,6 +16,7 @@ from flwr.simulation import run_simulation
 
 from fedscore.clients.app import build_client_app
 from fedscore.clients.federation import FederationManifest, ManifestResolver
+from fedscore.clients.local_data import load_party_data
 from fedscore.core.errors import FedscoreError
 from fedscore.core.schema import load_schema
 from fedscore.core.validation import load_validated
@@ -37,16 +38,16 @@ def simulation_backend(cpus: int | None = None) -> dict[str, object]:
 
 
 def check_inputs(settings: ServerSettings, manifest: FederationManifest) -> None:
-    """Validate every table before any node starts, so a bad file costs nothing.
+    """Validate and de-identify every table before any node starts: a bad file costs nothing.
 
     In simulation the model owner's machine holds every party's file; in deployment
     each node validates its own table at every round instead.
     """
     schema = load_schema(settings.task_path)
     for node in manifest.nodes():
-        load_validated(node.data_path, schema)
+        load_party_data(node, schema)
     if settings.consortium_test_path is not None:
-        load_validated(settings.consortium_test_path, schema)
+        load_validated(settings.consortium_test_path, schema, model_columns_only=True)
 
 
 def run_simulated_training(

@@ -21,8 +21,9 @@ class ConsortiumEvaluator:
     Parameters
     ----------
     path : Path
-        The test table (same layout as a party's table); validated once, up front,
-        so a bad file stops the run before any party spends privacy budget.
+        The test table: the task's features and label (identifiers, if any, are
+        ignored); validated once, up front, so a bad file stops the run before any
+        party spends privacy budget.
     schema : TaskSchema
         The task the model is trained for.
     run : RunConfig
@@ -30,15 +31,10 @@ class ConsortiumEvaluator:
     """
 
     def __init__(self, path: Path, schema: TaskSchema, run: RunConfig) -> None:
-        table = load_validated(path, schema)
-        keep = (
-            table.frame[schema.consent.name].to_numpy(dtype=bool)
-            if schema.consent is not None
-            else np.ones(len(table.frame), dtype=bool)
-        )
+        table = load_validated(path, schema, model_columns_only=True)
         encoder = FeatureEncoder(schema)
-        self.features = encoder.transform(table)[keep]
-        self.labels = table.labels[keep]
+        self.features = encoder.transform(table)
+        self.labels = table.labels
         self.spec = ModelSpec(run.model, encoder.n_features, run.hidden, run.seed)
 
     def probabilities(self, arrays: ArrayRecord) -> np.ndarray:

@@ -20,6 +20,7 @@ class PartyOutcome:
             after this round, as the party reported it (PRV NaN where it failed).
         noise_multiplier, sample_rate, steps: the round's DP-SGD mechanism.
         max_epsilon: the party's budget on this data version (its node config).
+        deidentification: the node's de-identification summary (counts, k, key version).
     """
 
     party: str
@@ -33,6 +34,7 @@ class PartyOutcome:
     steps: int = 0
     max_epsilon: float = math.nan
     note: str = ""
+    deidentification: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -91,6 +91,7 @@ def build_summary(
             "num_examples": latest.num_examples if latest else 0,
             "noise_multiplier": latest.noise_multiplier if latest else None,
             "federated_eval": last.federated_eval.get(party, {}) if last else {},
+            "deidentification": reported.deidentification,
         }
     return {
         "run_id": settings.run_id,
@@ -198,6 +199,9 @@ class RunDirectory:
         for column in (
             "party",
             "rows",
+            "k",
+            "suppressed",
+            "no consent",
             "trained",
             "refused",
             "ε RDP",
@@ -208,9 +212,14 @@ class RunDirectory:
         ):
             table.add_column(column, justify="right" if column != "party" else "left")
         for party, info in sorted(summary["parties"].items()):
+            deid = info.get("deidentification") or {}
+            consent = deid.get("consent", {})
             table.add_row(
                 party,
                 str(info["num_examples"]),
+                str(deid.get("k_achieved", "—")),
+                f"{deid['suppression_rate']:.1%}" if "suppression_rate" in deid else "—",
+                str(consent.get("excluded", "—")),
                 str(info["rounds_trained"]),
                 ", ".join(map(str, info["refused_rounds"])) or "—",
                 _fmt(info["epsilon_rdp"]),
@@ -225,6 +234,10 @@ class RunDirectory:
                 f"consortium test: AUC [bold]{test['auc']:.4f}[/]  KS {test['ks']:.4f}  "
                 f"Brier {test['brier']:.4f}  log-loss {test['log_loss']:.4f}"
             )
+        console.print(
+            "rows: training rows after de-identification; k: smallest quasi-identifier class; "
+            "each node's data is de-identified personal information (去标识化), not anonymized"
+        )
         console.print(f"run directory: {self.path}")
 
 

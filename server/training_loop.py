@@ -9,6 +9,7 @@ crash never loses a finished round.
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 import time
@@ -68,6 +69,7 @@ def _outcome(reply: Message, party: str) -> PartyOutcome:
         steps=int(number("steps", 0)),
         max_epsilon=number("max-epsilon"),
         note=str(record[protocol.NOTE]),
+        deidentification=json.loads(str(record.get(protocol.DEIDENTIFICATION, "{}"))),
     )
 
 

@@ -10,7 +10,9 @@ import tomli_w
 
 from fedscore.core.schema import TaskSchema, load_schema
 from fedscore.core.tabular import write_table
+from fedscore.datasets.identities import IdentifiedMarket, add_identities
 from fedscore.datasets.market import default_task_path, split_market
+from fedscore.privacy.keys import KeyRing
 
 
 @pytest.fixture(scope="session")
@@ -19,14 +21,15 @@ def schema() -> TaskSchema:
 
 
 @pytest.fixture(scope="session")
-def market():
-    return split_market()
+def market() -> IdentifiedMarket:
+    """The demo institutions' tables with their (synthetic) identities and consent records."""
+    return add_identities(split_market())
 
 
 @pytest.fixture()
 def party_table(market) -> pd.DataFrame:
-    """1,500 real rows of the large bank, as the institution holds them."""
-    return market.parties["large_bank"].head(1500).copy()
+    """3,500 real rows of the large bank (enough to reach k = 5), as the bank holds them."""
+    return market.parties["large_bank"].head(3500).copy()
 
 
 @pytest.fixture()
@@ -41,16 +44,35 @@ def write_node(
     table: pd.DataFrame,
     max_epsilon: float = 5.0,
     allow_non_private: bool = False,
+    consent: pd.DataFrame | None = None,
 ) -> Path:
-    """An institution folder with its table and node config; returns the config path."""
+    """An institution folder: table, consent records (all granted unless given), keys, config.
+
+    Returns the node config's path.
+    """
     (home / "data").mkdir(parents=True, exist_ok=True)
     write_table(table, home / "data" / "customers.csv")
+    if consent is None:
+        consent = pd.DataFrame(
+            {
+                "customer_id": table["customer_id"],
+                "purpose": "credit_risk_scoring",
+                "granted_at": "2020-01-01",
+                "expires_at": "",
+                "withdrawn_at": "",
+            }
+        )
+    write_table(consent, home / "data" / "consent.csv")
+    keys = KeyRing(home / "keys", "credit_risk_scoring")
+    if not keys.exists():
+        keys.init(name)
     config = home / "node.toml"
     config.write_text(
         tomli_w.dumps(
             {
                 "node": {"party": name, "data": "data/customers.csv", "state_dir": "state"},
                 "privacy": {"max_epsilon": max_epsilon, "allow_non_private": allow_non_private},
+                "deidentification": {"key_dir": "keys", "consent_table": "data/consent.csv"},
             }
         ),
         encoding="utf-8",

@@ -34,8 +34,27 @@ def test_bundled_schema_declares_every_role(schema):
     assert schema.name == "default_risk"
     assert schema.customer_key.name == "customer_id"
     assert schema.label.positive == "1"
-    assert schema.consent is not None and schema.consent.granted == ("Y",)
-    assert {c.name for c in schema.quasi_identifiers} == {"SEX", "EDUCATION", "MARRIAGE", "AGE"}
+    assert schema.consent is None  # consent comes from each institution's consent table
+    direct = {c.name: c.action for c in schema.by_role(Role.DIRECT_IDENTIFIER)}
+    assert direct == {
+        "name": "drop",
+        "id_number": "pseudonymize",
+        "mobile": "drop",
+        "card_number": "drop",
+    }
+    assert {c.name for c in schema.quasi_identifiers} == {
+        "SEX",
+        "EDUCATION",
+        "MARRIAGE",
+        "AGE",
+        "province",
+        "city",
+        "district",
+        "application_date",
+    }
+    assert schema.column("AGE").generalize.band == 10
+    rules = schema.deidentification
+    assert (rules.k_min, rules.privacy_unit, rules.max_rows_per_customer) == (5, "id_number", 1)
     assert len(schema.features) == 23
     assert len(schema.sha256) == 64
 
@@ -64,6 +83,59 @@ def test_malformed_schemas_name_the_entry(change, expected):
         parse_schema(text, source="bad.toml")
     assert "bad.toml" in str(caught.value)
     assert expected in str(caught.value)
+
+
+HIERARCHY = (
+    MINIMAL
+    + """
+[[columns]]
+name = "district"
+role = "quasi_identifier"
+
+[[columns]]
+name = "city"
+role = "quasi_identifier"
+
+[[columns]]
+name = "province"
+role = "quasi_identifier"
+
+[deidentification]
+k_min = 3
+privacy_unit = "id"
+hierarchies = [{ levels = ["district", "city", "province"], release = "city" }]
+"""
+)
+
+
+def test_hierarchy_and_rules_parse():
+    rules = parse_schema(HIERARCHY).deidentification
+    assert rules.k_min == 3
+    (hierarchy,) = rules.hierarchies
+    assert hierarchy.generalized == ("district",)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (('release = "city"', 'release = "town"'), "needs 'levels'"),
+        (('privacy_unit = "id"', 'privacy_unit = "x"'), "privacy_unit 'x' must be"),
+        (("k_min = 3", "k_min = 0"), "'k_min' and 'max_rows_per_customer' must be >= 1"),
+        (
+            ('name = "city"\nrole = "quasi_identifier"', 'name = "city"\nrole = "ignore"'),
+            "level 'city' must be a declared quasi-identifier",
+        ),
+    ],
+)
+def test_malformed_deidentification_rules(change, expected):
+    with pytest.raises(SchemaError, match=expected):
+        parse_schema(HIERARCHY.replace(*change), source="bad.toml")
+
+
+def test_generalize_only_quasi_identifiers():
+    text = MINIMAL.replace("max = 10", "max = 10\ngeneralize = { band = 5 }")
+    with pytest.raises(SchemaError, match="only quasi-identifiers can be generalized"):
+        parse_schema(text, source="bad.toml")
 
 
 def test_derived_feature_must_use_numeric_columns():

@@ -35,7 +35,7 @@ def _fedscore(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def _prepare(tmp_path: Path, market, make_node) -> tuple[list[Path], Path]:
     budgets = {"large_bank": 5.0, "city_bank": 5.0, "loan_facilitator": 0.75}
     nodes = [
-        make_node(tmp_path / name, name, market.parties[name].head(1200), max_epsilon=budget)
+        make_node(tmp_path / name, name, market.parties[name].head(3000), max_epsilon=budget)
         for name, budget in budgets.items()
     ]
     test = tmp_path / "consortium_test.csv"

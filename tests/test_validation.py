@@ -69,13 +69,6 @@ def test_missing_value_in_feature(tmp_path, party_table, schema):
     assert "row 6 (line 7), column 'AGE': value is missing" in message
 
 
-def test_unrecognised_consent_value(tmp_path, party_table, schema):
-    party_table.loc[3, "consent_credit_scoring"] = SECRET
-    message = _problem(_write(tmp_path, party_table), schema)
-    assert "row 4 (line 5), column 'consent_credit_scoring': unrecognised consent value" in message
-    assert SECRET not in message
-
-
 def test_missing_customer_key(tmp_path, party_table, schema):
     party_table.loc[7, "customer_id"] = ""
     message = _problem(_write(tmp_path, party_table), schema)

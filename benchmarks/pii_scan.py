@@ -1,0 +1,176 @@
+"""How fast `scan_frame` scans a bank-sized table for PII.
+
+The table: 1,000,000 rows of the 25 numeric columns of the UCI "default of credit
+card clients" data (ID, LIMIT_BAL, SEX, EDUCATION, MARRIAGE, AGE, PAY_0..PAY_6,
+BILL_AMT1-6, PAY_AMT1-6, default) as integers in their realistic ranges, plus two
+short text columns (city, branch). A second measurement adds three columns full
+of PII: mobiles stored as integers, resident IDs as strings and a free-text
+remark column (unique values, one in a hundred holding a mobile), the worst case
+for the text path.
+
+Writes benchmarks/results/pii_scan.json and pii_scan.md.
+
+Usage: python benchmarks/pii_scan.py [--rows N] [--repeats N] [--out-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fedscore.privacy.pii import resident_id_check_char, scan_frame
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+CITIES = ["北京", "上海", "广州", "深圳", "杭州", "成都", "武汉", "西安", "南京", "重庆"]
+BRANCHES = ["朝阳支行", "浦东支行", "天河支行", "南山支行", "西湖支行", "营业部"]
+
+
+def bank_table(rows: int, seed: int = 0) -> pd.DataFrame:
+    """UCI-like numeric columns plus two short text columns, no PII."""
+    rng = np.random.default_rng(seed)
+    columns: dict[str, np.ndarray] = {
+        "ID": np.arange(1, rows + 1, dtype=np.int64),
+        "LIMIT_BAL": rng.integers(1, 101, rows) * 10_000,
+        "SEX": rng.integers(1, 3, rows),
+        "EDUCATION": rng.integers(0, 7, rows),
+        "MARRIAGE": rng.integers(0, 4, rows),
+        "AGE": rng.integers(21, 80, rows),
+    }
+    for name in ("PAY_0", "PAY_2", "PAY_3", "PAY_4", "PAY_5", "PAY_6"):
+        columns[name] = rng.integers(-2, 9, rows)
+    for i in range(1, 7):
+        columns[f"BILL_AMT{i}"] = rng.integers(-170_000, 1_000_000, rows)
+    for i in range(1, 7):
+        columns[f"PAY_AMT{i}"] = rng.integers(0, 900_000, rows)
+    columns["default"] = rng.integers(0, 2, rows)
+    frame = pd.DataFrame(columns)
+    frame["city"] = np.asarray(CITIES, dtype=object)[rng.integers(0, len(CITIES), rows)]
+    frame["branch"] = np.asarray(BRANCHES, dtype=object)[rng.integers(0, len(BRANCHES), rows)]
+    return frame
+
+
+def with_pii(frame: pd.DataFrame, seed: int = 1) -> pd.DataFrame:
+    """`frame` plus a mobile (int), a resident ID (str) and a free-text remark column."""
+    rng = np.random.default_rng(seed)
+    rows = len(frame)
+    frame = frame.copy()
+    frame["mobile"] = 13_000_000_000 + rng.integers(0, 7_000_000_000, rows)
+    bodies = [
+        f"{region}{year}{month:02d}{day:02d}{seq:03d}"
+        for region, year, month, day, seq in zip(
+            rng.choice(["110105", "310104", "440305", "510107"], rows).tolist(),
+            rng.integers(1950, 2005, rows).tolist(),
+            rng.integers(1, 13, rows).tolist(),
+            rng.integers(1, 29, rows).tolist(),
+            rng.integers(0, 1000, rows).tolist(),
+            strict=True,
+        )
+    ]
+    frame["id_no"] = [body + resident_id_check_char(body) for body in bodies]
+    amounts = rng.integers(0, 100_000, rows).tolist()
+    phones = frame["mobile"].tolist()
+    frame["remark"] = [
+        f"第{i}笔 还款{amount}元 客户电话{phones[i]}" if i % 100 == 0 else f"第{i}笔 还款{amount}元"
+        for i, amount in enumerate(amounts)
+    ]
+    return frame
+
+
+def time_scan(frame: pd.DataFrame, repeats: int) -> tuple[list[float], list[dict[str, object]]]:
+    """Wall seconds of each `scan_frame(frame)`, and the hits of the last one."""
+    seconds = []
+    hits: list[dict[str, object]] = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        found = scan_frame(frame)
+        seconds.append(time.perf_counter() - start)
+        hits = [{"column": h.column, "detector": h.detector, "count": h.count} for h in found]
+    return seconds, hits
+
+
+def cpu_model() -> str:
+    """The CPU's model name, from /proc/cpuinfo where there is one."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine() -> dict[str, object]:
+    """Where the benchmark ran."""
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpu_model": cpu_model(),
+        "cores": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
+    args = parser.parse_args()
+
+    clean = bank_table(args.rows)
+    dirty = with_pii(clean)
+    cases = []
+    for name, frame in (("clean bank table", clean), ("with 3 PII columns", dirty)):
+        seconds, hits = time_scan(frame, args.repeats)
+        best = min(seconds)
+        cases.append(
+            {
+                "case": name,
+                "rows": len(frame),
+                "columns": frame.shape[1],
+                "seconds": seconds,
+                "best_seconds": round(best, 3),
+                "rows_per_second": round(len(frame) / best),
+                "hits": hits,
+            }
+        )
+        print(f"{name}: {len(frame):,} rows × {frame.shape[1]} columns in {best:.3f} s")
+
+    result = {"benchmark": "pii_scan", "repeats": args.repeats, "cases": cases, **machine()}
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    (args.out_dir / "pii_scan.json").write_text(
+        json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+    lines = [
+        "# PII scan (`scan_frame`)",
+        "",
+        f"Machine: {result['cpu_model']}, {result['usable_cores']} usable cores; "
+        f"Python {result['python']}, numpy {result['numpy']}, pandas {result['pandas']}; "
+        f"{result['date']}. Best of {args.repeats} runs.",
+        "",
+        "| table | rows | columns | seconds | rows/s | hits |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for case in cases:
+        hits_text = ", ".join(
+            f"{h['column']}: {h['detector']} × {h['count']:,}" for h in case["hits"]
+        )
+        lines.append(
+            f"| {case['case']} | {case['rows']:,} | {case['columns']} | {case['best_seconds']} "
+            f"| {case['rows_per_second']:,} | {hits_text or 'none'} |"
+        )
+    (args.out_dir / "pii_scan.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

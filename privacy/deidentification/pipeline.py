@@ -1,0 +1,211 @@
+"""The node's de-identification pipeline, in the order the compliance promise needs.
+
+1. scan every column not declared a direct identifier for undeclared PII; a hit
+   stops the node (the message names column, detector and count, never a value);
+2. keep only rows with valid consent for the task's purpose on the run's date;
+3. replace the customer key by a keyed pseudonym, pseudonymize the direct
+   identifiers the schema asks for, drop all others;
+4. bound the rows per person (the DP privacy unit);
+5. generalize quasi-identifiers, measure k-anonymity, suppress small classes;
+   refuse if that would suppress more than the allowed share.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+
+from fedscore import __version__
+from fedscore.core.errors import FedscoreError
+from fedscore.core.schema import Role, TaskSchema
+from fedscore.core.validation import ValidatedTable, label_column
+from fedscore.privacy.consent import ConsentDecision, ConsentTable, from_column
+from fedscore.privacy.deidentification.generalization import generalize
+from fedscore.privacy.deidentification.kanonymity import enforce_k_anonymity
+from fedscore.privacy.deidentification.report import ColumnTreatment, DeidentificationReport
+from fedscore.privacy.keys import KeyVersion
+from fedscore.privacy.pii import default_detectors, scan_frame
+from fedscore.privacy.pseudonymization import get_pseudonymizer
+
+PSEUDONYM_COLUMN = "__pseudonym__"
+PRIVACY_UNIT_COLUMN = "__privacy_unit__"
+
+
+class DeidentificationRefused(FedscoreError):
+    """The node will not train: undeclared PII found, or the rules cannot be met."""
+
+
+@dataclass(frozen=True)
+class DeidentifiedTable:
+    """The table training may compute from, and the report of how it was made.
+
+    Attributes:
+        frame: pseudonym, privacy unit, features (quasi-identifier features generalized),
+            generalized quasi-identifiers and the label; no direct identifier.
+        report: what was done, with counts only.
+    """
+
+    frame: pd.DataFrame
+    report: DeidentificationReport
+
+    @property
+    def table(self) -> ValidatedTable:
+        return ValidatedTable(self.frame, source="<de-identified>")
+
+
+def scan_for_pii(raw: pd.DataFrame, schema: TaskSchema, source: str) -> dict[str, object]:
+    """Scan every column that is not a declared direct identifier; raise on any hit."""
+    declared = {c.name for c in schema.by_role(Role.DIRECT_IDENTIFIER)}
+    columns = [c for c in raw.columns if c not in declared]
+    detectors = default_detectors()
+    hits = scan_frame(raw, columns, detectors)
+    if hits:
+        found = "; ".join(f"column '{h.column}': {h.count} × {h.detector}" for h in hits)
+        raise DeidentificationRefused(
+            f"{source}: undeclared personal information found ({found}). Declare these "
+            "columns as direct identifiers in the task schema, or remove the values."
+        )
+    return {"columns_scanned": len(columns), "detectors": [d.name for d in detectors], "hits": 0}
+
+
+def deidentify(
+    raw: pd.DataFrame,
+    table: ValidatedTable,
+    schema: TaskSchema,
+    key: KeyVersion,
+    input_sha256: str,
+    as_of: date,
+    consent_table: ConsentTable | None = None,
+) -> DeidentifiedTable:
+    """Run the whole pipeline on one validated table.
+
+    Parameters
+    ----------
+    raw : pd.DataFrame
+        The table as read from the file (scanned for PII as it is).
+    table : ValidatedTable
+        The same table validated against `schema`.
+    schema : TaskSchema
+        Roles and de-identification rules.
+    key : KeyVersion
+        The institution's current key for the task's purpose.
+    input_sha256 : str
+        Hash of the input file, recorded in the report.
+    as_of : date
+        The date consent is evaluated at (the round's date).
+    consent_table : ConsentTable | None
+        The institution's consent records; None uses the schema's consent column.
+    """
+    rules = schema.deidentification
+    pii_scan = scan_for_pii(raw, schema, table.source)
+    frame = table.frame
+    consent = _consent(frame, schema, as_of, consent_table)
+    frame = frame[consent.allowed].reset_index(drop=True)
+    rows = {"read": len(table.frame), "with_consent": len(frame)}
+
+    pseudonymizer = get_pseudonymizer(rules.pseudonymizer)
+    treatments: list[ColumnTreatment] = []
+    out = pd.DataFrame(index=frame.index)
+    key_name = schema.customer_key.name
+    out[PSEUDONYM_COLUMN] = pseudonymizer.pseudonymize(frame[key_name], key.secret, key.version)
+    treatments.append(
+        ColumnTreatment(
+            key_name, Role.CUSTOMER_KEY.value, f"replaced by {pseudonymizer.name} pseudonym"
+        )
+    )
+    unit = rules.privacy_unit or key_name
+    for spec in schema.by_role(Role.DIRECT_IDENTIFIER):
+        if spec.action == "pseudonymize" and spec.name in frame:
+            out[spec.name] = pseudonymizer.pseudonymize(frame[spec.name], key.secret, key.version)
+            treatments.append(
+                ColumnTreatment(
+                    spec.name, spec.role.value, f"replaced by {pseudonymizer.name} pseudonym"
+                )
+            )
+        else:
+            treatments.append(ColumnTreatment(spec.name, spec.role.value, "dropped"))
+    out[PRIVACY_UNIT_COLUMN] = out[PSEUDONYM_COLUMN] if unit == key_name else out[unit]
+
+    kept_columns = [
+        c.name
+        for c in schema.columns
+        if c.role not in (Role.DIRECT_IDENTIFIER, Role.CUSTOMER_KEY, Role.LABEL)
+        and c.keep
+        and c.name in frame
+    ]
+    for name in kept_columns:
+        out[name] = frame[name]
+    out[label_column()] = frame[label_column()]
+
+    within_bound = (
+        out.groupby(PRIVACY_UNIT_COLUMN, sort=False).cumcount() < rules.max_rows_per_customer
+    ).to_numpy()
+    out = out[within_bound].reset_index(drop=True)
+    rows["within_customer_bound"] = len(out)
+
+    out, generalized = generalize(out, schema)
+    quasi = [c.name for c in schema.quasi_identifiers if c.name in out]
+    result = enforce_k_anonymity(out, quasi, rules.k_min)
+    if result.suppression_rate > rules.max_suppression_rate:
+        raise DeidentificationRefused(
+            f"{table.source}: reaching k = {rules.k_min} would suppress "
+            f"{result.suppression_rate:.1%} of the records, above the allowed "
+            f"{rules.max_suppression_rate:.1%}; coarsen the quasi-identifiers' generalization "
+            "in the task schema"
+        )
+    out = out[result.kept].reset_index(drop=True)
+    rows["after_suppression"] = len(out)
+
+    for spec in schema.columns:
+        if not spec.keep:
+            treatments.append(
+                ColumnTreatment(
+                    spec.name, spec.role.value, "scanned, then dropped (not needed by the task)"
+                )
+            )
+        elif spec.name in generalized:
+            treatments.append(ColumnTreatment(spec.name, spec.role.value, generalized[spec.name]))
+        elif spec.role in (Role.NUMERIC, Role.CATEGORICAL, Role.QUASI_IDENTIFIER):
+            treatments.append(ColumnTreatment(spec.name, spec.role.value, "kept"))
+        elif spec.role == Role.FREE_TEXT:
+            treatments.append(ColumnTreatment(spec.name, spec.role.value, "scanned, kept"))
+        elif spec.role in (Role.LABEL, Role.CONSENT):
+            treatments.append(ColumnTreatment(spec.name, spec.role.value, "kept"))
+    report = DeidentificationReport(
+        input_sha256=input_sha256,
+        rules_version=rules.rules_version,
+        schema_sha256=schema.sha256,
+        pseudonymizer=pseudonymizer.name,
+        key_version=key.version,
+        columns=treatments,
+        consent=consent.counts.as_dict(),
+        rows=rows,
+        quasi_identifiers=quasi,
+        k_min=rules.k_min,
+        k_before=result.k_before,
+        k_achieved=result.k_achieved,
+        suppressed=result.suppressed,
+        suppression_rate=result.suppression_rate,
+        max_rows_per_customer=rules.max_rows_per_customer,
+        rows_over_customer_bound=int((~within_bound).sum()),
+        pii_scan=pii_scan,
+        as_of=as_of.isoformat(),
+        fedscore_version=__version__,
+    )
+    return DeidentifiedTable(out, report)
+
+
+def _consent(
+    frame: pd.DataFrame, schema: TaskSchema, as_of: date, consent_table: ConsentTable | None
+) -> ConsentDecision:
+    if consent_table is not None:
+        keys = frame[schema.customer_key.name].to_numpy(dtype=object)
+        return consent_table.decide(keys, schema.purpose, as_of)
+    if schema.consent is not None:
+        return from_column(frame[schema.consent.name].to_numpy(dtype=bool))
+    raise DeidentificationRefused(
+        "no consent source: give the node a consent table (node config "
+        "[deidentification] consent_table) or declare a consent column in the task schema"
+    )

@@ -1,0 +1,64 @@
+"""Name → pseudonymizer registry and the normalization every algorithm applies first."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from fedscore.core.errors import ConfigError
+
+# Hex characters kept of each digest: 128 bits, collisions negligible at any bank's scale.
+DIGEST_HEX_CHARS = 32
+
+
+def normalize_identifier(value: str) -> str:
+    """One spelling per identifier: NFKC (full-width digits → ASCII), trimmed, upper case.
+
+    So "11010519491231002x", "１１０１０５１９４９１２３１００２Ｘ" and " 11010519491231002X "
+    get the same pseudonym.
+    """
+    return unicodedata.normalize("NFKC", value).strip().upper()
+
+
+@dataclass(frozen=True)
+class Pseudonymizer:
+    """A keyed one-way function from identifiers to pseudonyms.
+
+    Attributes:
+        name: registered name ("hmac-sha256", "hmac-sm3").
+        digest: (key, message) → raw MAC bytes.
+    """
+
+    name: str
+    digest: Callable[[bytes, bytes], bytes]
+
+    def pseudonymize(self, values: Iterable[str], key: bytes, key_version: int) -> list[str]:
+        """Pseudonyms "v<key version>:<hex>" of normalized values under `key`."""
+        prefix = f"v{key_version}:"
+        return [
+            prefix
+            + self.digest(key, normalize_identifier(v).encode("utf-8")).hex()[:DIGEST_HEX_CHARS]
+            for v in values
+        ]
+
+
+_REGISTRY: dict[str, Pseudonymizer] = {}
+
+
+def register_pseudonymizer(pseudonymizer: Pseudonymizer) -> Pseudonymizer:
+    _REGISTRY[pseudonymizer.name] = pseudonymizer
+    return pseudonymizer
+
+
+def available_pseudonymizers() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_pseudonymizer(name: str) -> Pseudonymizer:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown pseudonymizer '{name}'; choose one of {available_pseudonymizers()}"
+        ) from None
