@@ -3,6 +3,9 @@
 Every federated configuration runs in its own freshly prepared demo directory,
 so its parties start from an empty privacy state: budgets never compose across
 configurations, and the node budgets are rewritten to let the configuration run.
+A fresh directory also gets fresh pseudonymization keys unless the keys of another
+demo directory are copied in first (`keys_from`): the federated-validation hold-out
+is drawn from the keyed pseudonyms, so only the same keys give the same training rows.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import subprocess
 import time
 import tomllib
@@ -36,13 +40,31 @@ PACKAGES = ("torch", "flwr", "opacus", "ray", "scikit-learn", "numpy", "pandas")
 console = Console(stderr=True)
 
 
-def fresh_federation(root: Path, run: RunConfig) -> DemoFederation:
+def copy_keys(source: Path, root: Path) -> None:
+    """Copy every institution's key directory of the demo at `source` into `root`.
+
+    `prepare_demo` keeps existing keys, so a demo then prepared at `root` pseudonymizes
+    (and splits off its validation hold-out) exactly as the one at `source` does.
+    Modes are kept (keys must stay owner-only).
+    """
+    for keys in sorted((source / "institutions").glob("*/keys")):
+        target = root / "institutions" / keys.parent.name / "keys"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(keys, target)
+
+
+def fresh_federation(root: Path, run: RunConfig, keys_from: Path | None = None) -> DemoFederation:
     """A newly prepared demo consortium whose nodes accept `run`.
 
     The demo's node configs cap epsilon at 4/4/3 and refuse non-private runs; here
     each node's budget becomes max(demo budget, 2 × the run's epsilon) and
-    non-private runs are allowed when `run` is one.
+    non-private runs are allowed when `run` is one. Everything else prepare_demo
+    writes (the [deidentification] section: key directory, consent table) is kept.
+    With `keys_from` (another prepared demo directory) its institutions' keys are
+    used instead of new ones, so the parties train on the same rows as there.
     """
+    if keys_from is not None:
+        copy_keys(keys_from, root)
     federation = prepare_demo(root)
     for config in federation.manifest.node_configs:
         doc = tomllib.loads(config.read_text(encoding="utf-8"))
@@ -91,9 +113,12 @@ class FederatedRun:
         return found
 
 
-def run_federated(root: Path, run: RunConfig) -> FederatedRun:
-    """Prepare a fresh demo consortium under `root` and train `run` on it in simulation."""
-    federation = fresh_federation(root, run)
+def run_federated(root: Path, run: RunConfig, keys_from: Path | None = None) -> FederatedRun:
+    """Prepare a fresh demo consortium under `root` and train `run` on it in simulation.
+
+    `keys_from`: see `fresh_federation`.
+    """
+    federation = fresh_federation(root, run, keys_from)
     manifest = federation.manifest
     run_id = new_run_id()
     settings = ServerSettings(

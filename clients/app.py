@@ -17,6 +17,7 @@ from flwr.clientapp import ClientApp
 from fedscore.clients.federation import node_from_context
 from fedscore.clients.local_data import CachedPartyData
 from fedscore.clients.node import NodeConfig
+from fedscore.clients.outgoing_audit import outgoing_capture_mod
 from fedscore.clients.rounds import evaluate_round, train_round
 from fedscore.core import protocol
 
@@ -25,7 +26,7 @@ NodeResolver = Callable[[Context], NodeConfig]
 
 def build_client_app(resolve_node: NodeResolver = node_from_context) -> ClientApp:
     """A ClientApp whose nodes find their configuration with `resolve_node`."""
-    client_app = ClientApp()
+    client_app = ClientApp(mods=[outgoing_capture_mod(resolve_node)])
     load_data = CachedPartyData()
 
     @client_app.train()

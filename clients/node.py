@@ -32,6 +32,8 @@ class NodeConfig:
             chosen by a hash of the customer's pseudonym so it is stable across runs.
         key_dir: the institution's pseudonymization keys (kept apart from the data).
         consent_table: the institution's consent records (None: the task's consent column).
+        capture_outgoing: write every reply the node sends under `state_dir/outgoing/`
+            (an audit of what leaves the institution).
     """
 
     party: str
@@ -45,6 +47,7 @@ class NodeConfig:
     validation_fraction: float = 0.2
     key_dir: Path | None = None
     consent_table: Path | None = None
+    capture_outgoing: bool = False
 
     def __post_init__(self) -> None:
         if self.max_epsilon <= 0:
@@ -78,6 +81,7 @@ class NodeConfig:
         node: dict[str, Any] = doc.get("node", {})
         privacy: dict[str, Any] = doc.get("privacy", {})
         deid: dict[str, Any] = doc.get("deidentification", {})
+        audit: dict[str, Any] = doc.get("audit", {})
         base = path.parent
 
         def required(table: dict[str, Any], key: str, section: str) -> Any:
@@ -105,6 +109,7 @@ class NodeConfig:
                 consent_table=(
                     resolve(str(deid["consent_table"])) if deid.get("consent_table") else None
                 ),
+                capture_outgoing=bool(audit.get("capture_outgoing", False)),
             )
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{path}: a setting has the wrong type ({exc})") from exc

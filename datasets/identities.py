@@ -46,6 +46,7 @@ import pandas as pd
 from faker import Faker
 
 from fedscore.datasets.market import CONSENT, CUSTOMER_KEY, MarketSplit
+from fedscore.privacy.pii import luhn_check_digit, resident_id_check_char
 
 REFERENCE_DATE = date(2005, 10, 1)
 """The date ``AGE`` refers to (the UCI data describes April-September 2005)."""
@@ -164,9 +165,6 @@ CARD_BINS: tuple[tuple[str, int], ...] = (
     ("622575", 16),  # CMB credit
 )
 """UnionPay BINs (issuer identification numbers) and their card number lengths."""
-
-_ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
-_ID_CHECK_CHARS = "10X98765432"
 
 
 @dataclass(frozen=True)
@@ -339,21 +337,6 @@ def consent_table(
     return table.sort_values(["customer_id", "purpose", "granted_at"], ignore_index=True)
 
 
-def _resident_id_check_char(body: str) -> str:
-    """The GB 11643 check character of a 17-digit resident ID body."""
-    total = sum(int(d) * w for d, w in zip(body, _ID_WEIGHTS, strict=True))
-    return _ID_CHECK_CHARS[total % 11]
-
-
-def _luhn_check_digit(body: str) -> str:
-    """The Luhn check digit to append to ``body``."""
-    total = 0
-    for position, char in enumerate(reversed(body)):
-        digit = int(char) * (2 if position % 2 == 0 else 1)
-        total += digit - 9 if digit > 9 else digit
-    return str(-total % 10)
-
-
 # --- one table ------------------------------------------------------------------
 
 
@@ -417,7 +400,7 @@ def _sequences(rng: np.random.Generator, male: np.ndarray) -> np.ndarray:
 
 
 def _with_id_check(body: str) -> str:
-    return body + _resident_id_check_char(body)
+    return body + resident_id_check_char(body)
 
 
 def _mobiles(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -433,7 +416,7 @@ def _card_numbers(rng: np.random.Generator, n: int) -> np.ndarray:
         prefix, length = CARD_BINS[index]
         account = rng.integers(0, 10, length - len(prefix) - 1)
         body = prefix + "".join(map(str, account))
-        numbers.append(body + _luhn_check_digit(body))
+        numbers.append(body + luhn_check_digit(body))
     return np.array(numbers, dtype=object)
 
 
@@ -462,7 +445,7 @@ def _redraw(column: str, value: str, rng: np.random.Generator) -> str:
         return value[:3] + f"{rng.integers(0, 100_000_000):08d}"
     prefix = value[:6]
     body = prefix + "".join(map(str, rng.integers(0, 10, len(value) - 7)))
-    return body + _luhn_check_digit(body)
+    return body + luhn_check_digit(body)
 
 
 def _share_people(parties: dict[str, pd.DataFrame], rng: np.random.Generator) -> None:

@@ -45,6 +45,7 @@ def write_node(
     max_epsilon: float = 5.0,
     allow_non_private: bool = False,
     consent: pd.DataFrame | None = None,
+    capture_outgoing: bool = False,
 ) -> Path:
     """An institution folder: table, consent records (all granted unless given), keys, config.
 
@@ -73,6 +74,7 @@ def write_node(
                 "node": {"party": name, "data": "data/customers.csv", "state_dir": "state"},
                 "privacy": {"max_epsilon": max_epsilon, "allow_non_private": allow_non_private},
                 "deidentification": {"key_dir": "keys", "consent_table": "data/consent.csv"},
+                "audit": {"capture_outgoing": capture_outgoing},
             }
         ),
         encoding="utf-8",

@@ -18,8 +18,15 @@ RECORDS = pd.DataFrame(
     {
         "customer_id": ["A", "B", "C", "D", "E", "E", "F"],
         "purpose": ["credit_risk_scoring"] * 5 + ["credit_risk_scoring", "marketing"],
-        "granted_at": ["2024-01-01", "2024-01-01", "2024-01-01", "2027-01-01", "2023-01-01",
-                       "2025-06-01", "2024-01-01"],
+        "granted_at": [
+            "2024-01-01",
+            "2024-01-01",
+            "2024-01-01",
+            "2027-01-01",
+            "2023-01-01",
+            "2025-06-01",
+            "2024-01-01",
+        ],
         "expires_at": ["", "2025-01-01", "", "", "2024-01-01", "", ""],
         "withdrawn_at": ["", "", "2026-03-01", "", "", "", ""],
     }
@@ -38,8 +45,13 @@ def test_each_reason_is_counted(tmp_path):
     # valid record → valid; F only consented to marketing; G has no record.
     assert decision.allowed.tolist() == [True, False, False, False, True, False, False]
     counts = decision.counts
-    assert (counts.valid, counts.expired, counts.withdrawn, counts.not_yet_granted,
-            counts.no_record) == (2, 1, 1, 1, 2)
+    assert (
+        counts.valid,
+        counts.expired,
+        counts.withdrawn,
+        counts.not_yet_granted,
+        counts.no_record,
+    ) == (2, 1, 1, 1, 2)
     assert counts.excluded == 5 and counts.as_of == "2026-11-25"
 
 
@@ -104,8 +116,9 @@ max = 10
 
 def test_consent_column_mode_and_its_errors():
     schema = parse_schema(SCHEMA_WITH_CONSENT_COLUMN)
-    frame = pd.DataFrame({"id": ["a", "b", "c"], "ok": ["Y", "N", "Y"], "y": [0, 1, 0],
-                          "x": [1, 2, 3]})
+    frame = pd.DataFrame(
+        {"id": ["a", "b", "c"], "ok": ["Y", "N", "Y"], "y": [0, 1, 0], "x": [1, 2, 3]}
+    )
     table = validate_frame(frame, schema)
     decision = from_column(table.frame["ok"].to_numpy(dtype=bool))
     assert decision.allowed.tolist() == [True, False, True] and decision.counts.excluded == 1

@@ -16,8 +16,6 @@ from fedscore.datasets.identities import (
     IDENTITY_COLUMNS,
     REFERENCE_DATE,
     REGIONS,
-    _luhn_check_digit,
-    _resident_id_check_char,
     add_identities,
     valid_consent_ids,
 )
@@ -56,11 +54,6 @@ def luhn_valid(number: str) -> bool:
         digit = int(char) * (2 if position % 2 else 1)
         total += digit - 9 if digit > 9 else digit
     return total % 10 == 0
-
-
-def test_checksum_helpers_match_published_examples():
-    assert _resident_id_check_char("11010519491231002") == "X"  # the GB 11643 example
-    assert _luhn_check_digit("7992739871") == "3"
 
 
 def test_deterministic(split, identified):

@@ -117,10 +117,10 @@ def test_three_parties_two_rounds_write_every_artifact(tmp_path, market, make_no
 
 
 def test_a_bad_party_table_stops_before_anything_runs(tmp_path, market, make_node):
-    table = market.parties["city_bank"].head(300).copy()
+    table = market.parties["city_bank"].head(3000).copy()
     table.loc[12, "MARRIAGE"] = 7
     bad = make_node(tmp_path / "bad", "bad", table)
-    good = make_node(tmp_path / "good", "good", market.parties["large_bank"].head(300))
+    good = make_node(tmp_path / "good", "good", market.parties["large_bank"].head(3000))
     work = tmp_path / "work"
     result = _fedscore(
         "train", "--node", str(good), "--node", str(bad), "--workdir", str(work), cwd=tmp_path

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import tomli_w
 import typer
@@ -35,8 +35,10 @@ Private = Annotated[
 Verbose = Annotated[bool, typer.Option(help="Show Flower's and Ray's own logs.")]
 
 
-def _fail(error: FedscoreError) -> None:
-    console.print(f"[bold red]error:[/] {error}")
+def _fail(error: FedscoreError) -> NoReturn:
+    # No markup (messages contain "[section]" names) and no hard wrapping (paths stay whole).
+    console.print("error:", style="bold red", end=" ")
+    console.print(str(error), markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 
@@ -186,6 +188,70 @@ def train(
         run_simulated_training(settings, manifest, verbose=verbose)
     except FedscoreError as error:
         _fail(error)
+
+
+keys_app = typer.Typer(
+    help="An institution's pseudonymization keys (versioned, owner-only, never printed).",
+    no_args_is_help=True,
+)
+app.add_typer(keys_app, name="keys")
+KeyDir = Annotated[
+    Path, typer.Option(help="The institution's key directory (apart from its data).")
+]
+Purpose = Annotated[str, typer.Option(help="Processing purpose the keys serve.")]
+
+
+@keys_app.command("init")
+def keys_init(
+    key_dir: KeyDir,
+    institution: Annotated[str, typer.Option(help="The institution the keys belong to.")],
+    purpose: Purpose = "credit_risk_scoring",
+    algorithm: Annotated[str, typer.Option(help="hmac-sha256 or hmac-sm3.")] = "hmac-sha256",
+) -> None:
+    """Create the key ring of an institution for one purpose (version 1)."""
+    from fedscore.privacy.keys import KeyRing
+
+    try:
+        version = KeyRing(key_dir, purpose).init(institution, algorithm)
+    except FedscoreError as error:
+        _fail(error)
+    console.print(f"created key version {version.version} ({version.algorithm}) for {purpose}")
+
+
+@keys_app.command("rotate")
+def keys_rotate(key_dir: KeyDir, purpose: Purpose = "credit_risk_scoring") -> None:
+    """Make a new key version current; pseudonyms made from now on carry its number."""
+    from fedscore.privacy.keys import KeyRing
+
+    try:
+        version = KeyRing(key_dir, purpose).rotate()
+    except FedscoreError as error:
+        _fail(error)
+    console.print(f"key version {version.version} is now current for {purpose}")
+
+
+@keys_app.command("list")
+def keys_list(key_dir: KeyDir, purpose: Purpose = "credit_risk_scoring") -> None:
+    """Key versions and their creation times (never the key material)."""
+    from rich.table import Table
+
+    from fedscore.privacy.keys import KeyRing
+
+    try:
+        versions = KeyRing(key_dir, purpose).versions()
+    except FedscoreError as error:
+        _fail(error)
+    table = Table(title=f"keys for {purpose}")
+    for column in ("version", "algorithm", "created", "current"):
+        table.add_column(column)
+    for info in versions:
+        table.add_row(
+            str(info["version"]),
+            str(info["algorithm"]),
+            str(info["created_at"]),
+            "yes" if info["current"] else "",
+        )
+    Console().print(table)
 
 
 def main() -> None:

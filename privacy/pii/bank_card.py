@@ -126,10 +126,15 @@ class BankCardDetector(Detector):
     # One run of 16–19 digits, or 4-4-4-4[-1..3] groups split by single spaces or dashes.
     # Neither touches another digit (or, for groups, another separated group), nor is
     # followed by a letter (the body of a resident ID ending in "X", of a credit code).
+    # The first digit comes before the lookbehinds (which then span it) so that the
+    # regex engine can skip ahead to digits: twice as fast over text. Digits right after
+    # "<digit>." are a decimal fraction (e.g. 0.7712345678901234 in a JSON metric), not
+    # a card.
     pattern = re.compile(
-        r"(?<![0-9])[0-9]{16,19}(?![0-9A-Za-z])"
-        r"|(?<![0-9])(?<![0-9][ -])[0-9]{4}(?:[ -][0-9]{4}){3}(?:[ -][0-9]{1,3})?"
-        r"(?![0-9A-Za-z])(?![ -][0-9])"
+        r"[0-9](?<![0-9]{2})(?<![0-9]\.[0-9])"
+        r"(?:[0-9]{15,18}(?![0-9A-Za-z])"
+        r"|(?<![0-9][ -][0-9])[0-9]{3}(?:[ -][0-9]{4}){3}(?:[ -][0-9]{1,3})?"
+        r"(?![0-9A-Za-z])(?![ -][0-9]))"
     )
     min_digits = 16
     digit_run = (4, 19)  # groups of 4, or one run

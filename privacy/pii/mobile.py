@@ -28,7 +28,8 @@ class MobileDetector(Detector):
     """Mainland mobile numbers, bare or with a +86 / 0086 / 86 country prefix."""
 
     name = "mobile"
-    pattern = re.compile(rf"(?<![0-9]){_NUMBER}(?![0-9])")
+    # Not after "<digit>.": the fraction digits of a decimal number are no phone number.
+    pattern = re.compile(rf"(?<![0-9])(?<![0-9]\.){_NUMBER}(?![0-9])")
     min_digits = 11
     digit_run = (11, 15)  # bare 11, 86 + 11, 0086 + 11
 

@@ -149,7 +149,8 @@ class ResidentIdDetector(Detector):
     # Not preceded by a digit; not followed by a digit or another x (so the 17 digits
     # before an "X" are not a 17-digit run of their own, and the digits of a longer run
     # are never taken).
-    pattern = re.compile(r"(?<![0-9])(?:[0-9]{17}[0-9Xx]|[0-9]{15})(?![0-9Xx])")
+    # Not after "<digit>.": the fraction digits of a decimal number are no ID number.
+    pattern = re.compile(r"(?<![0-9])(?<![0-9]\.)(?:[0-9]{17}[0-9Xx]|[0-9]{15})(?![0-9Xx])")
     min_digits = 15
     digit_run = (15, 18)
 
