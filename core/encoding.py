@@ -14,7 +14,13 @@ import numpy as np
 import pandas as pd
 
 from fedscore.core.generalization import band_midpoints
-from fedscore.core.schema import DerivedFeature, NumericEncoding, TaskSchema, Transform
+from fedscore.core.schema import (
+    CategoricalEncoding,
+    DerivedFeature,
+    NumericEncoding,
+    TaskSchema,
+    Transform,
+)
 from fedscore.core.validation import ValidatedTable
 
 _TRANSFORMS: dict[Transform, Callable[[np.ndarray], np.ndarray]] = {
@@ -31,19 +37,34 @@ _COMPARISONS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
 }
 
 
-def encode_numeric(values: np.ndarray, encoding: NumericEncoding) -> np.ndarray:
-    """Columns for one numeric value: the scaled value in [0, 1] and/or one-hot bins."""
+def encode_numeric(values: np.ndarray, encoding: NumericEncoding, out: np.ndarray) -> None:
+    """Write one numeric value's columns into `out`: scaled value in [0, 1] and/or bins."""
     clipped = np.clip(values, encoding.min, encoding.max)
-    parts: list[np.ndarray] = []
+    column = 0
     if encoding.scaled:
         transform = _TRANSFORMS[encoding.transform]
         low, high = transform(np.array([encoding.min, encoding.max], dtype=np.float64))
-        parts.append(((transform(clipped) - low) / (high - low))[:, None])
+        out[:, 0] = (transform(clipped) - low) / (high - low)
+        column = 1
     if encoding.bins:
         # Interval i covers [edge_{i-1}, edge_i); values below the first edge fall in 0.
         index = np.searchsorted(np.asarray(encoding.bins), clipped, side="right")
-        parts.append(np.eye(len(encoding.bins) + 1)[index])
-    return np.hstack(parts)
+        out[np.arange(len(values)), column + index] = 1.0
+
+
+def encode_categorical(codes: np.ndarray, encoding: CategoricalEncoding, out: np.ndarray) -> None:
+    """Write one categorical value's one-hot level columns into `out`."""
+    level_of = {
+        category: level
+        for level, (_, members) in enumerate(encoding.levels())
+        for category in members
+    }
+    categories = list(level_of)
+    keys: list[object] = [int(c) for c in categories] if encoding.integer_codes else categories
+    # Position of each value among the categories (validated, so always found).
+    positions = pd.Categorical(codes, categories=keys).codes
+    levels = np.array([level_of[c] for c in categories], dtype=np.int64)[positions]
+    out[np.arange(len(codes)), levels] = 1.0
 
 
 def numeric_names(name: str, encoding: NumericEncoding) -> list[str]:
@@ -86,28 +107,37 @@ class FeatureEncoder:
     def transform(self, table: ValidatedTable | pd.DataFrame) -> np.ndarray:
         """The feature matrix (rows × `n_features`) of a validated table."""
         frame = table.frame if isinstance(table, ValidatedTable) else table
-        parts: list[np.ndarray] = []
+        matrix = np.zeros((len(frame), self.n_features), dtype=np.float32)
+        column = 0
         for spec in self.schema.features:
             if spec.numeric is not None:
                 values = frame[spec.name].to_numpy(dtype=np.float64)
                 if spec.generalize is not None and spec.generalize.band is not None:
                     # The same banding de-identification applies (idempotent on banded values).
                     values = band_midpoints(values, spec.generalize.band)
-                parts.append(encode_numeric(values, spec.numeric))
-                continue
-            assert spec.categorical is not None
-            codes = frame[spec.name].to_numpy(dtype=object)
-            for _, members in spec.categorical.levels():
-                parts.append(np.isin(codes, members).astype(np.float64)[:, None])
+                width = len(numeric_names(spec.name, spec.numeric))
+                encode_numeric(values, spec.numeric, matrix[:, column : column + width])
+            else:
+                assert spec.categorical is not None
+                width = len(spec.categorical.levels())
+                encode_categorical(
+                    frame[spec.name].to_numpy(),
+                    spec.categorical,
+                    matrix[:, column : column + width],
+                )
+            column += width
         for derived in self.schema.derived:
-            parts.append(encode_numeric(self._derive(frame, derived), derived.encoding))
-        matrix = np.hstack(parts).astype(np.float32)
-        assert matrix.shape[1] == self.n_features
+            width = len(numeric_names(derived.name, derived.encoding))
+            encode_numeric(
+                self._derive(frame, derived), derived.encoding, matrix[:, column : column + width]
+            )
+            column += width
+        assert column == self.n_features
         return matrix
 
     @staticmethod
     def _numeric_column(frame: pd.DataFrame, name: str) -> np.ndarray:
-        return pd.to_numeric(frame[name]).to_numpy(dtype=np.float64)
+        return frame[name].to_numpy(dtype=np.float64)
 
     def _derive(self, frame: pd.DataFrame, derived: DerivedFeature) -> np.ndarray:
         if derived.kind == "ratio":

@@ -130,22 +130,58 @@ def _integer_text(text: pd.Series) -> pd.Series:
     return result
 
 
+def _convert_numeric(series: pd.Series, spec: ColumnSpec, out: _ProblemCollector) -> pd.Series:
+    # Fast path: parse the column as it is; only cells that fail are looked at as text.
+    numbers = _parse_numbers(series)
+    failed_rows = np.flatnonzero(~np.isfinite(numbers))
+    if failed_rows.size:
+        _, missing = _as_text(series.iloc[failed_rows])
+        out.add_rows(
+            _rows_mask(len(series), failed_rows[missing]),
+            spec.name,
+            "value is missing; numeric features must be filled",
+        )
+        out.add_rows(
+            _rows_mask(len(series), failed_rows[~missing]),
+            spec.name,
+            "wrong type: expected a finite number",
+        )
+    return pd.Series(numbers)
+
+
+def _parse_numbers(series: pd.Series) -> np.ndarray:
+    """Cells as float64 (NaN where not a number): a vectorized cast, parsing cell by cell
+    only when some cell does not cast."""
+    try:
+        return series.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _rows_mask(length: int, rows: np.ndarray) -> np.ndarray:
+    mask = np.zeros(length, dtype=bool)
+    mask[rows] = True
+    return mask
+
+
 def _convert(series: pd.Series, spec: ColumnSpec, out: _ProblemCollector) -> pd.Series | None:
-    text, missing = _as_text(series)
     if spec.role == Role.NUMERIC:
-        numbers = pd.to_numeric(text.where(~missing, None), errors="coerce").astype("float64")
-        bad_type = ~missing & ~np.isfinite(numbers.to_numpy())
-        out.add_rows(missing, spec.name, "value is missing; numeric features must be filled")
-        out.add_rows(bad_type, spec.name, "wrong type: expected a finite number")
-        return numbers
+        return _convert_numeric(series, spec, out)
+    text, missing = _as_text(series)
     if spec.role == Role.CATEGORICAL:
         assert spec.categorical is not None
-        codes = _integer_text(text) if spec.categorical.integer_codes else text
-        unknown = ~missing & ~codes.isin(spec.categorical.categories).to_numpy()
-        out.add_rows(missing, spec.name, "value is missing; categorical features must be filled")
         allowed = ", ".join(spec.categorical.categories)
+        out.add_rows(missing, spec.name, "value is missing; categorical features must be filled")
+        if spec.categorical.integer_codes:
+            # Integer codes stay integers ("3", "3.0" and " 3 " are all 3).
+            numbers = _parse_numbers(text.where(~missing, None))
+            known = np.isin(numbers, [float(c) for c in spec.categorical.categories])
+            codes: pd.Series = pd.Series(np.where(known, numbers, 0).astype(np.int64))
+        else:
+            known = text.isin(spec.categorical.categories).to_numpy()
+            codes = text
         out.add_rows(
-            unknown,
+            ~missing & ~known,
             spec.name,
             f"unknown category (allowed: {allowed}); map it to an allowed value or ask the "
             "consortium to extend the task schema's vocabulary",

@@ -39,12 +39,12 @@ def enforce_k_anonymity(frame: pd.DataFrame, columns: list[str], k_min: int) -> 
     if not columns:
         n = len(frame)
         return KAnonymityResult(np.ones(n, dtype=bool), n, n, 0, 1)
-    keys = frame[columns].astype("string").fillna("∅")
-    sizes = keys.groupby(columns, sort=False, dropna=False)[columns[0]].transform("size")
-    sizes = sizes.to_numpy(dtype=np.int64)
+    groups = frame.groupby(columns, sort=False, dropna=False)
+    sizes = groups[columns[0]].transform("size").to_numpy(dtype=np.int64)
     kept = sizes >= k_min
     remaining = sizes[kept]
-    classes = int(keys[kept].drop_duplicates().shape[0]) if kept.any() else 0
+    class_ids = groups.ngroup().to_numpy()
+    classes = len(np.unique(class_ids[kept]))
     return KAnonymityResult(
         kept=kept,
         k_before=int(sizes.min()),

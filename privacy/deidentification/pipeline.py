@@ -109,7 +109,9 @@ def deidentify(
     treatments: list[ColumnTreatment] = []
     out = pd.DataFrame(index=frame.index)
     key_name = schema.customer_key.name
-    out[PSEUDONYM_COLUMN] = pseudonymizer.pseudonymize(frame[key_name], key.secret, key.version)
+    out[PSEUDONYM_COLUMN] = pseudonymizer.pseudonymize(
+        frame[key_name].tolist(), key.secret, key.version
+    )
     treatments.append(
         ColumnTreatment(
             key_name, Role.CUSTOMER_KEY.value, f"replaced by {pseudonymizer.name} pseudonym"
@@ -118,7 +120,9 @@ def deidentify(
     unit = rules.privacy_unit or key_name
     for spec in schema.by_role(Role.DIRECT_IDENTIFIER):
         if spec.action == "pseudonymize" and spec.name in frame:
-            out[spec.name] = pseudonymizer.pseudonymize(frame[spec.name], key.secret, key.version)
+            out[spec.name] = pseudonymizer.pseudonymize(
+                frame[spec.name].tolist(), key.secret, key.version
+            )
             treatments.append(
                 ColumnTreatment(
                     spec.name, spec.role.value, f"replaced by {pseudonymizer.name} pseudonym"
