@@ -16,19 +16,15 @@ Usage: python benchmarks/pii_scan.py [--rows N] [--repeats N] [--out-dir DIR]
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _common import RESULTS_DIR, machine_info, machine_line, markdown_table, write_results
 
 from fedscore.privacy.pii import resident_id_check_char, scan_frame
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 CITIES = ["北京", "上海", "广州", "深圳", "杭州", "成都", "武汉", "西安", "南京", "重庆"]
 BRANCHES = ["朝阳支行", "浦东支行", "天河支行", "南山支行", "西湖支行", "营业部"]
 
@@ -96,30 +92,6 @@ def time_scan(frame: pd.DataFrame, repeats: int) -> tuple[list[float], list[dict
     return seconds, hits
 
 
-def cpu_model() -> str:
-    """The CPU's model name, from /proc/cpuinfo where there is one."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def machine() -> dict[str, object]:
-    """Where the benchmark ran."""
-    return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "cpu_model": cpu_model(),
-        "cores": os.cpu_count(),
-        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "pandas": pd.__version__,
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -146,30 +118,32 @@ def main() -> None:
         )
         print(f"{name}: {len(frame):,} rows × {frame.shape[1]} columns in {best:.3f} s")
 
-    result = {"benchmark": "pii_scan", "repeats": args.repeats, "cases": cases, **machine()}
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / "pii_scan.json").write_text(
-        json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-    )
-    lines = [
-        "# PII scan (`scan_frame`)",
-        "",
-        f"Machine: {result['cpu_model']}, {result['usable_cores']} usable cores; "
-        f"Python {result['python']}, numpy {result['numpy']}, pandas {result['pandas']}; "
-        f"{result['date']}. Best of {args.repeats} runs.",
-        "",
-        "| table | rows | columns | seconds | rows/s | hits |",
-        "|---|---:|---:|---:|---:|---|",
+    machine = machine_info()
+    result = {"benchmark": "pii_scan", "repeats": args.repeats, "cases": cases, "machine": machine}
+    rows = [
+        [
+            case["case"],
+            f"{case['rows']:,}",
+            str(case["columns"]),
+            str(case["best_seconds"]),
+            f"{case['rows_per_second']:,}",
+            ", ".join(f"{h['column']}: {h['detector']} × {h['count']:,}" for h in case["hits"])
+            or "none",
+        ]
+        for case in cases
     ]
-    for case in cases:
-        hits_text = ", ".join(
-            f"{h['column']}: {h['detector']} × {h['count']:,}" for h in case["hits"]
-        )
-        lines.append(
-            f"| {case['case']} | {case['rows']:,} | {case['columns']} | {case['best_seconds']} "
-            f"| {case['rows_per_second']:,} | {hits_text or 'none'} |"
-        )
-    (args.out_dir / "pii_scan.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    markdown = "\n".join(
+        [
+            "# PII scan (`scan_frame`)",
+            "",
+            f"Best of {args.repeats} runs.",
+            "",
+            markdown_table(["table", "rows", "columns", "seconds", "rows/s", "hits"], rows),
+            "",
+            machine_line(machine),
+        ]
+    )
+    write_results(args.out_dir, "pii_scan", result, markdown)
 
 
 if __name__ == "__main__":

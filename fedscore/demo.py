@@ -23,24 +23,13 @@ import tomli_w
 
 from fedscore.clients.federation import FederationManifest
 from fedscore.core.tabular import write_table
-from fedscore.datasets.identities import add_identities
-from fedscore.datasets.market import CONSENT, INSTITUTIONS, split_market
+from fedscore.datasets.identities import IDENTITY_COLUMNS, add_identities
+from fedscore.datasets.market import CONSENT, CUSTOMER_KEY, INSTITUTIONS, split_market
 from fedscore.privacy.keys import KeyRing
 
 # The demo's budgets per data version: room for a few runs at epsilon 1 each.
 DEMO_MAX_EPSILON = {"large_bank": 4.0, "city_bank": 4.0, "loan_facilitator": 3.0}
 PURPOSE = "credit_risk_scoring"
-IDENTITY_COLUMNS = (
-    "customer_id",
-    "name",
-    "id_number",
-    "mobile",
-    "card_number",
-    "province",
-    "city",
-    "district",
-    "application_date",
-)
 
 
 @dataclass(frozen=True)
@@ -99,7 +88,9 @@ def prepare_demo(root: str | Path) -> DemoFederation:
     consortium.mkdir(parents=True, exist_ok=True)
     test_path = consortium / "consortium_test.csv"
     model_columns = [
-        c for c in market.consortium_test.columns if c not in (*IDENTITY_COLUMNS, CONSENT)
+        c
+        for c in market.consortium_test.columns
+        if c not in (CUSTOMER_KEY, *IDENTITY_COLUMNS, CONSENT)
     ]
     write_table(market.consortium_test[model_columns], test_path)
     manifest_path = root / "federation.toml"
