@@ -31,7 +31,7 @@ from fedscore.core.runconfig import RunConfig
 from fedscore.datasets.market import default_task_path
 from fedscore.demo import DemoFederation, prepare_demo
 from fedscore.server.rundir import write_json
-from fedscore.server.settings import ServerSettings, new_run_id
+from fedscore.server.settings import ServerSettings
 from fedscore.simulation import run_simulated_training
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -120,14 +120,12 @@ def run_federated(root: Path, run: RunConfig, keys_from: Path | None = None) -> 
     """
     federation = fresh_federation(root, run, keys_from)
     manifest = federation.manifest
-    run_id = new_run_id()
-    settings = ServerSettings(
-        run=run,
-        task_path=default_task_path(),
-        run_dir=federation.runs_dir / run_id,
-        run_id=run_id,
-        expected_parties=len(manifest.node_configs),
-        consortium_test_path=federation.consortium_test,
+    settings = ServerSettings.new_run(
+        run,
+        default_task_path(),
+        federation.runs_dir,
+        len(manifest.node_configs),
+        federation.consortium_test,
         show_progress=False,
     )
     started = time.perf_counter()

@@ -59,6 +59,28 @@ class ServerSettings:
     show_progress: bool = True
 
     @classmethod
+    def new_run(
+        cls,
+        run: RunConfig,
+        task_path: Path,
+        runs_dir: Path,
+        expected_parties: int,
+        consortium_test_path: Path | None = None,
+        show_progress: bool = True,
+    ) -> ServerSettings:
+        """Settings of a new run whose directory is `runs_dir/<new run id>`."""
+        run_id = new_run_id()
+        return cls(
+            run=run,
+            task_path=task_path,
+            run_dir=(runs_dir / run_id).resolve(),
+            run_id=run_id,
+            expected_parties=expected_parties,
+            consortium_test_path=consortium_test_path,
+            show_progress=show_progress,
+        )
+
+    @classmethod
     def from_flower(cls, flat: dict[str, Any]) -> ServerSettings:
         """Settings from a Flower run config (`flwr run` / `[tool.flwr.app.config]`)."""
         from fedscore.clients.federation import FederationManifest

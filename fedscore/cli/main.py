@@ -14,7 +14,7 @@ from fedscore.clients.federation import FederationManifest
 from fedscore.core.errors import FedscoreError
 from fedscore.core.runconfig import RunConfig
 from fedscore.datasets.market import default_task_path
-from fedscore.server.settings import ServerSettings, new_run_id
+from fedscore.server.settings import ServerSettings
 
 app = typer.Typer(
     help="fedscore: privacy-preserving federated credit scoring (Flower + Opacus).",
@@ -88,14 +88,12 @@ def demo(
             f"[bold]fedscore demo[/]: {len(manifest.node_configs)} institutions under "
             f"{federation.root}/institutions, consortium test set held by the model owner"
         )
-        run_id = new_run_id()
-        settings = ServerSettings(
-            run=run,
-            task_path=default_task_path(),
-            run_dir=federation.runs_dir / run_id,
-            run_id=run_id,
-            expected_parties=len(manifest.node_configs),
-            consortium_test_path=federation.consortium_test,
+        settings = ServerSettings.new_run(
+            run,
+            default_task_path(),
+            federation.runs_dir,
+            len(manifest.node_configs),
+            federation.consortium_test,
         )
         run_simulated_training(settings, manifest, verbose=verbose)
     except FedscoreError as error:
@@ -176,14 +174,12 @@ def train(
         manifest_path.parent.mkdir(parents=True, exist_ok=True)
         FederationManifest(tuple(node_configs)).save(manifest_path)
         manifest = FederationManifest.load(manifest_path)
-        run_id = new_run_id()
-        settings = ServerSettings(
-            run=run.replace(min_parties=min(run.min_parties, len(node_configs))),
-            task_path=task_path,
-            run_dir=(workdir / "runs" / run_id).resolve(),
-            run_id=run_id,
-            expected_parties=len(node_configs),
-            consortium_test_path=test.resolve() if test else None,
+        settings = ServerSettings.new_run(
+            run.replace(min_parties=min(run.min_parties, len(node_configs))),
+            task_path,
+            workdir / "runs",
+            len(node_configs),
+            test.resolve() if test else None,
         )
         run_simulated_training(settings, manifest, verbose=verbose)
     except FedscoreError as error:
