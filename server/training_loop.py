@@ -113,7 +113,7 @@ def run_training(
     grid: Grid, settings: ServerSettings, console: Console | None = None
 ) -> RunHistory:
     """Run every round of a training run and write its run directory."""
-    console = console or Console(stderr=True, width=None if sys.stderr.isatty() else 110)
+    console = console or Console(stderr=True, width=None if sys.stderr.isatty() else 140)
     run = settings.run
     schema = load_schema(settings.task_path)
     encoder = FeatureEncoder(schema)
