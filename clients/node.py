@@ -64,6 +64,11 @@ class NodeConfig:
         """Where the keys are: the configured folder, else `keys/` beside the state folder."""
         return self.key_dir or self.state_dir.parent / "keys"
 
+    @property
+    def ledger_key(self) -> Path:
+        """The node's Ed25519 ledger key (created on first use, owner-only)."""
+        return self.keys / "ledger" / "ed25519.pem"
+
     def report_path(self, run_id: str) -> Path:
         """The de-identification report of one run."""
         return self.state_dir / "reports" / f"deidentification-{run_id}.json"

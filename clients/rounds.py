@@ -36,6 +36,7 @@ from fedscore.privacy.accounting import (
     calibrate_noise,
 )
 from fedscore.privacy.dp_sgd import DpSgd, LocalPrivacy, MechanismParams, NoPrivacy
+from fedscore.privacy.ledger import NodeSigner
 
 # Slack for float rounding when a run is calibrated to exactly the node's budget.
 BUDGET_TOLERANCE = 1e-9
@@ -164,7 +165,7 @@ def train_round(
     """Run one training round at this node; returns the reply's content."""
     request = RoundRequest.from_config(config)
     run = request.run
-    store = AccountantStore(node.accountant_db)
+    store = AccountantStore(node.accountant_db, signer=NodeSigner.load_or_create(node.ledger_key))
     key: AccountantKey | None = None
     data: PartyData | None = None
     try:
@@ -188,7 +189,7 @@ def train_round(
             privacy = NoPrivacy(accountant)
     except FedscoreError as problem:
         status = protocol.REFUSED if isinstance(problem, NodeRefusal) else protocol.FAILED
-        if key is not None:
+        if key is not None and data is not None:
             spent = store.load(key).report(run.delta)
             store.commit_round(
                 key,
@@ -207,6 +208,7 @@ def train_round(
                     None,
                     node.max_epsilon,
                 ),
+                _ledger_details(node, run, data, spent.by(run.accountant)),
             )
             metrics = _epsilon_metrics(spent.rdp, spent.prv, 0, node.max_epsilon)
         else:
@@ -214,7 +216,7 @@ def train_round(
         return RecordDict(
             {
                 protocol.METRICS: metrics,
-                protocol.PARTY: _party_record(node, status, str(problem)),
+                protocol.PARTY: _party_record(node, status, str(problem), data=data),
             }
         )
 
@@ -241,6 +243,7 @@ def train_round(
             report.prv,
             node.max_epsilon,
         ),
+        _ledger_details(node, run, data, report.by(run.accountant)),
     )
     metrics = _epsilon_metrics(report.rdp, report.prv, len(data.train_y), node.max_epsilon)
     metrics["noise-multiplier"] = mechanism.noise_multiplier if mechanism else 0.0
@@ -254,6 +257,21 @@ def train_round(
             protocol.PARTY: _party_record(node, protocol.TRAINED, note=report.note, data=data),
         }
     )
+
+
+def _ledger_details(
+    node: NodeConfig, run: RunConfig, data: PartyData, spent: float
+) -> dict[str, object]:
+    """What the ledger entry records besides the round itself."""
+    return {
+        "sampler": "poisson",
+        "private": run.private,
+        "accountant": run.accountant,
+        "epsilon_spent": spent,
+        "budget_remaining": node.max_epsilon - spent,
+        "deidentification_report_sha256": data.report.sha256(),
+        "consent": data.report.consent,
+    }
 
 
 def _epsilon_metrics(
@@ -285,7 +303,7 @@ def evaluate_round(
         return RecordDict(
             {
                 protocol.METRICS: MetricRecord({protocol.NUM_EXAMPLES: 0}),
-                protocol.PARTY: _party_record(node, status, str(problem)),
+                protocol.PARTY: _party_record(node, status, str(problem), data=data),
             }
         )
     model = _model_from(arrays, request.run, data.valid_x.shape[1])

@@ -250,6 +250,71 @@ def keys_list(key_dir: KeyDir, purpose: Purpose = "credit_risk_scoring") -> None
     Console().print(table)
 
 
+audit_app = typer.Typer(help="Compliance audit of privacy budgets.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="A node's privacy-state file (privacy.sqlite) or "
+            "an institution folder holding node.toml."
+        ),
+    ],
+    keys: Annotated[
+        Path | None,
+        typer.Option(help="The consortium's key list (TOML, [ledger_keys] party = hex)."),
+    ] = None,
+    party: Annotated[
+        str | None, typer.Option(help="Whose ledger it is (default: from node.toml).")
+    ] = None,
+) -> None:
+    """Check every hash link and the signatures of a node's ledger; exit 0 only if it verifies."""
+    from fedscore.clients.node import NodeConfig
+    from fedscore.privacy.ledger import load_public_keys, verify_ledger
+    from fedscore.privacy.ledger.signing import public_key_from_hex
+
+    try:
+        ledger_file, own_key_file = path, None
+        if (path / "node.toml").is_file():
+            node = NodeConfig.from_toml(path / "node.toml")
+            ledger_file, party = node.accountant_db, party or node.party
+            own_key_file = node.ledger_key.with_suffix(".pub")
+        if not ledger_file.is_file():
+            raise FedscoreError(f"{ledger_file}: no such ledger file")
+        if keys is not None:
+            known = load_public_keys(keys)
+            if party not in known:
+                raise FedscoreError(f"{keys}: no ledger key for party '{party}' (use --party)")
+            public_key = known[party]
+        elif own_key_file is not None and own_key_file.is_file():
+            console.print(
+                "warning: verifying against the node's own public key file; pass "
+                "--keys with the consortium's key list for an independent check",
+                style="yellow",
+            )
+            public_key = public_key_from_hex(own_key_file.read_text(encoding="utf-8"))
+        else:
+            raise FedscoreError("name the consortium's key list with --keys")
+        verdict = verify_ledger(ledger_file, public_key)
+    except FedscoreError as error:
+        _fail(error)
+    if verdict.ok:
+        console.print(
+            f"OK: {verdict.entries} entries verify ({verdict.signature_checks} "
+            f"signature check(s)) — {ledger_file}"
+        )
+        return
+    console.print(
+        f"FAILED at entry #{verdict.first_broken}: {verdict.problem} — {ledger_file}",
+        style="bold red",
+        markup=False,
+    )
+    raise typer.Exit(code=1)
+
+
 def main() -> None:
     sys.exit(app())
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fedscore.privacy.accounting.accountant import PartyAccountant
+from fedscore.privacy.ledger import LEDGER_SCHEMA, NodeSigner, append_entry
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS accountant (
@@ -84,15 +85,19 @@ class AccountantStore:
     ----------
     path : Path
         The SQLite file; created with owner-only permissions if absent.
+    signer : NodeSigner | None
+        The node's ledger key: with it, every round record is also appended to the
+        signed, hash-chained ledger in the same transaction.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, signer: NodeSigner | None = None) -> None:
         self.path = Path(path)
+        self.signer = signer
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not self.path.exists():
             self.path.touch(mode=0o600)
         with self._connect() as db:
-            db.executescript(_SCHEMA)
+            db.executescript(_SCHEMA + LEDGER_SCHEMA)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -114,9 +119,14 @@ class AccountantStore:
         return PartyAccountant.from_state_dict(json.loads(row[0])) if row else PartyAccountant()
 
     def commit_round(
-        self, key: AccountantKey, accountant: PartyAccountant, record: RoundRecord
+        self,
+        key: AccountantKey,
+        accountant: PartyAccountant,
+        record: RoundRecord,
+        ledger_details: dict[str, object] | None = None,
     ) -> None:
-        """Atomically save the accountant after a round together with the round's record."""
+        """Atomically save the accountant after a round, the round's record and its ledger
+        entry (with `ledger_details` such as the de-identification report hash)."""
         stamped = _stamped(record)
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
@@ -137,6 +147,12 @@ class AccountantStore:
                     "INSERT OR REPLACE INTO round VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (key.party, key.task, key.data_version, *asdict(stamped).values()),
                 )
+                if self.signer is not None:
+                    append_entry(
+                        db,
+                        {**asdict(key), **asdict(stamped), **(ledger_details or {})},
+                        self.signer,
+                    )
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")

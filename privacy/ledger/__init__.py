@@ -1,0 +1,19 @@
+"""The privacy-budget ledger of a node: append-only, hash-chained, signed, fast to verify."""
+
+from fedscore.privacy.ledger.chain import LedgerEntry, chain_hash
+from fedscore.privacy.ledger.signing import NodeSigner, load_public_keys
+from fedscore.privacy.ledger.store import LEDGER_SCHEMA, append_entry, read_entries
+from fedscore.privacy.ledger.verify import Verification, verify_entries, verify_ledger
+
+__all__ = [
+    "LEDGER_SCHEMA",
+    "LedgerEntry",
+    "NodeSigner",
+    "Verification",
+    "append_entry",
+    "chain_hash",
+    "load_public_keys",
+    "read_entries",
+    "verify_entries",
+    "verify_ledger",
+]

@@ -1,0 +1,57 @@
+"""The hash chain: each entry's hash commits to every earlier entry and signature.
+
+    h_0 = H(genesis || canonical(entry_0))
+    h_i = H(h_{i-1} || signature_{i-1} || canonical(entry_i))
+    signature_i = Ed25519_sign(h_i)
+
+Because every signature is hashed into the next link, one valid signature on the last
+hash authenticates the whole ledger, earlier signatures included: verification costs
+N hashes and one signature check, and a binary search over signatures (log N checks)
+finds the first entry an attacker without the key rewrote.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+GENESIS = b"fedscore-ledger-v1"
+
+
+def canonical(content: dict[str, Any]) -> bytes:
+    """One byte string per entry content: sorted keys, no whitespace, UTF-8."""
+    return json.dumps(
+        content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=True
+    ).encode("utf-8")
+
+
+def chain_hash(
+    previous_hash: bytes, previous_signature: bytes, content: bytes, algorithm: str = "sha256"
+) -> bytes:
+    """The hash of one link ("sha256", or "sm3" for national-algorithm deployments)."""
+    digest = hashlib.new(algorithm)
+    digest.update(previous_hash or GENESIS)
+    digest.update(previous_signature)
+    digest.update(content)
+    return digest.digest()
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One stored entry.
+
+    Attributes:
+        seq: position in the ledger, from 0, without gaps.
+        content: what happened (run, round, mechanism, epsilon, budget, ...).
+        entry_hash: h_seq of the chain.
+        signature: Ed25519 signature of `entry_hash` by the node's key.
+        algorithm: the chain's hash algorithm.
+    """
+
+    seq: int
+    content: dict[str, Any]
+    entry_hash: bytes
+    signature: bytes
+    algorithm: str = "sha256"

@@ -1,0 +1,85 @@
+"""The node's Ed25519 signing key and the consortium's list of node public keys."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+from fedscore.core.errors import ConfigError
+
+
+class NodeSigner:
+    """Signs ledger entries with the node's private key (kept owner-only on disk).
+
+    Parameters
+    ----------
+    private_key : Ed25519PrivateKey
+        The node's ledger key.
+    """
+
+    def __init__(self, private_key: Ed25519PrivateKey) -> None:
+        self._key = private_key
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> NodeSigner:
+        """The key at `path` (PEM); created with 0600 and its public key beside it if absent."""
+        if path.is_file():
+            if path.stat().st_mode & 0o077:
+                raise ConfigError(f"{path}: readable by others; restrict it with chmod 600")
+            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+            if not isinstance(key, Ed25519PrivateKey):
+                raise ConfigError(f"{path}: not an Ed25519 private key")
+            return cls(key)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        key = Ed25519PrivateKey.generate()
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(pem)
+        signer = cls(key)
+        path.with_suffix(".pub").write_text(signer.public_hex + "\n", encoding="utf-8")
+        return signer
+
+    def sign(self, message: bytes) -> bytes:
+        return self._key.sign(message)
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        return self._key.public_key()
+
+    @property
+    def public_hex(self) -> str:
+        raw = self.public_key.public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        return raw.hex()
+
+
+def public_key_from_hex(text: str) -> Ed25519PublicKey:
+    try:
+        return Ed25519PublicKey.from_public_bytes(bytes.fromhex(text.strip()))
+    except ValueError as exc:
+        raise ConfigError(f"not an Ed25519 public key in hex: {exc}") from exc
+
+
+def load_public_keys(path: Path) -> dict[str, Ed25519PublicKey]:
+    """The consortium's key list: a TOML file with `[ledger_keys]` party = "hex"."""
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read the consortium key list {path}: {exc}") from exc
+    keys = doc.get("ledger_keys", {})
+    if not keys:
+        raise ConfigError(f"{path}: no [ledger_keys] entries")
+    return {str(party): public_key_from_hex(str(value)) for party, value in keys.items()}

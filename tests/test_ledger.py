@@ -1,0 +1,139 @@
+"""The privacy-budget ledger: every tampering is detected, at the first broken entry."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+import tomli_w
+from flwr.app import ArrayRecord, ConfigRecord
+
+from fedscore.clients.node import NodeConfig
+from fedscore.clients.rounds import train_round
+from fedscore.core import protocol
+from fedscore.core.encoding import FeatureEncoder
+from fedscore.core.models import ModelSpec, build_model
+from fedscore.core.runconfig import RunConfig
+from fedscore.privacy.ledger import (
+    LEDGER_SCHEMA,
+    NodeSigner,
+    append_entry,
+    read_entries,
+    verify_entries,
+    verify_ledger,
+)
+
+
+@pytest.fixture()
+def signer(tmp_path):
+    return NodeSigner.load_or_create(tmp_path / "keys" / "ledger" / "ed25519.pem")
+
+
+@pytest.fixture()
+def ledger(tmp_path, signer):
+    path = tmp_path / "privacy.sqlite"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.executescript(LEDGER_SCHEMA)
+    for index in range(40):
+        append_entry(db, {"round": index + 1, "epsilon_rdp": 0.1 * (index + 1)}, signer)
+    db.close()
+    return path
+
+
+def _tamper(path, statement, *params):
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute(statement, params)
+    db.close()
+
+
+def test_an_intact_ledger_verifies_with_one_signature_check(ledger, signer):
+    verdict = verify_ledger(ledger, signer.public_key)
+    assert verdict.ok and verdict.entries == 40 and verdict.signature_checks == 1
+
+
+def test_edited_value_is_detected_at_its_entry(ledger, signer):
+    _tamper(ledger, "UPDATE ledger SET content=? WHERE seq=17",
+            json.dumps({"epsilon_rdp": 0.01, "round": 18}, separators=(",", ":")))
+    verdict = verify_ledger(ledger, signer.public_key)
+    assert not verdict.ok and verdict.first_broken == 17 and "hash chain breaks" in verdict.problem
+
+
+def test_deleted_entry_is_detected(ledger, signer):
+    _tamper(ledger, "DELETE FROM ledger WHERE seq=9")
+    verdict = verify_ledger(ledger, signer.public_key)
+    assert not verdict.ok and verdict.first_broken == 9 and "missing" in verdict.problem
+
+
+def test_reordered_entries_are_detected(ledger, signer):
+    db = sqlite3.connect(ledger)
+    entries = read_entries(db)
+    db.close()
+    entries[5], entries[6] = entries[6], entries[5]
+    verdict = verify_entries(entries, signer.public_key)
+    assert not verdict.ok and verdict.first_broken == 5
+
+
+def test_forged_signature_is_detected(ledger, signer):
+    _tamper(ledger, "UPDATE ledger SET signature=? WHERE seq=39", b"\x00" * 64)
+    verdict = verify_ledger(ledger, signer.public_key)
+    assert not verdict.ok and verdict.first_broken == 39 and "signature" in verdict.problem
+
+
+def test_rewritten_tail_with_recomputed_hashes_needs_the_key(tmp_path, ledger, signer):
+    # An attacker rewrites entries 25.. consistently but signs with their own key.
+    db = sqlite3.connect(ledger, isolation_level=None)
+    db.execute("DELETE FROM ledger WHERE seq >= 25")
+    forger = NodeSigner.load_or_create(tmp_path / "forger.pem")
+    for index in range(25, 40):
+        append_entry(db, {"round": index + 1, "epsilon_rdp": 0.0}, forger)
+    db.close()
+    verdict = verify_ledger(ledger, signer.public_key)
+    assert not verdict.ok and verdict.first_broken == 25
+    assert verdict.signature_checks <= 8  # a binary search, not one check per entry
+
+
+def test_a_wrong_public_key_fails(ledger, tmp_path):
+    other = NodeSigner.load_or_create(tmp_path / "other.pem")
+    assert not verify_ledger(ledger, other.public_key).ok
+
+
+def _request(schema, run, server_round):
+    return ConfigRecord({**run.to_flower(), protocol.RUN_ID: "run-l",
+                         protocol.SERVER_ROUND: server_round,
+                         protocol.SCHEMA_SHA256: schema.sha256, protocol.TASK: schema.name})
+
+
+def test_node_rounds_are_ledgered_and_the_cli_verifies(tmp_path, party_table, schema, make_node):
+    config = make_node(tmp_path / "bank", "bank", party_table, max_epsilon=0.75)
+    node = NodeConfig.from_toml(config)
+    run = RunConfig(rounds=2, batch_size=256, delta=1e-4)
+    arrays = ArrayRecord(build_model(ModelSpec("lr", FeatureEncoder(schema).n_features))
+                         .state_dict())
+    for server_round in (1, 2):
+        train_round(node, arrays, _request(schema, run, server_round))
+    db = sqlite3.connect(node.accountant_db)
+    entries = read_entries(db)
+    db.close()
+    assert [e.content["status"] for e in entries] == ["trained", "refused"]
+    first = entries[0].content
+    assert first["noise_multiplier"] > 0 and first["sampler"] == "poisson"
+    assert first["budget_remaining"] == pytest.approx(0.75 - first["epsilon_rdp"])
+    assert len(first["deidentification_report_sha256"]) == 64
+
+    keys = tmp_path / "consortium_keys.toml"
+    public = node.ledger_key.with_suffix(".pub").read_text().strip()
+    keys.write_text(tomli_w.dumps({"ledger_keys": {"bank": public}}))
+
+    def audit(*args):
+        return subprocess.run([sys.executable, "-m", "fedscore.cli.main", "audit", "verify",
+                               *args], capture_output=True, text=True, check=False)
+
+    good = audit(str(tmp_path / "bank"), "--keys", str(keys))
+    assert good.returncode == 0 and "2 entries verify" in good.stderr
+    _tamper(node.accountant_db, "UPDATE ledger SET content=replace(content, '\"trained\"', "
+            "'\"refused\"') WHERE seq=0")
+    bad = audit(str(node.accountant_db), "--keys", str(keys), "--party", "bank")
+    assert bad.returncode == 1 and "FAILED at entry #0" in bad.stderr
