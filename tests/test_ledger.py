@@ -55,8 +55,11 @@ def test_an_intact_ledger_verifies_with_one_signature_check(ledger, signer):
 
 
 def test_edited_value_is_detected_at_its_entry(ledger, signer):
-    _tamper(ledger, "UPDATE ledger SET content=? WHERE seq=17",
-            json.dumps({"epsilon_rdp": 0.01, "round": 18}, separators=(",", ":")))
+    _tamper(
+        ledger,
+        "UPDATE ledger SET content=? WHERE seq=17",
+        json.dumps({"epsilon_rdp": 0.01, "round": 18}, separators=(",", ":")),
+    )
     verdict = verify_ledger(ledger, signer.public_key)
     assert not verdict.ok and verdict.first_broken == 17 and "hash chain breaks" in verdict.problem
 
@@ -101,17 +104,24 @@ def test_a_wrong_public_key_fails(ledger, tmp_path):
 
 
 def _request(schema, run, server_round):
-    return ConfigRecord({**run.to_flower(), protocol.RUN_ID: "run-l",
-                         protocol.SERVER_ROUND: server_round,
-                         protocol.SCHEMA_SHA256: schema.sha256, protocol.TASK: schema.name})
+    return ConfigRecord(
+        {
+            **run.to_flower(),
+            protocol.RUN_ID: "run-l",
+            protocol.SERVER_ROUND: server_round,
+            protocol.SCHEMA_SHA256: schema.sha256,
+            protocol.TASK: schema.name,
+        }
+    )
 
 
 def test_node_rounds_are_ledgered_and_the_cli_verifies(tmp_path, party_table, schema, make_node):
     config = make_node(tmp_path / "bank", "bank", party_table, max_epsilon=0.75)
     node = NodeConfig.from_toml(config)
     run = RunConfig(rounds=2, batch_size=256, delta=1e-4)
-    arrays = ArrayRecord(build_model(ModelSpec("lr", FeatureEncoder(schema).n_features))
-                         .state_dict())
+    arrays = ArrayRecord(
+        build_model(ModelSpec("lr", FeatureEncoder(schema).n_features)).state_dict()
+    )
     for server_round in (1, 2):
         train_round(node, arrays, _request(schema, run, server_round))
     db = sqlite3.connect(node.accountant_db)
@@ -128,12 +138,18 @@ def test_node_rounds_are_ledgered_and_the_cli_verifies(tmp_path, party_table, sc
     keys.write_text(tomli_w.dumps({"ledger_keys": {"bank": public}}))
 
     def audit(*args):
-        return subprocess.run([sys.executable, "-m", "fedscore.cli.main", "audit", "verify",
-                               *args], capture_output=True, text=True, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "fedscore.cli.main", "audit", "verify", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
 
     good = audit(str(tmp_path / "bank"), "--keys", str(keys))
     assert good.returncode == 0 and "2 entries verify" in good.stderr
-    _tamper(node.accountant_db, "UPDATE ledger SET content=replace(content, '\"trained\"', "
-            "'\"refused\"') WHERE seq=0")
+    _tamper(
+        node.accountant_db,
+        "UPDATE ledger SET content=replace(content, '\"trained\"', '\"refused\"') WHERE seq=0",
+    )
     bad = audit(str(node.accountant_db), "--keys", str(keys), "--party", "bank")
     assert bad.returncode == 1 and "FAILED at entry #0" in bad.stderr
