@@ -36,7 +36,7 @@ from fedscore.privacy.accounting import (
     calibrate_noise,
 )
 from fedscore.privacy.dp_sgd import DpSgd, LocalPrivacy, MechanismParams, NoPrivacy
-from fedscore.privacy.ledger import NodeSigner
+from fedscore.privacy.ledger import LedgerEntry, NodeSigner
 
 # Slack for float rounding when a run is calibrated to exactly the node's budget.
 BUDGET_TOLERANCE = 1e-9
@@ -69,7 +69,12 @@ class NodeRefusal(FedscoreError):
 
 
 def _party_record(
-    node: NodeConfig, status: str, reason: str = "", note: str = "", data: PartyData | None = None
+    node: NodeConfig,
+    status: str,
+    reason: str = "",
+    note: str = "",
+    data: PartyData | None = None,
+    ledger_entry: LedgerEntry | None = None,
 ) -> ConfigRecord:
     record = ConfigRecord(
         {
@@ -82,6 +87,9 @@ def _party_record(
     if data is not None:
         # Counts, rates, versions and a hash only: the report holds no value of the table.
         record[protocol.DEIDENTIFICATION] = json.dumps(data.report.summary(), ensure_ascii=False)
+    if ledger_entry is not None:
+        # The signed ledger entry of this round: aggregates and hashes only.
+        record[protocol.LEDGER_HEAD] = json.dumps(ledger_entry.signed_head(), ensure_ascii=False)
     return record
 
 
@@ -189,9 +197,10 @@ def train_round(
             privacy = NoPrivacy(accountant)
     except FedscoreError as problem:
         status = protocol.REFUSED if isinstance(problem, NodeRefusal) else protocol.FAILED
+        entry = None
         if key is not None and data is not None:
             spent = store.load(key).report(run.delta)
-            store.commit_round(
+            entry = store.commit_round(
                 key,
                 store.load(key),
                 RoundRecord(
@@ -216,7 +225,9 @@ def train_round(
         return RecordDict(
             {
                 protocol.METRICS: metrics,
-                protocol.PARTY: _party_record(node, status, str(problem), data=data),
+                protocol.PARTY: _party_record(
+                    node, status, str(problem), data=data, ledger_entry=entry
+                ),
             }
         )
 
@@ -226,7 +237,7 @@ def train_round(
         model, data.train_x, data.train_y, run, schedule, privacy, sampling
     )
     report = accountant.report(run.delta)
-    store.commit_round(
+    entry = store.commit_round(
         key,
         accountant,
         RoundRecord(
@@ -254,7 +265,9 @@ def train_round(
         {
             protocol.ARRAYS: ArrayRecord(trained.state_dict()),
             protocol.METRICS: metrics,
-            protocol.PARTY: _party_record(node, protocol.TRAINED, note=report.note, data=data),
+            protocol.PARTY: _party_record(
+                node, protocol.TRAINED, note=report.note, data=data, ledger_entry=entry
+            ),
         }
     )
 
@@ -303,7 +316,7 @@ def evaluate_round(
         return RecordDict(
             {
                 protocol.METRICS: MetricRecord({protocol.NUM_EXAMPLES: 0}),
-                protocol.PARTY: _party_record(node, status, str(problem), data=data),
+                protocol.PARTY: _party_record(node, status, str(problem)),
             }
         )
     model = _model_from(arrays, request.run, data.valid_x.shape[1])

@@ -23,6 +23,7 @@ PARTY_NAME = "name"
 STATUS = "status"
 REASON = "reason"
 NOTE = "note"
+LEDGER_HEAD = "ledger-head"  # JSON of the round's signed ledger entry
 DEIDENTIFICATION = "deidentification"  # JSON summary of the node's de-identification report
 
 # Round outcomes a node reports.

@@ -21,6 +21,7 @@ class PartyOutcome:
         noise_multiplier, sample_rate, steps: the round's DP-SGD mechanism.
         max_epsilon: the party's budget on this data version (its node config).
         deidentification: the node's de-identification summary (counts, k, key version).
+        ledger_head: the node's signed ledger entry for this round.
     """
 
     party: str
@@ -35,6 +36,7 @@ class PartyOutcome:
     max_epsilon: float = math.nan
     note: str = ""
     deidentification: dict[str, Any] = field(default_factory=dict)
+    ledger_head: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -96,6 +98,15 @@ class RunHistory:
             if party in r.outcomes and r.outcomes[party].status == "trained"
         ]
 
+    def ledger_heads(self) -> dict[str, list[dict[str, Any]]]:
+        """Each party's signed ledger entries, round by round."""
+        heads: dict[str, list[dict[str, Any]]] = {}
+        for record in self.rounds:
+            for party, outcome in record.outcomes.items():
+                if outcome.ledger_head:
+                    heads.setdefault(party, []).append(outcome.ledger_head)
+        return heads
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "initial_consortium_test": self.initial_consortium_test,
@@ -104,7 +115,10 @@ class RunHistory:
                     "round": r.server_round,
                     "aggregated": r.aggregated,
                     "seconds": r.seconds,
-                    "parties": {name: asdict(o) for name, o in r.outcomes.items()},
+                    "parties": {
+                        name: {k: v for k, v in asdict(o).items() if k != "ledger_head"}
+                        for name, o in r.outcomes.items()
+                    },
                     "federated_eval": r.federated_eval,
                     "consortium_test": r.consortium_test,
                 }

@@ -6,6 +6,7 @@ Layout (a stable contract, documented in the README):
     metrics.json      every round: each party's outcome, federated evaluation,
                       consortium-test metrics
     privacy.json      each party's epsilon (RDP and PRV) per round, refused rounds
+    ledger_heads.json each party's signed ledger entry of every round
     summary.json      the headline figures (see `build_summary`)
     model/            weights.npz + task.toml + run_config.json (`fedscore.load_model`)
     plots/            auc_per_round.png, epsilon_per_round.png, roc_ks.png
@@ -34,6 +35,8 @@ from fedscore.server.evaluation import ConsortiumEvaluator
 from fedscore.server.history import RunHistory
 from fedscore.server.plots import plot_auc_per_round, plot_epsilon_per_round, plot_roc_ks
 from fedscore.server.settings import ServerSettings
+
+LEDGER_HEADS = "ledger_heads.json"
 
 
 def json_safe(value: Any) -> Any:
@@ -140,6 +143,7 @@ class RunDirectory:
 
     def write_history(self, history: RunHistory) -> None:
         write_json(self.path / "metrics.json", history.as_dict())
+        write_json(self.path / LEDGER_HEADS, history.ledger_heads())
         write_json(
             self.path / "privacy.json",
             {

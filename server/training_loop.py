@@ -70,6 +70,7 @@ def _outcome(reply: Message, party: str) -> PartyOutcome:
         max_epsilon=number("max-epsilon"),
         note=str(record[protocol.NOTE]),
         deidentification=json.loads(str(record.get(protocol.DEIDENTIFICATION, "{}"))),
+        ledger_head=json.loads(str(record.get(protocol.LEDGER_HEAD, "{}"))),
     )
 
 

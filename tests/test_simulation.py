@@ -111,6 +111,32 @@ def test_three_parties_two_rounds_write_every_artifact(tmp_path, market, make_no
     assert summary["consortium_test"]["auc"] > 0.65
     assert np.all((probabilities > 0) & (probabilities < 1))
 
+    # The model owner can check every party's signed ledger entries without its node.
+    keys = tmp_path / "consortium_keys.toml"
+    keys.write_text(
+        "[ledger_keys]\n"
+        + "".join(
+            f'{NodeConfig.from_toml(c).party} = "'
+            f'{NodeConfig.from_toml(c).ledger_key.with_suffix(".pub").read_text().strip()}"\n'
+            for c in nodes
+        )
+    )
+    heads = json.loads((run_dir / "ledger_heads.json").read_text())
+    assert {p: len(h) for p, h in heads.items()} == {
+        "large_bank": 2,
+        "city_bank": 2,
+        "loan_facilitator": 2,
+    }
+    assert (
+        _fedscore("audit", "verify", str(run_dir), "--keys", str(keys), cwd=tmp_path).returncode
+        == 0
+    )
+    heads["city_bank"][0]["content"]["epsilon_rdp"] = 0.01
+    (run_dir / "ledger_heads.json").write_text(json.dumps(heads))
+    tampered = _fedscore("audit", "verify", str(run_dir), "--keys", str(keys), cwd=tmp_path)
+    assert tampered.returncode == 1
+    assert "city_bank ledger entry #0: its content does not match its hash" in tampered.stderr
+
     history = json.loads((run_dir / "metrics.json").read_text())
     assert [r["round"] for r in history["rounds"]] == [1, 2]
     assert set(history["rounds"][1]["federated_eval"]) == set(summary["parties"])

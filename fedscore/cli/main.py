@@ -14,6 +14,7 @@ from fedscore.clients.federation import FederationManifest
 from fedscore.core.errors import FedscoreError
 from fedscore.core.runconfig import RunConfig
 from fedscore.datasets.market import default_task_path
+from fedscore.server.rundir import LEDGER_HEADS
 from fedscore.server.settings import ServerSettings
 
 app = typer.Typer(
@@ -276,6 +277,9 @@ def audit_verify(
     from fedscore.privacy.ledger import load_public_keys, verify_ledger
     from fedscore.privacy.ledger.signing import public_key_from_hex
 
+    if (path / LEDGER_HEADS).is_file():
+        _verify_run_directory(path, keys)
+        return
     try:
         ledger_file, own_key_file = path, None
         if (path / "node.toml").is_file():
@@ -313,6 +317,41 @@ def audit_verify(
         markup=False,
     )
     raise typer.Exit(code=1)
+
+
+def _verify_run_directory(run_dir: Path, keys: Path | None) -> None:
+    """Check every signed ledger head the nodes sent with their updates."""
+    import json
+
+    from fedscore.privacy.ledger import load_public_keys
+    from fedscore.privacy.ledger.verify import verify_signed_head
+
+    try:
+        if keys is None:
+            raise FedscoreError("name the consortium's key list with --keys")
+        known = load_public_keys(keys)
+    except FedscoreError as error:
+        _fail(error)
+    heads = json.loads((run_dir / LEDGER_HEADS).read_text(encoding="utf-8"))
+    failures = 0
+    for party, entries in sorted(heads.items()):
+        if party not in known:
+            console.print(f"{party}: no ledger key in {keys}", style="bold red", markup=False)
+            failures += 1
+            continue
+        for head in entries:
+            problem = verify_signed_head(head, known[party])
+            if problem:
+                failures += 1
+                console.print(
+                    f"FAILED {party} ledger entry #{head.get('seq')}: {problem}",
+                    style="bold red",
+                    markup=False,
+                )
+        console.print(f"{party}: {len(entries)} signed ledger head(s) checked", markup=False)
+    if failures:
+        raise typer.Exit(code=1)
+    console.print(f"OK: every signed ledger head in {run_dir} verifies", markup=False)
 
 
 def main() -> None:

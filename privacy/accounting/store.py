@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fedscore.privacy.accounting.accountant import PartyAccountant
-from fedscore.privacy.ledger import LEDGER_SCHEMA, NodeSigner, append_entry
+from fedscore.privacy.ledger import LEDGER_SCHEMA, LedgerEntry, NodeSigner, append_entry
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS accountant (
@@ -124,10 +124,12 @@ class AccountantStore:
         accountant: PartyAccountant,
         record: RoundRecord,
         ledger_details: dict[str, object] | None = None,
-    ) -> None:
+    ) -> LedgerEntry | None:
         """Atomically save the accountant after a round, the round's record and its ledger
-        entry (with `ledger_details` such as the de-identification report hash)."""
+        entry (with `ledger_details` such as the de-identification report hash); returns
+        the ledger entry (None without a signer)."""
         stamped = _stamped(record)
+        entry: LedgerEntry | None = None
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -148,7 +150,7 @@ class AccountantStore:
                     (key.party, key.task, key.data_version, *asdict(stamped).values()),
                 )
                 if self.signer is not None:
-                    append_entry(
+                    entry = append_entry(
                         db,
                         {**asdict(key), **asdict(stamped), **(ledger_details or {})},
                         self.signer,
@@ -157,6 +159,7 @@ class AccountantStore:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+        return entry
 
     def rounds(self, key: AccountantKey, run_id: str | None = None) -> list[RoundRecord]:
         """Every recorded round of `key` (of one run if given), oldest first."""

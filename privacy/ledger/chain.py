@@ -48,6 +48,8 @@ class LedgerEntry:
         entry_hash: h_seq of the chain.
         signature: Ed25519 signature of `entry_hash` by the node's key.
         algorithm: the chain's hash algorithm.
+        previous_hash, previous_signature: the link before (set when the entry was just
+            appended, so a signed head can be checked on its own).
     """
 
     seq: int
@@ -55,3 +57,17 @@ class LedgerEntry:
     entry_hash: bytes
     signature: bytes
     algorithm: str = "sha256"
+    previous_hash: bytes = b""
+    previous_signature: bytes = b""
+
+    def signed_head(self) -> dict[str, Any]:
+        """The entry as a node sends it to the server: self-verifying with the node's key."""
+        return {
+            "seq": self.seq,
+            "content": self.content,
+            "entry_hash": self.entry_hash.hex(),
+            "signature": self.signature.hex(),
+            "algorithm": self.algorithm,
+            "previous_hash": self.previous_hash.hex(),
+            "previous_signature": self.previous_signature.hex(),
+        }

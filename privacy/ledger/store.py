@@ -40,7 +40,9 @@ def append_entry(
         "INSERT INTO ledger VALUES (?,?,?,?,?)",
         (seq, body.decode("utf-8"), entry_hash, signature, algorithm),
     )
-    return LedgerEntry(seq, content, entry_hash, signature, algorithm)
+    return LedgerEntry(
+        seq, content, entry_hash, signature, algorithm, previous_hash, previous_signature
+    )
 
 
 def read_entries(db: sqlite3.Connection) -> list[LedgerEntry]:

@@ -101,3 +101,22 @@ def verify_ledger(path: Path, key: Ed25519PublicKey) -> Verification:
         return verify_entries(read_entries(db), key)
     finally:
         db.close()
+
+
+def verify_signed_head(head: dict[str, object], key: Ed25519PublicKey) -> str:
+    """Problems with one signed ledger head a node sent ("" when it verifies)."""
+    try:
+        entry_hash = bytes.fromhex(str(head["entry_hash"]))
+        expected = chain_hash(
+            bytes.fromhex(str(head["previous_hash"])),
+            bytes.fromhex(str(head["previous_signature"])),
+            canonical(dict(head["content"])),  # type: ignore[call-overload]
+            str(head["algorithm"]),
+        )
+        signature = bytes.fromhex(str(head["signature"]))
+    except (KeyError, ValueError, TypeError) as exc:
+        return f"malformed signed head ({exc})"
+    if expected != entry_hash:
+        return "its content does not match its hash"
+    entry = LedgerEntry(int(str(head["seq"])), {}, entry_hash, signature)
+    return "" if _signed(entry, key) else "signature does not verify with the node's key"
