@@ -25,7 +25,11 @@ class NodeConfig:
         data_path: the institution's raw customer table (CSV or Parquet).
         task_path: the consortium's task schema.
         state_dir: where the node keeps its privacy state (accountants, later ledger).
-        max_epsilon: the most epsilon this node lets runs spend on one data version.
+        max_epsilon: the most epsilon all runs together may spend in one budget epoch.
+        budget_epoch: the operator's label of the current budget. Every data version the
+            node trains on draws from the budget of the epoch it was first used in (a
+            refreshed table mostly holds the same people); only a new label, set by the
+            operator, starts a new budget.
         allow_non_private: whether this node takes part in non-private comparison runs
             (they make its epsilon infinite on that data version).
         validation_fraction: share of customers held out for federated evaluation,
@@ -48,6 +52,7 @@ class NodeConfig:
     key_dir: Path | None = None
     consent_table: Path | None = None
     capture_outgoing: bool = False
+    budget_epoch: str = "default"
 
     def __post_init__(self) -> None:
         if self.max_epsilon <= 0:
@@ -115,6 +120,7 @@ class NodeConfig:
                     resolve(str(deid["consent_table"])) if deid.get("consent_table") else None
                 ),
                 capture_outgoing=bool(audit.get("capture_outgoing", False)),
+                budget_epoch=str(privacy.get("budget_epoch", "default")),
             )
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{path}: a setting has the wrong type ({exc})") from exc

@@ -146,21 +146,35 @@ def _mechanism(
     )
 
 
+def _earlier_spend(
+    store: AccountantStore, key: AccountantKey, node: NodeConfig, run: RunConfig
+) -> float:
+    """Epsilon the party's other data versions already drew from the same budget.
+
+    Summed (basic composition): valid however much the versions' customers overlap.
+    """
+    epoch = store.epoch_of(key, node.budget_epoch)
+    return sum(a.epsilon(run.delta, run.accountant) for a in store.earlier_versions(key, epoch))
+
+
 def _check_budget(
     node: NodeConfig,
     accountant: PartyAccountant,
     mechanism: MechanismParams,
     schedule: LocalSchedule,
     run: RunConfig,
+    earlier: float,
 ) -> None:
-    projected = accountant.projected(
+    projected = earlier + accountant.projected(
         mechanism.noise_multiplier, mechanism.sample_rate, schedule.steps_per_round
     ).epsilon(run.delta, run.accountant)
     if projected > node.max_epsilon + BUDGET_TOLERANCE:
-        spent = accountant.epsilon(run.delta, run.accountant)
+        spent = earlier + accountant.epsilon(run.delta, run.accountant)
+        previous = f" (of which {earlier:.4f} on earlier data versions)" if earlier else ""
         raise NodeRefusal(
             f"privacy budget: this round would raise epsilon ({run.accountant.upper()}) from "
-            f"{spent:.4f} to {projected:.4f}, beyond this node's max_epsilon {node.max_epsilon:g}"
+            f"{spent:.4f}{previous} to {projected:.4f}, beyond this node's max_epsilon "
+            f"{node.max_epsilon:g}"
         )
 
 
@@ -186,7 +200,9 @@ def train_round(
         privacy: LocalPrivacy
         if run.private:
             mechanism = _mechanism(store, key, request, schedule, len(data.train_y))
-            _check_budget(node, accountant, mechanism, schedule, run)
+            _check_budget(
+                node, accountant, mechanism, schedule, run, _earlier_spend(store, key, node, run)
+            )
             privacy = DpSgd(mechanism, accountant)
         else:
             if not node.allow_non_private:
@@ -217,7 +233,7 @@ def train_round(
                     None,
                     node.max_epsilon,
                 ),
-                _ledger_details(node, run, data, spent.by(run.accountant)),
+                _ledger_details(node, run, data, spent.by(run.accountant), store, key),
             )
             metrics = _epsilon_metrics(spent.rdp, spent.prv, 0, node.max_epsilon)
         else:
@@ -254,7 +270,8 @@ def train_round(
             report.prv,
             node.max_epsilon,
         ),
-        _ledger_details(node, run, data, report.by(run.accountant)),
+        _ledger_details(node, run, data, report.by(run.accountant), store, key),
+        budget_epoch=store.epoch_of(key, node.budget_epoch),
     )
     metrics = _epsilon_metrics(report.rdp, report.prv, len(data.train_y), node.max_epsilon)
     metrics["noise-multiplier"] = mechanism.noise_multiplier if mechanism else 0.0
@@ -273,15 +290,23 @@ def train_round(
 
 
 def _ledger_details(
-    node: NodeConfig, run: RunConfig, data: PartyData, spent: float
+    node: NodeConfig,
+    run: RunConfig,
+    data: PartyData,
+    spent: float,
+    store: AccountantStore,
+    key: AccountantKey,
 ) -> dict[str, object]:
     """What the ledger entry records besides the round itself."""
+    earlier = _earlier_spend(store, key, node, run)
     return {
         "sampler": "poisson",
         "private": run.private,
         "accountant": run.accountant,
         "epsilon_spent": spent,
-        "budget_remaining": node.max_epsilon - spent,
+        "budget_epoch": store.epoch_of(key, node.budget_epoch),
+        "epsilon_earlier_data_versions": earlier,
+        "budget_remaining": node.max_epsilon - spent - earlier,
         "deidentification_report_sha256": data.report.sha256(),
         "consent": data.report.consent,
     }

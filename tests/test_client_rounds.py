@@ -149,3 +149,24 @@ def test_evaluation_returns_only_aggregate_metrics(node, schema):
     assert set(metrics) == {protocol.NUM_EXAMPLES, "auc", "ks", "brier", "log-loss"}
     assert metrics["auc"] == pytest.approx(0.5)  # the zero-initialised LR ranks nobody
     assert not reply.array_records
+
+
+def test_a_new_data_version_draws_on_the_same_budget_until_the_operator_says_so(
+    tmp_path, party_table, schema, make_node
+):
+    config = make_node(tmp_path / "b", "b", party_table, max_epsilon=1.5)
+    node = NodeConfig.from_toml(config)
+    run = RunConfig(rounds=1, batch_size=256, delta=1e-4, epsilon=1.0)
+    first = train_round(node, _arrays(schema, run), _request(schema, run, 1, run_id="jan"))
+    assert first.config_records[protocol.PARTY][protocol.STATUS] == protocol.TRAINED
+    # Next month's table: the same customers, one row fewer — a new data version.
+    make_node(tmp_path / "b", "b", party_table.iloc[1:], max_epsilon=1.5)
+    refused = train_round(node, _arrays(schema, run), _request(schema, run, 1, run_id="feb"))
+    party = refused.config_records[protocol.PARTY]
+    assert party[protocol.STATUS] == protocol.REFUSED
+    assert "on earlier data versions" in party[protocol.REASON]
+    # The operator declares a new budget.
+    config.write_text(config.read_text().replace("[privacy]", '[privacy]\nbudget_epoch = "2027"'))
+    renewed = NodeConfig.from_toml(config)
+    accepted = train_round(renewed, _arrays(schema, run), _request(schema, run, 1, run_id="mar"))
+    assert accepted.config_records[protocol.PARTY][protocol.STATUS] == protocol.TRAINED

@@ -35,6 +35,10 @@ CREATE TABLE IF NOT EXISTS round (
     created_at TEXT NOT NULL,
     PRIMARY KEY (party, task, data_version, run_id, server_round)
 );
+CREATE TABLE IF NOT EXISTS budget_epoch (
+    party TEXT NOT NULL, task TEXT NOT NULL, data_version TEXT NOT NULL, epoch TEXT NOT NULL,
+    PRIMARY KEY (party, task, data_version)
+);
 CREATE TABLE IF NOT EXISTS run_plan (
     party TEXT NOT NULL, task TEXT NOT NULL, data_version TEXT NOT NULL, run_id TEXT NOT NULL,
     plan TEXT NOT NULL,
@@ -124,16 +128,22 @@ class AccountantStore:
         accountant: PartyAccountant,
         record: RoundRecord,
         ledger_details: dict[str, object] | None = None,
+        budget_epoch: str = "default",
     ) -> LedgerEntry | None:
         """Atomically save the accountant after a round, the round's record and its ledger
-        entry (with `ledger_details` such as the de-identification report hash); returns
-        the ledger entry (None without a signer)."""
+        entry (with `ledger_details` such as the de-identification report hash); a data
+        version's first trained round fixes its `budget_epoch`. Returns the ledger entry
+        (None without a signer)."""
         stamped = _stamped(record)
         entry: LedgerEntry | None = None
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
                 if record.status == "trained":
+                    db.execute(
+                        "INSERT OR IGNORE INTO budget_epoch VALUES (?,?,?,?)",
+                        (key.party, key.task, key.data_version, budget_epoch),
+                    )
                     db.execute(
                         "INSERT INTO accountant VALUES (?,?,?,?,?) ON CONFLICT DO UPDATE SET "
                         "state=excluded.state, updated_at=excluded.updated_at",
@@ -160,6 +170,26 @@ class AccountantStore:
                 db.execute("ROLLBACK")
                 raise
         return entry
+
+    def epoch_of(self, key: AccountantKey, current: str) -> str:
+        """The budget epoch of a data version: the one it was first trained in, else `current`."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT epoch FROM budget_epoch WHERE party=? AND task=? AND data_version=?",
+                (key.party, key.task, key.data_version),
+            ).fetchone()
+        return str(row[0]) if row else current
+
+    def earlier_versions(self, key: AccountantKey, epoch: str) -> list[PartyAccountant]:
+        """Accountants of the party's other data versions drawing on the same budget."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT a.state FROM accountant a JOIN budget_epoch b ON a.party=b.party "
+                "AND a.task=b.task AND a.data_version=b.data_version WHERE a.party=? "
+                "AND a.task=? AND b.epoch=? AND a.data_version<>?",
+                (key.party, key.task, epoch, key.data_version),
+            ).fetchall()
+        return [PartyAccountant.from_state_dict(json.loads(row[0])) for row in rows]
 
     def rounds(self, key: AccountantKey, run_id: str | None = None) -> list[RoundRecord]:
         """Every recorded round of `key` (of one run if given), oldest first."""
