@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -131,6 +132,20 @@ def test_three_parties_two_rounds_write_every_artifact(tmp_path, market, make_no
         _fedscore("audit", "verify", str(run_dir), "--keys", str(keys), cwd=tmp_path).returncode
         == 0
     )
+    city = str(tmp_path / "city_bank")
+    assert (
+        _fedscore(
+            "audit", "verify", city, "--keys", str(keys), "--against", str(run_dir), cwd=tmp_path
+        ).returncode
+        == 0
+    )
+    ledger = NodeConfig.from_toml(tmp_path / "city_bank" / "node.toml").accountant_db
+    with sqlite3.connect(ledger) as db:  # drop the ledger's last entry: a truncation
+        db.execute("DELETE FROM ledger WHERE seq = (SELECT MAX(seq) FROM ledger)")
+    truncated = _fedscore(
+        "audit", "verify", city, "--keys", str(keys), "--against", str(run_dir), cwd=tmp_path
+    )
+    assert truncated.returncode == 1 and "removed from its end" in truncated.stderr
     heads["city_bank"][0]["content"]["epsilon_rdp"] = 0.01
     (run_dir / "ledger_heads.json").write_text(json.dumps(heads))
     tampered = _fedscore("audit", "verify", str(run_dir), "--keys", str(keys), cwd=tmp_path)

@@ -14,6 +14,7 @@ from fedscore.clients.federation import FederationManifest
 from fedscore.core.errors import FedscoreError
 from fedscore.core.runconfig import RunConfig
 from fedscore.datasets.market import default_task_path
+from fedscore.privacy.ledger.verify import Verification
 from fedscore.server.rundir import LEDGER_HEADS
 from fedscore.server.settings import ServerSettings
 
@@ -260,8 +261,8 @@ def audit_verify(
     path: Annotated[
         Path,
         typer.Argument(
-            help="A node's privacy-state file (privacy.sqlite) or "
-            "an institution folder holding node.toml."
+            help="A node's privacy-state file (privacy.sqlite), an institution folder "
+            "holding node.toml, or a run directory (the nodes' signed ledger heads)."
         ),
     ],
     keys: Annotated[
@@ -270,6 +271,13 @@ def audit_verify(
     ] = None,
     party: Annotated[
         str | None, typer.Option(help="Whose ledger it is (default: from node.toml).")
+    ] = None,
+    against: Annotated[
+        Path | None,
+        typer.Option(
+            help="A run directory: also check that the ledger still holds every signed "
+            "entry the server received (detects a truncated ledger)."
+        ),
     ] = None,
 ) -> None:
     """Check every hash link and the signatures of a node's ledger; exit 0 only if it verifies."""
@@ -303,6 +311,8 @@ def audit_verify(
         else:
             raise FedscoreError("name the consortium's key list with --keys")
         verdict = verify_ledger(ledger_file, public_key)
+        if verdict.ok and against is not None:
+            verdict = _compare_with_run(ledger_file, against, party, verdict)
     except FedscoreError as error:
         _fail(error)
     if verdict.ok:
@@ -317,6 +327,27 @@ def audit_verify(
         markup=False,
     )
     raise typer.Exit(code=1)
+
+
+def _compare_with_run(
+    ledger_file: Path, run_dir: Path, party: str | None, verdict: Verification
+) -> Verification:
+    import dataclasses
+    import json
+    import sqlite3
+
+    from fedscore.privacy.ledger import read_entries
+    from fedscore.privacy.ledger.verify import compare_with_heads
+
+    heads = json.loads((run_dir / LEDGER_HEADS).read_text(encoding="utf-8")).get(party, [])
+    db = sqlite3.connect(f"file:{ledger_file}?mode=ro", uri=True)
+    try:
+        problem = compare_with_heads(read_entries(db), heads)
+    finally:
+        db.close()
+    if problem:
+        return dataclasses.replace(verdict, ok=False, problem=problem, first_broken=verdict.entries)
+    return verdict
 
 
 def _verify_run_directory(run_dir: Path, keys: Path | None) -> None:

@@ -120,3 +120,23 @@ def verify_signed_head(head: dict[str, object], key: Ed25519PublicKey) -> str:
         return "its content does not match its hash"
     entry = LedgerEntry(int(str(head["seq"])), {}, entry_hash, signature)
     return "" if _signed(entry, key) else "signature does not verify with the node's key"
+
+
+def compare_with_heads(entries: list[LedgerEntry], heads: list[dict[str, object]]) -> str:
+    """Problems found comparing a node's ledger with the signed heads the server received.
+
+    A head the ledger no longer holds means entries were deleted from its end (which
+    the chain alone cannot show); a head that differs means the entry was replaced.
+    """
+    by_seq = {entry.seq: entry for entry in entries}
+    for head in heads:
+        seq = int(str(head["seq"]))
+        entry = by_seq.get(seq)
+        if entry is None:
+            return (
+                f"the server holds signed entry #{seq}, the ledger ends at "
+                f"#{len(entries) - 1}: entries were removed from its end"
+            )
+        if entry.entry_hash.hex() != head["entry_hash"]:
+            return f"entry #{seq} differs from the signed entry the server received"
+    return ""
