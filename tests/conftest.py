@@ -14,6 +14,34 @@ from fedscore.datasets.identities import IdentifiedMarket, add_identities
 from fedscore.datasets.market import default_task_path, split_market
 from fedscore.privacy.keys import KeyRing
 
+MINIMAL_SCHEMA = """
+[task]
+name = "t"
+purpose = "p"
+
+[[columns]]
+name = "id"
+role = "customer_key"
+
+[[columns]]
+name = "y"
+role = "label"
+positive = 1
+negative = 0
+
+[[columns]]
+name = "x"
+role = "numeric"
+min = 0
+max = 10
+"""
+
+
+@pytest.fixture(scope="session")
+def minimal_schema() -> str:
+    """The smallest valid task schema (TOML text): key, label, one feature."""
+    return MINIMAL_SCHEMA
+
 
 @pytest.fixture(scope="session")
 def schema() -> TaskSchema:

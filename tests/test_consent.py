@@ -85,37 +85,17 @@ def test_missing_consent_column(tmp_path):
         _table(tmp_path, RECORDS.drop(columns=["withdrawn_at"]))
 
 
-SCHEMA_WITH_CONSENT_COLUMN = """
-[task]
-name = "t"
-purpose = "p"
-
-[[columns]]
-name = "id"
-role = "customer_key"
-
+CONSENT_COLUMN = """
 [[columns]]
 name = "ok"
 role = "consent"
 granted = ["Y"]
 refused = ["N"]
-
-[[columns]]
-name = "y"
-role = "label"
-positive = 1
-negative = 0
-
-[[columns]]
-name = "x"
-role = "numeric"
-min = 0
-max = 10
 """
 
 
-def test_consent_column_mode_and_its_errors():
-    schema = parse_schema(SCHEMA_WITH_CONSENT_COLUMN)
+def test_consent_column_mode_and_its_errors(minimal_schema):
+    schema = parse_schema(minimal_schema + CONSENT_COLUMN)
     frame = pd.DataFrame(
         {"id": ["a", "b", "c"], "ok": ["Y", "N", "Y"], "y": [0, 1, 0], "x": [1, 2, 3]}
     )

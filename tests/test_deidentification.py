@@ -119,24 +119,10 @@ def test_k_anonymity_suppresses_small_classes():
     assert result.suppression_rate == pytest.approx(1 / 6)
 
 
-HIERARCHY_SCHEMA = """
-[task]
-name = "t"
-purpose = "p"
-
+QUASI_IDENTIFIERS = """
 [deidentification]
 k_min = 2
 hierarchies = [{ levels = ["district", "city", "province"], release = "city" }]
-
-[[columns]]
-name = "id"
-role = "customer_key"
-
-[[columns]]
-name = "y"
-role = "label"
-positive = 1
-negative = 0
 
 [[columns]]
 name = "age"
@@ -165,8 +151,8 @@ role = "quasi_identifier"
 """
 
 
-def test_generalization_by_band_date_and_hierarchy():
-    schema = parse_schema(HIERARCHY_SCHEMA)
+def test_generalization_by_band_date_and_hierarchy(minimal_schema):
+    schema = parse_schema(minimal_schema + QUASI_IDENTIFIERS)
     frame = pd.DataFrame(
         {
             "age": [31.0, 34.0, 47.0],

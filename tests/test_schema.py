@@ -7,28 +7,6 @@ import pytest
 from fedscore.core.errors import SchemaError
 from fedscore.core.schema import Role, load_schema, parse_schema
 
-MINIMAL = """
-[task]
-name = "t"
-purpose = "p"
-
-[[columns]]
-name = "id"
-role = "customer_key"
-
-[[columns]]
-name = "y"
-role = "label"
-positive = 1
-negative = 0
-
-[[columns]]
-name = "x"
-role = "numeric"
-min = 0
-max = 10
-"""
-
 
 def test_bundled_schema_declares_every_role(schema):
     assert schema.name == "default_risk"
@@ -59,8 +37,8 @@ def test_bundled_schema_declares_every_role(schema):
     assert len(schema.sha256) == 64
 
 
-def test_minimal_schema_parses():
-    parsed = parse_schema(MINIMAL, source="minimal.toml")
+def test_minimal_schema_parses(minimal_schema):
+    parsed = parse_schema(minimal_schema, source="minimal.toml")
     assert [c.role for c in parsed.columns] == [Role.CUSTOMER_KEY, Role.LABEL, Role.NUMERIC]
 
 
@@ -77,17 +55,15 @@ def test_minimal_schema_parses():
         (("[task]", "[task\n"), "not valid TOML"),
     ],
 )
-def test_malformed_schemas_name_the_entry(change, expected):
-    text = MINIMAL.replace(*change)
+def test_malformed_schemas_name_the_entry(change, expected, minimal_schema):
+    text = minimal_schema.replace(*change)
     with pytest.raises(SchemaError) as caught:
         parse_schema(text, source="bad.toml")
     assert "bad.toml" in str(caught.value)
     assert expected in str(caught.value)
 
 
-HIERARCHY = (
-    MINIMAL
-    + """
+HIERARCHY = """
 [[columns]]
 name = "district"
 role = "quasi_identifier"
@@ -105,11 +81,10 @@ k_min = 3
 privacy_unit = "id"
 hierarchies = [{ levels = ["district", "city", "province"], release = "city" }]
 """
-)
 
 
-def test_hierarchy_and_rules_parse():
-    rules = parse_schema(HIERARCHY).deidentification
+def test_hierarchy_and_rules_parse(minimal_schema):
+    rules = parse_schema(minimal_schema + HIERARCHY).deidentification
     assert rules.k_min == 3
     (hierarchy,) = rules.hierarchies
     assert hierarchy.generalized == ("district",)
@@ -127,20 +102,20 @@ def test_hierarchy_and_rules_parse():
         ),
     ],
 )
-def test_malformed_deidentification_rules(change, expected):
+def test_malformed_deidentification_rules(change, expected, minimal_schema):
     with pytest.raises(SchemaError, match=expected):
-        parse_schema(HIERARCHY.replace(*change), source="bad.toml")
+        parse_schema((minimal_schema + HIERARCHY).replace(*change), source="bad.toml")
 
 
-def test_generalize_only_quasi_identifiers():
-    text = MINIMAL.replace("max = 10", "max = 10\ngeneralize = { band = 5 }")
+def test_generalize_only_quasi_identifiers(minimal_schema):
+    text = minimal_schema.replace("max = 10", "max = 10\ngeneralize = { band = 5 }")
     with pytest.raises(SchemaError, match="only quasi-identifiers can be generalized"):
         parse_schema(text, source="bad.toml")
 
 
-def test_derived_feature_must_use_numeric_columns():
+def test_derived_feature_must_use_numeric_columns(minimal_schema):
     text = (
-        MINIMAL + '\n[[derived]]\nname = "r"\nkind = "ratio"\nnumerator = "x"\n'
+        minimal_schema + '\n[[derived]]\nname = "r"\nkind = "ratio"\nnumerator = "x"\n'
         'denominator = "id"\nmin = 0\nmax = 1\n'
     )
     with pytest.raises(SchemaError, match="needs numeric feature columns"):
