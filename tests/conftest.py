@@ -60,7 +60,7 @@ def party_table(market) -> pd.DataFrame:
     return market.parties["large_bank"].head(3500).copy()
 
 
-@pytest.fixture()
+@pytest.fixture(scope="session")
 def make_node():
     """Factory writing an institution folder with its table and node config."""
     return write_node

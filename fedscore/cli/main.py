@@ -329,6 +329,52 @@ def audit_verify(
     raise typer.Exit(code=1)
 
 
+@audit_app.command("canary")
+def audit_canary(
+    node_config: Annotated[Path, typer.Argument(help="The institution's node config (node.toml).")],
+    epsilon: Epsilon = 1.0,
+    delta: Annotated[float, typer.Option(help="DP delta of the audited run.")] = 1e-4,
+    rows: Annotated[int, typer.Option(help="Training rows used (the first N).")] = 2000,
+    canaries: Annotated[int, typer.Option(help="Canaries made.")] = 500,
+    control: Annotated[bool, typer.Option(help="Also run the non-private control.")] = True,
+    out: Annotated[Path | None, typer.Option(help="Write the results as JSON here.")] = None,
+) -> None:
+    """Empirical one-run privacy audit on this node's de-identified rows (nothing is sent)."""
+    import json
+
+    from fedscore.clients.local_data import load_party_data
+    from fedscore.clients.node import NodeConfig
+    from fedscore.core.schema import load_schema
+    from fedscore.privacy.audit.canary import run_canary_audit
+
+    recipe = RunConfig(
+        model="mlp", rounds=100, learning_rate=0.3, batch_size=128, delta=delta, epsilon=epsilon
+    )
+    try:
+        node = NodeConfig.from_toml(node_config)
+        data = load_party_data(node, load_schema(node.task_path))
+        x, y = data.train_x[:rows], data.train_y[:rows]
+        results = {"dp": run_canary_audit(x, y, recipe, canaries=canaries).as_dict()}
+        if control:
+            results["non_private_control"] = run_canary_audit(
+                x, y, recipe.replace(private=False), canaries=canaries
+            ).as_dict()
+    except FedscoreError as error:
+        _fail(error)
+    for name, result in results.items():
+        console.print(
+            f"{name}: claimed ε {result['claimed_epsilon']:.3f}, empirical lower bound "
+            f"{result['lower_bound']:.3f} ({result['correct']}/{result['guesses']} guesses "
+            f"right, {result['canaries']} canaries, β = {result['beta']})",
+            markup=False,
+        )
+    if out is not None:
+        out.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    if results["dp"]["lower_bound"] > results["dp"]["claimed_epsilon"]:
+        console.print("the DP run leaks more than its claim", style="bold red")
+        raise typer.Exit(code=1)
+
+
 def _compare_with_run(
     ledger_file: Path, run_dir: Path, party: str | None, verdict: Verification
 ) -> Verification:
