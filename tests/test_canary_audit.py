@@ -10,7 +10,7 @@ from fedscore.core.runconfig import RunConfig
 from fedscore.privacy.audit.canary import epsilon_lower_bound, run_canary_audit
 
 # A recipe that lets a non-private MLP memorize its canaries (many passes, small batches).
-RECIPE = {"model": "mlp", "rounds": 100, "learning_rate": 0.3, "batch_size": 128, "delta": 1e-4}
+RECIPE = {"model": "mlp", "rounds": 200, "learning_rate": 0.3, "batch_size": 128, "delta": 1e-4}
 
 
 @pytest.fixture(scope="module")
@@ -37,5 +37,5 @@ def test_dp_run_stays_below_its_claim_and_the_non_private_control_leaks(rows):
     control = run_canary_audit(features, labels, RunConfig(**RECIPE, private=False))
     assert 0.98 <= private.claimed_epsilon <= 1.0
     assert private.lower_bound <= private.claimed_epsilon
-    assert control.lower_bound >= 1.0  # clear leakage: most canaries guessed right
-    assert control.lower_bound >= private.lower_bound + 0.75
+    assert control.lower_bound >= 1.2  # clear leakage: most canaries guessed right
+    assert control.lower_bound >= private.lower_bound + 1.0

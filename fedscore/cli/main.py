@@ -348,7 +348,7 @@ def audit_canary(
     from fedscore.privacy.audit.canary import run_canary_audit
 
     recipe = RunConfig(
-        model="mlp", rounds=100, learning_rate=0.3, batch_size=128, delta=delta, epsilon=epsilon
+        model="mlp", rounds=200, learning_rate=0.3, batch_size=128, delta=delta, epsilon=epsilon
     )
     try:
         node = NodeConfig.from_toml(node_config)
