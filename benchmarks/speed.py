@@ -225,16 +225,7 @@ def time_local_training(data: PartyData, model: str, repeats: int, warmup: int) 
     """One round of `train_locally`, DP vs non-DP, interleaved; medians and their ratio."""
     run = RunConfig(model=model)
     schedule = LocalSchedule.for_party(run, len(data.train_y))
-    noise = calibrate_noise(
-        run.epsilon,
-        run.delta,
-        schedule.sample_rate,
-        run.rounds * schedule.steps_per_round,
-        run.accountant,
-    )
-    mechanism = MechanismParams(
-        noise, schedule.sample_rate, run.max_grad_norm, schedule.expected_batch_size
-    )
+    mechanism = schedule.calibrated_mechanism(run)
     times: dict[bool, list[float]] = {False: [], True: []}
     for index in range(warmup + repeats):
         # Alternate which mode goes first, so drift hits both alike.
@@ -246,7 +237,7 @@ def time_local_training(data: PartyData, model: str, repeats: int, warmup: int) 
     return {
         "steps_per_round": schedule.steps_per_round,
         "expected_batch_size": schedule.expected_batch_size,
-        "noise_multiplier": noise,
+        "noise_multiplier": mechanism.noise_multiplier,
         "seconds": {_mode(p): t for p, t in times.items()},
         "median_seconds": {_mode(p): m for p, m in medians.items()},
         "min_seconds": {_mode(p): min(t) for p, t in times.items()},

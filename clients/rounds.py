@@ -33,7 +33,6 @@ from fedscore.privacy.accounting import (
     AccountantStore,
     PartyAccountant,
     RoundRecord,
-    calibrate_noise,
 )
 from fedscore.privacy.dp_sgd import DpSgd, LocalPrivacy, MechanismParams, NoPrivacy
 from fedscore.privacy.ledger import LedgerEntry, NodeSigner
@@ -125,15 +124,8 @@ def _mechanism(
         )
     plan = store.plan(key, request.run_id)
     if plan is None:
-        noise = calibrate_noise(
-            run.epsilon,
-            run.delta,
-            schedule.sample_rate,
-            run.rounds * schedule.steps_per_round,
-            run.accountant,
-        )
         plan = {
-            "noise_multiplier": noise,
+            "noise_multiplier": schedule.calibrated_mechanism(run).noise_multiplier,
             "sample_rate": schedule.sample_rate,
             "expected_batch_size": schedule.expected_batch_size,
         }

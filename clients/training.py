@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from fedscore.core.runconfig import RunConfig
-from fedscore.privacy.dp_sgd import LocalPrivacy
+from fedscore.privacy.accounting import calibrate_noise
+from fedscore.privacy.dp_sgd import LocalPrivacy, MechanismParams
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,18 @@ class LocalSchedule:
     sample_rate: float
     steps_per_round: int
     expected_batch_size: int
+
+    def calibrated_mechanism(self, run: RunConfig) -> MechanismParams:
+        """The run's Gaussian mechanism: noise calibrated once for every step of the run
+        (rounds × local epochs × steps) to the run's epsilon."""
+        noise = calibrate_noise(
+            run.epsilon,
+            run.delta,
+            self.sample_rate,
+            run.rounds * self.steps_per_round,
+            run.accountant,
+        )
+        return MechanismParams(noise, self.sample_rate, run.max_grad_norm, self.expected_batch_size)
 
     @classmethod
     def for_party(cls, run: RunConfig, n_records: int) -> LocalSchedule:

@@ -26,8 +26,8 @@ from scipy.stats import binom
 from fedscore.clients.training import LocalSchedule, train_locally
 from fedscore.core.models import ModelSpec, build_model, predict_proba
 from fedscore.core.runconfig import RunConfig
-from fedscore.privacy.accounting import PartyAccountant, calibrate_noise
-from fedscore.privacy.dp_sgd import DpSgd, LocalPrivacy, MechanismParams, NoPrivacy
+from fedscore.privacy.accounting import PartyAccountant
+from fedscore.privacy.dp_sgd import DpSgd, LocalPrivacy, NoPrivacy
 
 
 @dataclass(frozen=True)
@@ -114,16 +114,7 @@ def run_canary_audit(
     accountant = PartyAccountant()
     privacy: LocalPrivacy
     if run.private:
-        noise = calibrate_noise(
-            run.epsilon,
-            run.delta,
-            schedule.sample_rate,
-            run.rounds * schedule.steps_per_round,
-            run.accountant,
-        )
-        privacy_params = MechanismParams(
-            noise, schedule.sample_rate, run.max_grad_norm, schedule.expected_batch_size
-        )
+        privacy_params = schedule.calibrated_mechanism(run)
     model = build_model(ModelSpec(run.model, features.shape[1], run.hidden, run.seed))
     sampling = torch.Generator().manual_seed(seed)
     for _ in range(run.rounds):
