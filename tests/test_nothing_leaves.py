@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from fedscore.clients.node import NodeConfig
-from fedscore.privacy.pii import scan_bytes
+from fedscore.privacy.pii import scan_file
 
 pytestmark = pytest.mark.simulation
 PERSONAL_COLUMNS = ("customer_id", "id_number", "name", "mobile", "card_number")
@@ -68,7 +68,7 @@ def test_nothing_personal_leaves_any_node(tmp_path, market, make_node):
     }
     for path in [*sent, *received]:
         blob = path.read_bytes()
-        hits = scan_bytes(blob)
+        hits = scan_file(path)
         assert not any(hits.values()), f"{path}: PII detectors fired: {hits}"
         leaked = [value for value in personal if value in blob]
         assert not leaked, f"{path}: {len(leaked)} raw personal value(s) found"

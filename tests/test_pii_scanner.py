@@ -13,7 +13,9 @@ from fedscore.privacy.pii import (
     is_valid_resident_id,
     luhn_check_digit,
     resident_id_check_char,
+    png_text,
     scan_bytes,
+    scan_file,
     scan_frame,
     scan_series,
     scan_text,
@@ -198,6 +200,31 @@ def test_scan_text_and_bytes():
     broken = body + str((int(luhn_check_digit(body)) + 1) % 10)
     gbk = f"卡号{broken}".encode("gb18030")
     assert scan_bytes(gbk, encoding="gb18030") == {"bank_card": 1}
+
+
+def test_png_files_are_scanned_by_the_text_they_carry(tmp_path):
+    from PIL import Image, PngImagePlugin
+
+    # Pixel bytes that spell an address: compressed, they are not text a reader sees.
+    pixels = b"zhang.san@example.com " * 64
+    image = Image.frombytes("L", (len(pixels) // 8, 8), pixels)
+    plain = tmp_path / "plain.png"
+    image.save(plain)
+    assert scan_file(plain) == {}
+
+    metadata = PngImagePlugin.PngInfo()
+    metadata.add_text("Author", "手机13812345678")
+    metadata.add_itxt("Comment", "邮箱zhang.san@example.com", zip=True)
+    tagged = tmp_path / "tagged.png"
+    image.save(tagged, pnginfo=metadata)
+    assert scan_file(tagged) == {"mobile": 1, "email": 1}
+    assert "Author" in png_text(tagged.read_bytes())
+
+    other = tmp_path / "notes.txt"
+    other.write_text("邮箱zhang.san@example.com", encoding="utf-8")
+    assert scan_file(other) == {"email": 1}
+    with pytest.raises(ValueError, match="truncated"):
+        png_text(tagged.read_bytes()[:60])
 
 
 def test_hex_digests_are_not_identifiers():

@@ -33,7 +33,15 @@ from fedscore.privacy.pii.resident_id import (
     is_valid_resident_id,
     resident_id_check_char,
 )
-from fedscore.privacy.pii.scanner import ColumnHit, scan_bytes, scan_frame, scan_series, scan_text
+from fedscore.privacy.pii.scanner import (
+    ColumnHit,
+    png_text,
+    scan_bytes,
+    scan_file,
+    scan_frame,
+    scan_series,
+    scan_text,
+)
 from fedscore.privacy.pii.social_credit_code import (
     SocialCreditCodeDetector,
     is_valid_social_credit_code,
@@ -74,7 +82,9 @@ __all__ = [
     "register_detector",
     "resident_id_check_char",
     "resolve_detectors",
+    "png_text",
     "scan_bytes",
+    "scan_file",
     "scan_frame",
     "scan_series",
     "scan_text",
