@@ -139,7 +139,9 @@ def png_text(data: bytes) -> str:
             texts.append(body.decode("latin-1"))
         elif kind == b"zTXt":
             keyword, _, rest = body.partition(b"\0")
-            texts.append(keyword.decode("latin-1") + "\0" + zlib.decompress(rest[1:]).decode("latin-1"))
+            texts.append(
+                keyword.decode("latin-1") + "\0" + zlib.decompress(rest[1:]).decode("latin-1")
+            )
         elif kind == b"iTXt":
             keyword, _, rest = body.partition(b"\0")
             compressed, rest = rest[0], rest[2:]
@@ -152,7 +154,9 @@ def png_text(data: bytes) -> str:
     return "\n".join(texts)
 
 
-def scan_file(path: Path | str, detectors: Iterable[Detector | str] | None = None) -> dict[str, int]:
+def scan_file(
+    path: Path | str, detectors: Iterable[Detector | str] | None = None
+) -> dict[str, int]:
     """`scan_bytes` of a file's contents; of a PNG image, only the text it carries (`png_text`).
 
     Args:
