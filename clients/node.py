@@ -9,6 +9,7 @@ from typing import Any
 
 from fedscore.core.errors import ConfigError
 from fedscore.datasets.market import default_task_path
+from fedscore.privacy.ledger import HASH_ALGORITHMS
 
 # The one key a SuperNode's --node-config must carry: the node config file.
 NODE_CONFIG_KEY = "node-config-file"
@@ -38,6 +39,8 @@ class NodeConfig:
         consent_table: the institution's consent records (None: the task's consent column).
         capture_outgoing: write every reply the node sends under `state_dir/outgoing/`
             (an audit of what leaves the institution).
+        ledger_hash: the hash algorithm of the ledger's chain, "sha256" or "sm3" (for
+            deployments held to the national cryptographic algorithms).
     """
 
     party: str
@@ -53,8 +56,14 @@ class NodeConfig:
     consent_table: Path | None = None
     capture_outgoing: bool = False
     budget_epoch: str = "default"
+    ledger_hash: str = "sha256"
 
     def __post_init__(self) -> None:
+        if self.ledger_hash not in HASH_ALGORITHMS:
+            raise ConfigError(
+                f"node '{self.party}': [ledger] hash must be one of "
+                f"{', '.join(HASH_ALGORITHMS)}, not '{self.ledger_hash}'"
+            )
         if self.max_epsilon <= 0:
             raise ConfigError(f"node '{self.party}': max_epsilon must be > 0")
         if not 0 < self.validation_fraction < 1:
@@ -92,6 +101,7 @@ class NodeConfig:
         privacy: dict[str, Any] = doc.get("privacy", {})
         deid: dict[str, Any] = doc.get("deidentification", {})
         audit: dict[str, Any] = doc.get("audit", {})
+        ledger: dict[str, Any] = doc.get("ledger", {})
         base = path.parent
 
         def required(table: dict[str, Any], key: str, section: str) -> Any:
@@ -121,6 +131,7 @@ class NodeConfig:
                 ),
                 capture_outgoing=bool(audit.get("capture_outgoing", False)),
                 budget_epoch=str(privacy.get("budget_epoch", "default")),
+                ledger_hash=str(ledger.get("hash", "sha256")),
             )
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{path}: a setting has the wrong type ({exc})") from exc

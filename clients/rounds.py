@@ -179,7 +179,11 @@ def train_round(
     """Run one training round at this node; returns the reply's content."""
     request = RoundRequest.from_config(config)
     run = request.run
-    store = AccountantStore(node.accountant_db, signer=NodeSigner.load_or_create(node.ledger_key))
+    store = AccountantStore(
+        node.accountant_db,
+        signer=NodeSigner.load_or_create(node.ledger_key),
+        ledger_hash=node.ledger_hash,
+    )
     key: AccountantKey | None = None
     data: PartyData | None = None
     try:

@@ -6,9 +6,11 @@ import json
 import sqlite3
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 import tomli_w
+from cryptography.hazmat.primitives import hashes
 from flwr.app import ArrayRecord, ConfigRecord
 
 from fedscore.clients.node import NodeConfig
@@ -17,10 +19,13 @@ from fedscore.core import protocol
 from fedscore.core.encoding import FeatureEncoder
 from fedscore.core.models import ModelSpec, build_model
 from fedscore.core.runconfig import RunConfig
+from fedscore.privacy.accounting import AccountantKey, AccountantStore, PartyAccountant, RoundRecord
 from fedscore.privacy.ledger import (
+    HASH_ALGORITHMS,
     LEDGER_SCHEMA,
     NodeSigner,
     append_entry,
+    chain_hash,
     read_entries,
     verify_entries,
     verify_ledger,
@@ -32,15 +37,51 @@ def signer(tmp_path):
     return NodeSigner.load_or_create(tmp_path / "keys" / "ledger" / "ed25519.pem")
 
 
-@pytest.fixture()
-def ledger(tmp_path, signer):
+@pytest.fixture(params=HASH_ALGORITHMS)
+def ledger(request, tmp_path, signer):
+    """40 signed entries chained with each of the hash algorithms a node can choose."""
     path = tmp_path / "privacy.sqlite"
     db = sqlite3.connect(path, isolation_level=None)
     db.executescript(LEDGER_SCHEMA)
     for index in range(40):
-        append_entry(db, {"round": index + 1, "epsilon_rdp": 0.1 * (index + 1)}, signer)
+        content = {"round": index + 1, "epsilon_rdp": 0.1 * (index + 1)}
+        append_entry(db, content, signer, request.param)
     db.close()
     return path
+
+
+def test_sm3_links_follow_the_standard():
+    # GB/T 32905-2016, appendix A.1: SM3("abc").
+    abc = "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
+    digest = hashes.Hash(hashes.SM3())
+    digest.update(b"abc")
+    assert digest.finalize().hex() == abc
+    link = chain_hash(b"\x01" * 32, b"\x02" * 64, b"abc", "sm3")
+    digest = hashes.Hash(hashes.SM3())
+    digest.update(b"\x01" * 32 + b"\x02" * 64 + b"abc")
+    assert link == digest.finalize()
+    with pytest.raises(ValueError, match="choose one of sha256, sm3"):
+        chain_hash(b"", b"", b"abc", "md5")
+
+
+def test_a_ledger_may_move_from_sha256_to_sm3(tmp_path, signer):
+    path = tmp_path / "privacy.sqlite"
+    store = AccountantStore(path, signer=signer)
+    key = AccountantKey("bank", "default_risk", "v1")
+    record = RoundRecord(
+        "run-a", 1, "refused", "budget", None, None, None, None, 1e-5, None, None, 1.0
+    )
+    store.commit_round(key, PartyAccountant(), record)
+    moved = AccountantStore(path, signer=signer, ledger_hash="sm3")
+    entry = moved.commit_round(key, PartyAccountant(), replace(record, server_round=2))
+    assert entry is not None and entry.algorithm == "sm3"
+    db = sqlite3.connect(path)
+    entries = read_entries(db)
+    db.close()
+    assert [e.algorithm for e in entries] == ["sha256", "sm3"]
+    assert verify_entries(entries, signer.public_key).ok
+    with pytest.raises(ValueError, match="unknown ledger hash algorithm"):
+        AccountantStore(path, signer=signer, ledger_hash="sha1")
 
 
 def _tamper(path, statement, *params):
@@ -117,6 +158,7 @@ def _request(schema, run, server_round):
 
 def test_node_rounds_are_ledgered_and_the_cli_verifies(tmp_path, party_table, schema, make_node):
     config = make_node(tmp_path / "bank", "bank", party_table, max_epsilon=0.75)
+    config.write_text(config.read_text() + '\n[ledger]\nhash = "sm3"\n')
     node = NodeConfig.from_toml(config)
     run = RunConfig(rounds=2, batch_size=256, delta=1e-4)
     arrays = ArrayRecord(
@@ -128,6 +170,7 @@ def test_node_rounds_are_ledgered_and_the_cli_verifies(tmp_path, party_table, sc
     entries = read_entries(db)
     db.close()
     assert [e.content["status"] for e in entries] == ["trained", "refused"]
+    assert {e.algorithm for e in entries} == {"sm3"}
     first = entries[0].content
     assert first["noise_multiplier"] > 0 and first["sampler"] == "poisson"
     assert first["budget_remaining"] == pytest.approx(0.75 - first["epsilon_rdp"])

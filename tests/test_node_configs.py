@@ -26,3 +26,15 @@ def test_node_config_errors_name_the_file_and_setting(tmp_path):
     path.write_text('[node]\nparty = "x"\ndata = "t.csv"\n[privacy]\nmax_epsilon = -1\n')
     with pytest.raises(ConfigError, match="max_epsilon must be > 0"):
         NodeConfig.from_toml(path)
+
+
+def test_the_ledger_hash_is_chosen_in_config(tmp_path):
+    path = tmp_path / "node.toml"
+    base = '[node]\nparty = "x"\ndata = "t.csv"\n[privacy]\nmax_epsilon = 1\n'
+    path.write_text(base)
+    assert NodeConfig.from_toml(path).ledger_hash == "sha256"
+    path.write_text(base + '[ledger]\nhash = "sm3"\n')
+    assert NodeConfig.from_toml(path).ledger_hash == "sm3"
+    path.write_text(base + '[ledger]\nhash = "md5"\n')
+    with pytest.raises(ConfigError, match=r"\[ledger\] hash must be one of sha256, sm3, not 'md5'"):
+        NodeConfig.from_toml(path)

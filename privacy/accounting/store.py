@@ -17,7 +17,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fedscore.privacy.accounting.accountant import PartyAccountant
-from fedscore.privacy.ledger import LEDGER_SCHEMA, LedgerEntry, NodeSigner, append_entry
+from fedscore.privacy.ledger import (
+    LEDGER_SCHEMA,
+    LedgerEntry,
+    NodeSigner,
+    append_entry,
+    check_hash_algorithm,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS accountant (
@@ -92,11 +98,16 @@ class AccountantStore:
     signer : NodeSigner | None
         The node's ledger key: with it, every round record is also appended to the
         signed, hash-chained ledger in the same transaction.
+    ledger_hash : str
+        The hash algorithm of new ledger links: "sha256" or "sm3".
     """
 
-    def __init__(self, path: str | Path, signer: NodeSigner | None = None) -> None:
+    def __init__(
+        self, path: str | Path, signer: NodeSigner | None = None, ledger_hash: str = "sha256"
+    ) -> None:
         self.path = Path(path)
         self.signer = signer
+        self.ledger_hash = check_hash_algorithm(ledger_hash)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not self.path.exists():
             self.path.touch(mode=0o600)
@@ -164,6 +175,7 @@ class AccountantStore:
                         db,
                         {**asdict(key), **asdict(stamped), **(ledger_details or {})},
                         self.signer,
+                        self.ledger_hash,
                     )
                 db.execute("COMMIT")
             except BaseException:

@@ -17,7 +17,20 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
+
 GENESIS = b"fedscore-ledger-v1"
+#: The chain's hash algorithms: SHA-256, or SM3 (GB/T 32905) for national-algorithm deployments.
+HASH_ALGORITHMS = ("sha256", "sm3")
+
+
+def check_hash_algorithm(name: str) -> str:
+    """`name` if it is a chain hash algorithm; a ValueError naming the choices otherwise."""
+    if name not in HASH_ALGORITHMS:
+        raise ValueError(
+            f"unknown ledger hash algorithm '{name}': choose one of {', '.join(HASH_ALGORITHMS)}"
+        )
+    return name
 
 
 def canonical(content: dict[str, Any]) -> bytes:
@@ -30,12 +43,18 @@ def canonical(content: dict[str, Any]) -> bytes:
 def chain_hash(
     previous_hash: bytes, previous_signature: bytes, content: bytes, algorithm: str = "sha256"
 ) -> bytes:
-    """The hash of one link ("sha256", or "sm3" for national-algorithm deployments)."""
-    digest = hashlib.new(algorithm)
-    digest.update(previous_hash or GENESIS)
-    digest.update(previous_signature)
-    digest.update(content)
-    return digest.digest()
+    """The hash of one link, by one of `HASH_ALGORITHMS`.
+
+    SM3 comes from OpenSSL through hashlib where this Python's OpenSSL has it, else
+    from `cryptography`; both give the same digest.
+    """
+    check_hash_algorithm(algorithm)
+    message = (previous_hash or GENESIS) + previous_signature + content
+    if algorithm == "sm3" and "sm3" not in hashlib.algorithms_available:
+        digest = hashes.Hash(hashes.SM3())
+        digest.update(message)
+        return digest.finalize()
+    return hashlib.new(algorithm, message).digest()
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,15 @@ CREATE TABLE IF NOT EXISTS ledger (
 def append_entry(
     db: sqlite3.Connection, content: dict[str, Any], signer: NodeSigner, algorithm: str = "sha256"
 ) -> LedgerEntry:
-    """Append one signed entry (call within an open transaction)."""
+    """Append one signed entry (call within an open transaction).
+
+    Args:
+        db: the node's privacy-state database, inside the caller's transaction.
+        content: what the entry records.
+        signer: the node's ledger key.
+        algorithm: the hash of this link (see `HASH_ALGORITHMS`); each entry records its
+            own, so a node can move from SHA-256 to SM3 without breaking its chain.
+    """
     last = db.execute(
         "SELECT seq, entry_hash, signature FROM ledger ORDER BY seq DESC LIMIT 1"
     ).fetchone()
