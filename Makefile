@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= demo-output
 
-.PHONY: install demo test lint bench-quality bench-speed clean
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: install browser demo test lint bench-quality bench-speed clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,11 +21,19 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+# The HTML reports are tested in a real headless browser: Debian's Chromium.
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "install Chromium at $(CHROMIUM) for the browser tests" >&2; exit 1; }
+	SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+
+browser: $(CHROMIUM)
+
 demo: $(STAMP)
 	FLWR_TELEMETRY_ENABLED=0 $(BIN)/fedscore demo --out $(DEMO_OUT)
 
-test: $(STAMP)
-	FLWR_TELEMETRY_ENABLED=0 $(BIN)/python -m pytest
+test: $(STAMP) $(CHROMIUM)
+	FLWR_TELEMETRY_ENABLED=0 FEDSCORE_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
 	$(BIN)/ruff check .
 
 lint: $(STAMP)

@@ -27,10 +27,10 @@ import tomli_w
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from fedscore.core.documents import write_json
 from fedscore.core.runconfig import RunConfig
 from fedscore.datasets.market import default_task_path
 from fedscore.demo import DemoFederation, prepare_demo
-from fedscore.server.rundir import write_json
 from fedscore.server.settings import ServerSettings
 from fedscore.simulation import run_simulated_training
 

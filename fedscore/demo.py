@@ -8,8 +8,11 @@ Layout written under the output directory (a stable contract):
     institutions/<name>/keys/                its pseudonymization keys (owner-only)
     institutions/<name>/node.toml            its node config
     institutions/<name>/state/               its privacy state and de-identification reports
+    institutions/<name>/keys/ledger/         its ledger signing key (Ed25519, owner-only)
     consortium/consortium_test.csv           the model owner's test set (features and
                                              label only: no identifiers)
+    consortium/ledger_keys.toml              the consortium's key list: each institution's
+                                             ledger public key, for audits
     federation.toml                          which node config each simulated node plays
     runs/<run-id>/                           one directory per training run
 """
@@ -22,10 +25,12 @@ from pathlib import Path
 import tomli_w
 
 from fedscore.clients.federation import FederationManifest
+from fedscore.clients.node import NodeConfig
 from fedscore.core.tabular import write_table
 from fedscore.datasets.identities import IDENTITY_COLUMNS, add_identities
 from fedscore.datasets.market import CONSENT, CUSTOMER_KEY, INSTITUTIONS, split_market
 from fedscore.privacy.keys import KeyRing
+from fedscore.privacy.ledger import NodeSigner
 
 # The demo's budgets per data version: room for a few runs at epsilon 1 each.
 DEMO_MAX_EPSILON = {"large_bank": 4.0, "city_bank": 4.0, "loan_facilitator": 3.0}
@@ -40,6 +45,7 @@ class DemoFederation:
     manifest_path: Path
     consortium_test: Path
     runs_dir: Path
+    ledger_keys: Path
 
     @property
     def manifest(self) -> FederationManifest:
@@ -58,6 +64,7 @@ def prepare_demo(root: str | Path) -> DemoFederation:
     root = Path(root).resolve()
     market = add_identities(split_market())
     node_configs: list[Path] = []
+    ledger_keys: dict[str, str] = {}
     for institution in INSTITUTIONS:
         home = root / "institutions" / institution.name
         (home / "data").mkdir(parents=True, exist_ok=True)
@@ -84,6 +91,8 @@ def prepare_demo(root: str | Path) -> DemoFederation:
             encoding="utf-8",
         )
         node_configs.append(config)
+        signer = NodeSigner.load_or_create(NodeConfig.from_toml(config).ledger_key)
+        ledger_keys[institution.name] = signer.public_hex
     consortium = root / "consortium"
     consortium.mkdir(parents=True, exist_ok=True)
     test_path = consortium / "consortium_test.csv"
@@ -93,6 +102,8 @@ def prepare_demo(root: str | Path) -> DemoFederation:
         if c not in (CUSTOMER_KEY, *IDENTITY_COLUMNS, CONSENT)
     ]
     write_table(market.consortium_test[model_columns], test_path)
+    keys_path = consortium / "ledger_keys.toml"
+    keys_path.write_text(tomli_w.dumps({"ledger_keys": ledger_keys}), encoding="utf-8")
     manifest_path = root / "federation.toml"
     FederationManifest(tuple(node_configs)).save(manifest_path)
-    return DemoFederation(root, manifest_path, test_path, root / "runs")
+    return DemoFederation(root, manifest_path, test_path, root / "runs", keys_path)

@@ -5,13 +5,11 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import roc_curve
 
+from fedscore.core.figures import save_figure
 from fedscore.server.history import RunHistory
 
 
@@ -30,7 +28,7 @@ def plot_auc_per_round(history: RunHistory, path: Path) -> Path:
     ax.set_title("AUC of the global model per round")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_epsilon_per_round(history: RunHistory, path: Path) -> Path:
@@ -55,7 +53,7 @@ def plot_epsilon_per_round(history: RunHistory, path: Path) -> Path:
     ax.set_title("Privacy spent per party (dotted: max ε; shaded: refused rounds)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_roc_ks(labels: np.ndarray, probabilities: np.ndarray, path: Path) -> Path:
@@ -84,12 +82,4 @@ def plot_roc_ks(labels: np.ndarray, probabilities: np.ndarray, path: Path) -> Pa
     ks_ax.legend(fontsize=8)
     for ax in (roc_ax, ks_ax):
         ax.grid(alpha=0.3)
-    return _save(fig, path)
-
-
-def _save(fig: plt.Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -17,10 +17,8 @@ JSON holds no NaN/Infinity: a missing figure is null, an infinite epsilon "inf".
 
 from __future__ import annotations
 
-import base64
 import html
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +28,7 @@ from rich.table import Table
 from torch import nn
 
 from fedscore.core.artifact import save_model
+from fedscore.core.documents import figure_html, json_safe, write_json, write_text_atomic
 from fedscore.core.schema import TaskSchema
 from fedscore.server.evaluation import ConsortiumEvaluator
 from fedscore.server.history import RunHistory
@@ -37,28 +36,6 @@ from fedscore.server.plots import plot_auc_per_round, plot_epsilon_per_round, pl
 from fedscore.server.settings import ServerSettings
 
 LEDGER_HEADS = "ledger_heads.json"
-
-
-def json_safe(value: Any) -> Any:
-    """Replace NaN by None and infinities by "inf"/"-inf", recursively."""
-    if isinstance(value, float):
-        if math.isnan(value):
-            return None
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return value
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    return value
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically: readers never see a half-written file."""
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(json_safe(data), indent=2, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(path)
 
 
 def build_summary(
@@ -178,12 +155,7 @@ class RunDirectory:
         return summary
 
     def _write_report(self, summary: dict[str, Any], figures: list[Path]) -> None:
-        images = "\n".join(
-            f'<figure><img alt="{html.escape(f.stem)}" src="data:image/png;base64,'
-            f'{base64.b64encode(f.read_bytes()).decode()}"><figcaption>{html.escape(f.stem)}'
-            "</figcaption></figure>"
-            for f in figures
-        )
+        images = "\n".join(figure_html(f, f.stem) for f in figures)
         body = html.escape(json.dumps(json_safe(summary), indent=2, ensure_ascii=False))
         page = (
             "<!doctype html><html><head><meta charset='utf-8'>"
@@ -192,7 +164,7 @@ class RunDirectory:
             f"<body><h1>Run {html.escape(summary['run_id'])}</h1>{images}"
             f"<h2>summary.json</h2><pre>{body}</pre></body></html>"
         )
-        (self.path / "report.html").write_text(page, encoding="utf-8")
+        write_text_atomic(self.path / "report.html", page)
 
     def print_summary(self, console: Console, history: RunHistory) -> None:
         summary = json.loads((self.path / "summary.json").read_text(encoding="utf-8"))

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -108,3 +115,145 @@ def write_node(
         encoding="utf-8",
     )
     return config
+
+
+def run_fedscore(*args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    """`fedscore ARGS...` in a new process, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "fedscore.cli.main", *args],
+        cwd=cwd,
+        env={**os.environ, "FLWR_TELEMETRY_ENABLED": "0"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="session")
+def fedscore_cli():
+    """`run_fedscore`: the command line in a new process."""
+    return run_fedscore
+
+
+#: The consortium `trained_consortium` trains: the facilitator's budget runs out in round 2.
+CONSORTIUM_BUDGETS = {"large_bank": 5.0, "city_bank": 5.0, "loan_facilitator": 0.75}
+
+
+@dataclass(frozen=True)
+class TrainedConsortium:
+    """Three institutions after one real two-round run, and the model owner's run directory.
+
+    Attributes:
+        root: the folder holding everything (institution folders, work/, keys).
+        nodes: each institution's node.toml.
+        test: the consortium test table.
+        run_dir: the run directory.
+        keys: the consortium's ledger key list.
+        stderr: what `fedscore train` printed.
+    """
+
+    root: Path
+    nodes: tuple[Path, ...]
+    test: Path
+    run_dir: Path
+    keys: Path
+    stderr: str
+
+    def copy_to(self, destination: Path) -> TrainedConsortium:
+        """A private copy (for tests that tamper with it); paths inside are relative."""
+        shutil.copytree(self.root, destination, dirs_exist_ok=True)
+
+        def moved(path: Path) -> Path:
+            return destination / path.relative_to(self.root)
+
+        return TrainedConsortium(
+            destination,
+            tuple(moved(n) for n in self.nodes),
+            moved(self.test),
+            moved(self.run_dir),
+            moved(self.keys),
+            self.stderr,
+        )
+
+
+@pytest.fixture(scope="session")
+def trained_consortium(tmp_path_factory, market) -> TrainedConsortium:
+    """One real `fedscore train` run (2 rounds, epsilon 1) of three institutions; read-only:
+    tests that change it work on `copy_to(tmp_path)`."""
+    root = tmp_path_factory.mktemp("consortium")
+    nodes = tuple(
+        write_node(root / name, name, market.parties[name].head(3000), max_epsilon=budget)
+        for name, budget in CONSORTIUM_BUDGETS.items()
+    )
+    test = root / "consortium_test.csv"
+    write_table(market.consortium_test.head(1500), test)
+    args = ["train", "--rounds", "2", "--epsilon", "1.0", "--test", str(test)]
+    args += ["--workdir", str(root / "work")]
+    for node in nodes:
+        args += ["--node", str(node)]
+    result = run_fedscore(*args, cwd=root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run_dir,) = (root / "work" / "runs").iterdir()
+    keys = root / "consortium_keys.toml"
+    keys.write_text(
+        tomli_w.dumps(
+            {
+                "ledger_keys": {
+                    name: (root / name / "keys" / "ledger" / "ed25519.pub").read_text().strip()
+                    for name in CONSORTIUM_BUDGETS
+                }
+            }
+        ),
+        encoding="utf-8",
+    )
+    return TrainedConsortium(root, nodes, test, run_dir, keys, result.stderr)
+
+
+#: Headless Chromium as this machine runs it: no sandbox as root, and no background
+#: connections (the network is closed; they would fail noisily).
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@contextmanager
+def chromium_page(url: str | Path) -> Iterator[tuple[object, list[str]]]:
+    """A page of headless Debian Chromium showing `url` (a file path or http URL), and the
+    list of problems it reports: console errors and warnings, page errors, failed requests."""
+    from playwright.sync_api import sync_playwright
+
+    executable = os.environ.get("FEDSCORE_CHROMIUM", "/usr/bin/chromium")
+    if not Path(executable).is_file():
+        pytest.fail(f"Chromium not found at {executable}: `make browser` installs Debian's")
+    problems: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on(
+                "console",
+                lambda message: (
+                    problems.append(f"console {message.type}: {message.text}")
+                    if message.type in ("error", "warning")
+                    else None
+                ),
+            )
+            page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+            page.on("requestfailed", lambda request: problems.append(f"failed: {request.url}"))
+            target = url if isinstance(url, str) else Path(url).resolve().as_uri()
+            page.goto(target, wait_until="load")
+            yield page, problems
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="session")
+def open_in_chromium():
+    """`chromium_page`: open a page in headless Chromium and collect what goes wrong."""
+    return chromium_page

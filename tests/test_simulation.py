@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,55 +11,15 @@ import pytest
 from fedscore import load_model
 from fedscore.clients.node import NodeConfig
 from fedscore.core.metrics import score_metrics
-from fedscore.core.tabular import file_sha256, write_table
+from fedscore.core.tabular import file_sha256
 from fedscore.privacy.accounting import AccountantKey, AccountantStore
 
 pytestmark = pytest.mark.simulation
 
 
-def _fedscore(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "FLWR_TELEMETRY_ENABLED": "0"}
-    return subprocess.run(
-        [sys.executable, "-m", "fedscore.cli.main", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def _prepare(tmp_path: Path, market, make_node) -> tuple[list[Path], Path]:
-    budgets = {"large_bank": 5.0, "city_bank": 5.0, "loan_facilitator": 0.75}
-    nodes = [
-        make_node(tmp_path / name, name, market.parties[name].head(3000), max_epsilon=budget)
-        for name, budget in budgets.items()
-    ]
-    test = tmp_path / "consortium_test.csv"
-    write_table(market.consortium_test.head(1500), test)
-    return nodes, test
-
-
-def test_three_parties_two_rounds_write_every_artifact(tmp_path, market, make_node):
-    nodes, test = _prepare(tmp_path, market, make_node)
-    work = tmp_path / "work"
-    args = [
-        "train",
-        "--rounds",
-        "2",
-        "--epsilon",
-        "1.0",
-        "--test",
-        str(test),
-        "--workdir",
-        str(work),
-    ]
-    for node in nodes:
-        args += ["--node", str(node)]
-    result = _fedscore(*args, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-
-    (run_dir,) = (work / "runs").iterdir()
+def test_three_parties_two_rounds_write_every_artifact(tmp_path, trained_consortium, fedscore_cli):
+    consortium = trained_consortium.copy_to(tmp_path)
+    nodes, test, run_dir = consortium.nodes, consortium.test, consortium.run_dir
     for artifact in (
         "summary.json",
         "metrics.json",
@@ -113,15 +69,7 @@ def test_three_parties_two_rounds_write_every_artifact(tmp_path, market, make_no
     assert np.all((probabilities > 0) & (probabilities < 1))
 
     # The model owner can check every party's signed ledger entries without its node.
-    keys = tmp_path / "consortium_keys.toml"
-    keys.write_text(
-        "[ledger_keys]\n"
-        + "".join(
-            f'{NodeConfig.from_toml(c).party} = "'
-            f'{NodeConfig.from_toml(c).ledger_key.with_suffix(".pub").read_text().strip()}"\n'
-            for c in nodes
-        )
-    )
+    keys = consortium.keys
     heads = json.loads((run_dir / "ledger_heads.json").read_text())
     assert {p: len(h) for p, h in heads.items()} == {
         "large_bank": 2,
@@ -129,12 +77,12 @@ def test_three_parties_two_rounds_write_every_artifact(tmp_path, market, make_no
         "loan_facilitator": 2,
     }
     assert (
-        _fedscore("audit", "verify", str(run_dir), "--keys", str(keys), cwd=tmp_path).returncode
+        fedscore_cli("audit", "verify", str(run_dir), "--keys", str(keys), cwd=tmp_path).returncode
         == 0
     )
     city = str(tmp_path / "city_bank")
     assert (
-        _fedscore(
+        fedscore_cli(
             "audit", "verify", city, "--keys", str(keys), "--against", str(run_dir), cwd=tmp_path
         ).returncode
         == 0
@@ -142,13 +90,13 @@ def test_three_parties_two_rounds_write_every_artifact(tmp_path, market, make_no
     ledger = NodeConfig.from_toml(tmp_path / "city_bank" / "node.toml").accountant_db
     with sqlite3.connect(ledger) as db:  # drop the ledger's last entry: a truncation
         db.execute("DELETE FROM ledger WHERE seq = (SELECT MAX(seq) FROM ledger)")
-    truncated = _fedscore(
+    truncated = fedscore_cli(
         "audit", "verify", city, "--keys", str(keys), "--against", str(run_dir), cwd=tmp_path
     )
     assert truncated.returncode == 1 and "removed from its end" in truncated.stderr
     heads["city_bank"][0]["content"]["epsilon_rdp"] = 0.01
     (run_dir / "ledger_heads.json").write_text(json.dumps(heads))
-    tampered = _fedscore("audit", "verify", str(run_dir), "--keys", str(keys), cwd=tmp_path)
+    tampered = fedscore_cli("audit", "verify", str(run_dir), "--keys", str(keys), cwd=tmp_path)
     assert tampered.returncode == 1
     assert "city_bank ledger entry #0: its content does not match its hash" in tampered.stderr
 
@@ -157,13 +105,13 @@ def test_three_parties_two_rounds_write_every_artifact(tmp_path, market, make_no
     assert set(history["rounds"][1]["federated_eval"]) == set(summary["parties"])
 
 
-def test_a_bad_party_table_stops_before_anything_runs(tmp_path, market, make_node):
+def test_a_bad_party_table_stops_before_anything_runs(tmp_path, market, make_node, fedscore_cli):
     table = market.parties["city_bank"].head(3000).copy()
     table.loc[12, "MARRIAGE"] = 7
     bad = make_node(tmp_path / "bad", "bad", table)
     good = make_node(tmp_path / "good", "good", market.parties["large_bank"].head(3000))
     work = tmp_path / "work"
-    result = _fedscore(
+    result = fedscore_cli(
         "train", "--node", str(good), "--node", str(bad), "--workdir", str(work), cwd=tmp_path
     )
     assert result.returncode == 2

@@ -23,7 +23,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
+# Logs and CI keep whole lines: a console that is not a terminal gets a wide fixed width.
+console = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
 
 Rounds = Annotated[int, typer.Option(help="Federated rounds.")]
 Epsilon = Annotated[float, typer.Option(help="Epsilon each party spends on this run.")]
@@ -98,6 +99,8 @@ def demo(
             federation.consortium_test,
         )
         run_simulated_training(settings, manifest, verbose=verbose)
+        console.print("[bold]compliance audit[/] of every institution's ledger and the runs")
+        audit_report([federation.root], keys=federation.ledger_keys, out=federation.root / "audit")
     except FedscoreError as error:
         _fail(error)
 
@@ -398,37 +401,107 @@ def _compare_with_run(
 
 def _verify_run_directory(run_dir: Path, keys: Path | None) -> None:
     """Check every signed ledger head the nodes sent with their updates."""
-    import json
-
+    from fedscore.privacy.audit.evidence import collect_run
     from fedscore.privacy.ledger import load_public_keys
-    from fedscore.privacy.ledger.verify import verify_signed_head
 
     try:
         if keys is None:
             raise FedscoreError("name the consortium's key list with --keys")
-        known = load_public_keys(keys)
+        evidence = collect_run(run_dir, load_public_keys(keys))
     except FedscoreError as error:
         _fail(error)
-    heads = json.loads((run_dir / LEDGER_HEADS).read_text(encoding="utf-8"))
-    failures = 0
-    for party, entries in sorted(heads.items()):
-        if party not in known:
-            console.print(f"{party}: no ledger key in {keys}", style="bold red", markup=False)
-            failures += 1
-            continue
-        for head in entries:
-            problem = verify_signed_head(head, known[party])
-            if problem:
-                failures += 1
-                console.print(
-                    f"FAILED {party} ledger entry #{head.get('seq')}: {problem}",
-                    style="bold red",
-                    markup=False,
-                )
-        console.print(f"{party}: {len(entries)} signed ledger head(s) checked", markup=False)
-    if failures:
+    for finding in evidence.findings:
+        console.print(f"FAILED {finding.message}", style="bold red", markup=False)
+    for party, heads in sorted(evidence.heads.items()):
+        console.print(f"{party}: {len(heads)} signed ledger head(s) checked", markup=False)
+    if evidence.findings:
         raise typer.Exit(code=1)
     console.print(f"OK: every signed ledger head in {run_dir} verifies", markup=False)
+
+
+@audit_app.command("report")
+def audit_report(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Institution folders (node.toml), privacy-state files, run directories, or "
+            "a consortium folder holding institutions/ and runs/ (as the demo writes)."
+        ),
+    ],
+    keys: Annotated[
+        Path | None,
+        typer.Option(help="The consortium's key list (TOML, [ledger_keys] party = hex)."),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option(help="Folder for audit_report.html, audit_report.json, figures/.")
+    ] = Path("audit"),
+) -> None:
+    """Write the compliance report: every party's spend, verified; exit 1 if anything fails."""
+    from fedscore.privacy.audit.evidence import ConsortiumKeys
+    from fedscore.privacy.audit.report import audit, write_audit_report
+    from fedscore.privacy.ledger import load_public_keys
+
+    try:
+        trusted = ConsortiumKeys(load_public_keys(keys), keys) if keys else ConsortiumKeys()
+        report = audit(paths, trusted)
+        outputs = write_audit_report(report, out)
+    except FedscoreError as error:
+        _fail(error)
+    _print_audit(report.document)
+    console.print(f"report: {outputs.html}\n        {outputs.json}", markup=False)
+    if not report.ok:
+        raise typer.Exit(code=1)
+
+
+def _print_audit(document: dict[str, object]) -> None:
+    from rich.table import Table
+
+    table = Table(title="privacy budget per party and data version")
+    for column in ("party", "data version", "ε RDP", "ε PRV", "used", "max ε", "refused", "ledger"):
+        table.add_column(column, justify="left" if column in ("party", "data version") else "right")
+    parties: dict[str, dict] = document["parties"]  # type: ignore[assignment]
+    for party, view in parties.items():
+        for version in view["data_versions"]:
+            table.add_row(
+                party,
+                str(version["data_version"])[:12],
+                _fmt_epsilon(version["epsilon_rdp"]),
+                _fmt_epsilon(version["epsilon_prv"]),
+                _fmt_epsilon(version["budget_used"]),
+                _fmt_epsilon(version["max_epsilon"]),
+                str(version["refused_rounds"]),
+                "verified" if view["ledger_ok"] else "FAILED",
+            )
+    console.print(table)
+    shared: dict = document["shared_customers"]  # type: ignore[assignment]
+    if shared["worst_case"]:
+        worst = shared["worst_case"]
+        console.print(
+            f"worst case for a customer at {' + '.join(worst['parties'])}: "
+            f"ε {_fmt_epsilon(worst['epsilon'])}, δ {worst['delta']:g}",
+            markup=False,
+        )
+    for finding in document["findings"]:  # type: ignore[attr-defined]
+        style = "bold red" if finding["severity"] == "failure" else "yellow"
+        console.print(
+            f"{finding['severity']}: [{finding['subject']}] {finding['message']}",
+            style=style,
+            markup=False,
+            soft_wrap=True,
+        )
+    verdict = document["verification"]["ok"]  # type: ignore[index]
+    console.print(
+        "VERIFIED" if verdict else "FAILED: the evidence does not verify",
+        style="bold green" if verdict else "bold red",
+    )
+
+
+def _fmt_epsilon(value: object) -> str:
+    if value is None:
+        return "—"
+    if value == "inf" or (isinstance(value, float) and value == float("inf")):
+        return "∞"
+    return f"{float(value):.4f}"  # type: ignore[arg-type]
 
 
 def main() -> None:

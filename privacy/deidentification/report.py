@@ -69,6 +69,19 @@ class DeidentificationReport:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, document: dict[str, Any]) -> DeidentificationReport:
+        """A report read back from its JSON form (as `write` stored it).
+
+        Raises:
+            ValueError: the document is not a de-identification report.
+        """
+        try:
+            columns = [ColumnTreatment(**column) for column in document["columns"]]
+            return cls(**{**document, "columns": columns})
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not a de-identification report ({exc})") from exc
+
     def sha256(self) -> str:
         """Hash of the canonical JSON form (what a ledger entry can refer to)."""
         canonical = json.dumps(self.as_dict(), sort_keys=True, ensure_ascii=False)

@@ -1,0 +1,58 @@
+"""Writing the documents fedscore hands to people: strict JSON and self-contained HTML.
+
+JSON holds no NaN/Infinity (a missing figure is null, an infinite epsilon "inf"), and
+every file appears whole or not at all: a reader never sees a half-written file.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+
+def json_safe(value: Any) -> Any:
+    """Replace NaN by None and infinities by "inf"/"-inf", recursively."""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return value
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write `text` (UTF-8) to `path` through a temporary file renamed into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_json(path: Path, data: Any) -> Path:
+    """Write `data` as strict, indented JSON, atomically."""
+    return write_text_atomic(
+        path, json.dumps(json_safe(data), indent=2, ensure_ascii=False, allow_nan=False)
+    )
+
+
+def figure_html(path: Path, caption: str, figure_id: str = "") -> str:
+    """An HTML figure with the PNG at `path` embedded as a data URI (no file to ship)."""
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    ident = f' id="{html.escape(figure_id)}"' if figure_id else ""
+    return (
+        f'<figure{ident}><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )

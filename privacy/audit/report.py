@@ -1,0 +1,359 @@
+"""The compliance audit report: every institution's privacy spend, from verified evidence.
+
+`build_audit_report` turns the evidence (see `evidence`) into one document: per
+party, epsilon per round by RDP and PRV, budget used and left per data version,
+refused rounds, de-identification summaries and consent counts; the worst-case
+epsilon of a customer held by several institutions; the model card of every run;
+and the verification status of everything it rests on. `write_audit_report` saves
+it as JSON and as one self-contained HTML page with the figures embedded.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from fedscore.core.documents import write_json, write_text_atomic
+from fedscore.privacy.audit.evidence import (
+    FAILURE,
+    ConsortiumKeys,
+    Finding,
+    InstitutionEvidence,
+    RunEvidence,
+    collect_institution,
+    collect_run,
+    cross_check,
+    discover_sources,
+)
+
+#: Above this many parties, the shared-customer table lists pairs and all parties only.
+MAX_PARTIES_FOR_EVERY_COMBINATION = 6
+SEMANTICS = (
+    "Epsilon is record-level (ε, δ)-differential privacy of one institution's training "
+    "data, accumulated over every round of every run on a data version (RDP and PRV are "
+    "two accountants of the same mechanism; the budget is charged by the one named). A "
+    "new data version of the same budget epoch adds its spend to the earlier versions'. "
+    "A customer held by several institutions is protected by the sum of their epsilons "
+    "and deltas (basic composition): that sum is the worst case shown for customers at "
+    "several institutions, whoever those customers are."
+)
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """One audit: the document (as JSON-ready data) and the evidence it came from.
+
+    Attributes:
+        document: the report's content (what audit_report.json holds).
+        institutions: the verified evidence of each institution.
+        runs: the verified run directories.
+    """
+
+    document: dict[str, Any]
+    institutions: tuple[InstitutionEvidence, ...]
+    runs: tuple[RunEvidence, ...]
+
+    @property
+    def ok(self) -> bool:
+        """Whether everything verified (no finding of severity "failure")."""
+        return bool(self.document["verification"]["ok"])
+
+    @property
+    def parties(self) -> list[str]:
+        return list(self.document["parties"])
+
+
+@dataclass(frozen=True)
+class AuditOutputs:
+    """Where an audit report was written."""
+
+    html: Path
+    json: Path
+    figures: tuple[Path, ...]
+
+
+def audit(paths: Sequence[Path], keys: ConsortiumKeys) -> AuditReport:
+    """Collect, verify and summarise the evidence found at `paths` (see `discover_sources`).
+
+    Raises:
+        FedscoreError: a path cannot be read or a party has no key.
+    """
+    sources = discover_sources(paths)
+    institutions = tuple(collect_institution(path, keys) for path in sources.institutions)
+    # Without a key list, run directories are checked with the keys the ledgers verified with.
+    run_keys = dict(keys.keys) if keys.source else {i.party: i.public_key for i in institutions}
+    runs = tuple(collect_run(path, run_keys) for path in sources.runs)
+    return build_audit_report(institutions, runs, cross_check(institutions, runs), keys)
+
+
+def build_audit_report(
+    institutions: Sequence[InstitutionEvidence],
+    runs: Sequence[RunEvidence],
+    extra_findings: Iterable[Finding] = (),
+    keys: ConsortiumKeys | None = None,
+) -> AuditReport:
+    """The audit document from verified evidence.
+
+    Args:
+        institutions: each institution's evidence.
+        runs: the run directories' evidence.
+        extra_findings: findings of cross-checks between them (see `cross_check`).
+        keys: the keys the evidence was verified with (named in the report).
+    """
+    findings = [
+        *(f for i in institutions for f in i.findings),
+        *(f for r in runs for f in r.findings),
+        *extra_findings,
+    ]
+    parties = {i.party: party_view(i) for i in institutions}
+    document = {
+        "title": "fedscore privacy-budget audit",
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "fedscore_version": _version(),
+        "semantics": SEMANTICS,
+        "verification": {
+            "ok": not any(f.severity == FAILURE for f in findings),
+            "key_list": str(keys.source) if keys and keys.source else None,
+            "ledgers": {
+                i.party: {
+                    "ledger_file": str(i.ledger_file),
+                    "ok": i.verification.ok,
+                    "entries": i.verification.entries,
+                    "signature_checks": i.verification.signature_checks,
+                    "first_broken": i.verification.first_broken,
+                    "problem": i.verification.problem,
+                    "key_source": i.key_source,
+                }
+                for i in institutions
+            },
+            "runs": {
+                r.run_id: {
+                    "path": str(r.path),
+                    "signed_heads": {p: len(h) for p, h in r.heads.items()},
+                    "verified_heads": r.verified_heads,
+                }
+                for r in runs
+            },
+        },
+        "findings": [
+            {"severity": f.severity, "subject": f.subject, "message": f.message} for f in findings
+        ],
+        "parties": parties,
+        "shared_customers": shared_customer_bounds(parties),
+        "runs": [model_card(r) for r in runs],
+    }
+    return AuditReport(document, tuple(institutions), tuple(runs))
+
+
+def party_view(evidence: InstitutionEvidence) -> dict[str, Any]:
+    """One institution's spend, rounds, refusals, de-identification and consent."""
+    entries = evidence.entries
+    rounds = [
+        {
+            "seq": seq,
+            "run_id": e.get("run_id"),
+            "server_round": e.get("server_round"),
+            "status": e.get("status"),
+            "reason": e.get("reason", ""),
+            "data_version": e.get("data_version"),
+            "epsilon_rdp": e.get("epsilon_rdp"),
+            "epsilon_prv": e.get("epsilon_prv"),
+            "epsilon_spent": e.get("epsilon_spent"),
+            "epsilon_earlier_data_versions": e.get("epsilon_earlier_data_versions", 0.0),
+            "budget_remaining": e.get("budget_remaining"),
+            "max_epsilon": e.get("max_epsilon"),
+            "accountant": e.get("accountant", "rdp"),
+            "noise_multiplier": e.get("noise_multiplier"),
+            "sample_rate": e.get("sample_rate"),
+            "steps": e.get("steps"),
+            "max_grad_norm": e.get("max_grad_norm"),
+            "delta": e.get("delta"),
+            "sampler": e.get("sampler"),
+            "created_at": e.get("created_at"),
+        }
+        for seq, e in enumerate(entries)
+    ]
+    versions: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for entry in entries:
+        versions.setdefault((str(entry.get("task")), str(entry.get("data_version"))), []).append(
+            entry
+        )
+    data_versions = [
+        _version_view(task, version, group) for (task, version), group in versions.items()
+    ]
+    runs: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        runs[str(entry.get("run_id"))] = entry
+    return {
+        "display_name": evidence.display_name,
+        "ledger_ok": evidence.verification.ok,
+        "rounds": rounds,
+        "refused": [
+            {k: r[k] for k in ("seq", "run_id", "server_round", "reason", "created_at")}
+            for r in rounds
+            if r["status"] != "trained"
+        ],
+        "data_versions": data_versions,
+        "lifetime_epsilon": sum(_number(v["epsilon"]) for v in data_versions),
+        "lifetime_delta": sum(_number(v["delta"]) for v in data_versions),
+        "deidentification": [
+            _deidentification_view(run_id, entry, evidence) for run_id, entry in runs.items()
+        ],
+        "consent": dict(entries[-1].get("consent") or {}) if entries else {},
+    }
+
+
+def shared_customer_bounds(parties: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Worst-case epsilon and delta of a customer held by several institutions.
+
+    Every combination of two or more parties (pairs and all parties only, beyond
+    `MAX_PARTIES_FOR_EVERY_COMBINATION`), with the sum of their lifetime figures.
+    """
+    names = sorted(parties)
+    sizes = (
+        range(2, len(names) + 1)
+        if len(names) <= MAX_PARTIES_FOR_EVERY_COMBINATION
+        else sorted({2, len(names)})
+    )
+    combinations = [
+        {
+            "parties": list(group),
+            "epsilon": sum(_number(parties[p]["lifetime_epsilon"]) for p in group),
+            "delta": sum(_number(parties[p]["lifetime_delta"]) for p in group),
+        }
+        for size in sizes
+        for group in itertools.combinations(names, size)
+    ]
+    worst = max(combinations, key=lambda c: c["epsilon"], default=None)
+    return {
+        "basis": "basic composition: a customer's data at each institution is protected "
+        "by that institution's spend; the epsilons and deltas add",
+        "combinations": combinations,
+        "worst_case": worst,
+    }
+
+
+def model_card(run: RunEvidence) -> dict[str, Any]:
+    """What a run trained, how well the model scores, and what it cost each party."""
+    summary = run.summary
+    return {
+        "run_id": run.run_id,
+        "path": str(run.path),
+        "task": summary.get("task"),
+        "task_version": summary.get("task_version"),
+        "model": summary.get("model"),
+        "strategy": summary.get("strategy"),
+        "rounds": summary.get("rounds"),
+        "private": summary.get("private"),
+        "target_epsilon": summary.get("target_epsilon"),
+        "consortium_test": summary.get("consortium_test", {}),
+        "parties": {
+            party: {
+                "epsilon_rdp": info.get("epsilon_rdp"),
+                "epsilon_prv": info.get("epsilon_prv"),
+                "rounds_trained": info.get("rounds_trained"),
+                "refused_rounds": info.get("refused_rounds", []),
+                "local_auc": (info.get("federated_eval") or {}).get("auc"),
+                "signed_heads": len(run.heads.get(party, [])),
+                "verified_heads": run.verified_heads.get(party, 0),
+            }
+            for party, info in sorted(summary.get("parties", {}).items())
+        },
+    }
+
+
+def write_audit_report(report: AuditReport, out: Path) -> AuditOutputs:
+    """Save the report as `out/audit_report.json` and a self-contained `out/audit_report.html`.
+
+    Figures are drawn into a scratch folder first and moved into `out/figures/` only once
+    the HTML page has been rendered, so a failure leaves no partial report behind.
+    """
+    from fedscore.privacy.audit.html import render_html
+    from fedscore.privacy.audit.plots import plot_budget, plot_party_epsilon
+
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out, prefix=".audit-") as scratch:
+        work = Path(scratch)
+        budget = plot_budget(report.document["parties"], work / "budget.png")
+        per_party = {
+            party: plot_party_epsilon(party, view, work / f"epsilon_{_slug(party)}.png")
+            for party, view in report.document["parties"].items()
+        }
+        page = render_html(report.document, budget, per_party)
+        figures_dir = out / "figures"
+        figures_dir.mkdir(exist_ok=True)
+        figures = tuple(
+            Path(shutil.move(str(p), figures_dir / p.name)) for p in [budget, *per_party.values()]
+        )
+    json_path = write_json(out / "audit_report.json", report.document)
+    html_path = write_text_atomic(out / "audit_report.html", page)
+    return AuditOutputs(html_path, json_path, figures)
+
+
+def _version_view(task: str, version: str, group: list[dict[str, Any]]) -> dict[str, Any]:
+    last = group[-1]
+    trained = [e for e in group if e.get("status") == "trained"]
+    last_trained = trained[-1] if trained else {}
+    accountant = str(last.get("accountant", "rdp"))
+    spent = last.get("epsilon_spent")
+    earlier = last.get("epsilon_earlier_data_versions") or 0.0
+    return {
+        "task": task,
+        "data_version": version,
+        "budget_epoch": last.get("budget_epoch"),
+        "accountant": accountant,
+        "epsilon": spent if spent is not None else 0.0,
+        "epsilon_rdp": last_trained.get("epsilon_rdp"),
+        "epsilon_prv": last_trained.get("epsilon_prv"),
+        "epsilon_earlier_data_versions": earlier,
+        "budget_used": _number(spent or 0.0) + _number(earlier),
+        "max_epsilon": last.get("max_epsilon"),
+        "budget_remaining": last.get("budget_remaining"),
+        "delta": max((_number(e.get("delta") or 0.0) for e in group), default=0.0),
+        "trained_rounds": len(trained),
+        "refused_rounds": len(group) - len(trained),
+        "runs": list(dict.fromkeys(str(e.get("run_id")) for e in group)),
+        "first_used": group[0].get("created_at"),
+        "last_used": last.get("created_at"),
+        "mechanism": {
+            k: last_trained.get(k)
+            for k in ("noise_multiplier", "sample_rate", "steps", "max_grad_norm", "sampler")
+        },
+    }
+
+
+def _deidentification_view(
+    run_id: str, entry: dict[str, Any], evidence: InstitutionEvidence
+) -> dict[str, Any]:
+    digest = entry.get("deidentification_report_sha256")
+    report = evidence.reports.get(str(digest))
+    view: dict[str, Any] = {"run_id": run_id, "report_sha256": digest, "verified": False}
+    if report is not None:
+        view.update(report.summary(), verified=True, quasi_identifiers=report.quasi_identifiers)
+    return view
+
+
+def _number(value: Any) -> float:
+    if value == "inf":
+        return math.inf
+    return float(value) if value is not None else math.nan
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "party"
+
+
+def _version() -> str:
+    try:
+        return metadata.version("fedscore")
+    except metadata.PackageNotFoundError:
+        return "unknown"
