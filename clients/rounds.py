@@ -5,17 +5,25 @@ Order of a training round, which the privacy guarantee depends on:
 2. load this party's accountant for (task, data version) from disk;
 3. fix the run's noise once (calibrated for rounds × local epochs × steps);
 4. refuse the round if it would push epsilon past the node's `max_epsilon`;
-5. train with DP-SGD, then commit the accountant and the round record in one
-   transaction; only then is the update released.
+5. train with DP-SGD, then commit the accountant, the round record, its ledger entry
+   and the update in one transaction; only then is the update released.
+
+A round asked again with the same global model (after the node or the server crashed
+between the commit and the reply) is answered with the update already committed:
+re-sending a DP output is post-processing and costs nothing. Asked with another
+model, the round is trained, charged and recorded again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import math
 import secrets
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from flwr.app import ArrayRecord, ConfigRecord, MetricRecord, RecordDict
 
@@ -32,6 +40,7 @@ from fedscore.privacy.accounting import (
     AccountantKey,
     AccountantStore,
     PartyAccountant,
+    ReleasedUpdate,
     RoundRecord,
 )
 from fedscore.privacy.dp_sgd import DpSgd, LocalPrivacy, MechanismParams, NoPrivacy
@@ -191,6 +200,10 @@ def train_round(
         data = load_data(node, schema)
         data.report.write(node.report_path(request.run_id))
         key = AccountantKey(node.party, schema.name, data.data_version)
+        request_sha256 = global_model_sha256(arrays)
+        earlier = store.released(key, request.run_id, request.server_round)
+        if earlier is not None and earlier[0].request_sha256 == request_sha256:
+            return _replayed_reply(node, data, *earlier)
         accountant = store.load(key)
         schedule = LocalSchedule.for_party(run, len(data.train_y))
         privacy: LocalPrivacy
@@ -249,6 +262,12 @@ def train_round(
         model, data.train_x, data.train_y, run, schedule, privacy, sampling
     )
     report = accountant.report(run.delta)
+    metrics = _epsilon_metrics(report.rdp, report.prv, len(data.train_y), node.max_epsilon)
+    metrics["noise-multiplier"] = mechanism.noise_multiplier if mechanism else 0.0
+    metrics["sample-rate"] = schedule.sample_rate
+    metrics["steps"] = result.steps
+    metrics["train-loss"] = result.mean_loss
+    update = ArrayRecord(trained.state_dict())
     entry = store.commit_round(
         key,
         accountant,
@@ -268,18 +287,53 @@ def train_round(
         ),
         _ledger_details(node, run, data, report.by(run.accountant), store, key),
         budget_epoch=store.epoch_of(key, node.budget_epoch),
+        released=ReleasedUpdate(
+            request_sha256, _arrays_to_npz(update), json.dumps(dict(metrics.items()))
+        ),
     )
-    metrics = _epsilon_metrics(report.rdp, report.prv, len(data.train_y), node.max_epsilon)
-    metrics["noise-multiplier"] = mechanism.noise_multiplier if mechanism else 0.0
-    metrics["sample-rate"] = schedule.sample_rate
-    metrics["steps"] = result.steps
-    metrics["train-loss"] = result.mean_loss
     return RecordDict(
         {
-            protocol.ARRAYS: ArrayRecord(trained.state_dict()),
+            protocol.ARRAYS: update,
             protocol.METRICS: metrics,
             protocol.PARTY: _party_record(
                 node, protocol.TRAINED, note=report.note, data=data, ledger_entry=entry
+            ),
+        }
+    )
+
+
+def global_model_sha256(arrays: ArrayRecord) -> str:
+    """Fingerprint of the global model a round starts from (names, shapes, values)."""
+    digest = hashlib.sha256()
+    for name, array in arrays.items():
+        values = array.numpy()
+        digest.update(f"{name}:{values.dtype}:{values.shape};".encode())
+        digest.update(np.ascontiguousarray(values).tobytes())
+    return digest.hexdigest()
+
+
+def _arrays_to_npz(arrays: ArrayRecord) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **{name: array.numpy() for name, array in arrays.items()})
+    return buffer.getvalue()
+
+
+def _replayed_reply(
+    node: NodeConfig, data: PartyData, update: ReleasedUpdate, entry: LedgerEntry | None
+) -> RecordDict:
+    """The reply a node already committed for this round, sent again at no privacy cost."""
+    with np.load(io.BytesIO(update.arrays)) as stored:
+        arrays = ArrayRecord({name: torch.from_numpy(stored[name]) for name in stored.files})
+    return RecordDict(
+        {
+            protocol.ARRAYS: arrays,
+            protocol.METRICS: MetricRecord(json.loads(update.metrics)),
+            protocol.PARTY: _party_record(
+                node,
+                protocol.TRAINED,
+                note="update re-sent as committed earlier (no new privacy cost)",
+                data=data,
+                ledger_entry=entry,
             ),
         }
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -170,3 +171,73 @@ def test_a_new_data_version_draws_on_the_same_budget_until_the_operator_says_so(
     renewed = NodeConfig.from_toml(config)
     accepted = train_round(renewed, _arrays(schema, run), _request(schema, run, 1, run_id="mar"))
     assert accepted.config_records[protocol.PARTY][protocol.STATUS] == protocol.TRAINED
+
+
+def test_a_round_asked_again_is_answered_with_its_committed_update(
+    tmp_path, party_table, schema, make_node
+):
+    """A crash between commit and reply: the same request gets the same update, free."""
+    node = NodeConfig.from_toml(make_node(tmp_path / "f", "f", party_table, max_epsilon=0.75))
+    run = RunConfig(rounds=2, batch_size=256, delta=1e-4, epsilon=1.0)
+    arrays = _arrays(schema, run)
+    first = train_round(node, arrays, _request(schema, run, 1))
+    again = train_round(node, arrays, _request(schema, run, 1))
+    party = again.config_records[protocol.PARTY]
+    assert (
+        party[protocol.STATUS] == protocol.TRAINED and "no new privacy cost" in party[protocol.NOTE]
+    )
+    head = json.loads(party[protocol.LEDGER_HEAD])
+    assert head == json.loads(first.config_records[protocol.PARTY][protocol.LEDGER_HEAD])
+    sent, resent = first.array_records[protocol.ARRAYS], again.array_records[protocol.ARRAYS]
+    assert list(sent) == list(resent)
+    for name in sent:
+        assert (sent[name].numpy() == resent[name].numpy()).all()
+    assert dict(again.metric_records[protocol.METRICS]) == dict(
+        first.metric_records[protocol.METRICS]
+    )
+    store = AccountantStore(node.accountant_db)
+    key = _key(node, schema)
+    assert store.load(key).steps == first.metric_records[protocol.METRICS]["steps"]
+    assert [(r.status, r.attempt) for r in store.rounds(key)] == [("trained", 1)]
+
+
+def test_a_round_asked_again_from_another_model_is_charged_and_recorded_again(
+    tmp_path, party_table, schema, make_node
+):
+    node = NodeConfig.from_toml(make_node(tmp_path / "f", "f", party_table, max_epsilon=0.75))
+    run = RunConfig(rounds=2, batch_size=256, delta=1e-4, epsilon=1.0)
+    first = train_round(node, _arrays(schema, run), _request(schema, run, 1))
+    other = first.array_records[protocol.ARRAYS]  # not the model round 1 started from
+    again = train_round(node, other, _request(schema, run, 1))
+    # A second training of round 1 would pass the budget: refused, and both attempts kept.
+    assert again.config_records[protocol.PARTY][protocol.STATUS] == protocol.REFUSED
+    store = AccountantStore(node.accountant_db)
+    key = _key(node, schema)
+    rounds = store.rounds(key)
+    assert [(r.status, r.attempt) for r in rounds] == [("trained", 1), ("refused", 2)]
+    assert store.trained_round(key, "run-a", 1)
+    assert sum(r.steps or 0 for r in rounds) == store.load(key).steps > 0
+
+
+def test_a_state_file_from_before_attempts_is_migrated(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "privacy.sqlite"
+    db = sqlite3.connect(path)
+    db.execute(
+        "CREATE TABLE round (party TEXT NOT NULL, task TEXT NOT NULL, data_version TEXT NOT "
+        "NULL, run_id TEXT NOT NULL, server_round INTEGER NOT NULL, status TEXT NOT NULL, "
+        "reason TEXT NOT NULL, noise_multiplier REAL, sample_rate REAL, steps INTEGER, "
+        "max_grad_norm REAL, delta REAL NOT NULL, epsilon_rdp REAL, epsilon_prv REAL, "
+        "max_epsilon REAL NOT NULL, created_at TEXT NOT NULL, "
+        "PRIMARY KEY (party, task, data_version, run_id, server_round))"
+    )
+    db.execute(
+        "INSERT INTO round VALUES ('bank','t','v1','run-a',1,'trained','',3.0,0.1,6,4.0,"
+        "1e-5,0.5,0.45,3.0,'2026-11-01T00:00:00+00:00')"
+    )
+    db.commit()
+    db.close()
+    store = AccountantStore(path)
+    (record,) = store.rounds(AccountantKey("bank", "t", "v1"))
+    assert record.attempt == 1 and record.steps == 6 and record.epsilon_rdp == 0.5

@@ -17,6 +17,7 @@ from fedscore.clients.node import NodeConfig
 from fedscore.clients.rounds import train_round
 from fedscore.core import protocol
 from fedscore.core.encoding import FeatureEncoder
+from fedscore.core.errors import ConfigError
 from fedscore.core.models import ModelSpec, build_model
 from fedscore.core.runconfig import RunConfig
 from fedscore.privacy.accounting import AccountantKey, AccountantStore, PartyAccountant, RoundRecord
@@ -196,3 +197,17 @@ def test_node_rounds_are_ledgered_and_the_cli_verifies(tmp_path, party_table, sc
     )
     bad = audit(str(node.accountant_db), "--keys", str(keys), "--party", "bank")
     assert bad.returncode == 1 and "FAILED at entry #0" in bad.stderr
+
+
+def test_the_ledger_key_is_whole_or_refused(tmp_path):
+    path = tmp_path / "keys" / "ledger" / "ed25519.pem"
+    signer = NodeSigner.load_or_create(path)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert not list(path.parent.glob("*.partial"))
+    path.with_suffix(".pub").unlink()  # e.g. a crash before it was written
+    again = NodeSigner.load_or_create(path)
+    assert again.public_hex == signer.public_hex
+    assert path.with_suffix(".pub").read_text().strip() == signer.public_hex
+    path.write_bytes(b"")
+    with pytest.raises(ConfigError, match="not a readable private key"):
+        NodeSigner.load_or_create(path)

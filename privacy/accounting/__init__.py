@@ -2,13 +2,19 @@
 
 from fedscore.privacy.accounting.accountant import EpsilonReport, PartyAccountant
 from fedscore.privacy.accounting.calibration import calibrate_noise
-from fedscore.privacy.accounting.store import AccountantKey, AccountantStore, RoundRecord
+from fedscore.privacy.accounting.store import (
+    AccountantKey,
+    AccountantStore,
+    ReleasedUpdate,
+    RoundRecord,
+)
 
 __all__ = [
     "AccountantKey",
     "AccountantStore",
     "EpsilonReport",
     "PartyAccountant",
+    "ReleasedUpdate",
     "RoundRecord",
     "calibrate_noise",
 ]

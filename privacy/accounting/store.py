@@ -1,9 +1,12 @@
 """Persistent accountant state of a node, in SQLite under the node's state directory.
 
 One accountant per (party, task, data version). A trained round is committed
-in one transaction together with the accountant state it produced, before the
-update leaves the node: a crash in between leaves neither, and the update is
-never sent. Refused rounds are recorded too, never silently skipped.
+in one transaction together with the accountant state it produced, its ledger entry
+and the update it releases, before the update leaves the node: a crash in between
+leaves none of them, and the update is never sent. Refused rounds are recorded too,
+never silently skipped. Every attempt at a round has its own record: a round asked
+again after a crash is either answered with the update already released (no new
+privacy cost) or trained, charged and recorded again.
 """
 
 from __future__ import annotations
@@ -24,13 +27,9 @@ from fedscore.privacy.ledger import (
     append_entry,
     check_hash_algorithm,
 )
+from fedscore.privacy.ledger.store import read_entry
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS accountant (
-    party TEXT NOT NULL, task TEXT NOT NULL, data_version TEXT NOT NULL,
-    state TEXT NOT NULL, updated_at TEXT NOT NULL,
-    PRIMARY KEY (party, task, data_version)
-);
+_ROUND_TABLE = """
 CREATE TABLE IF NOT EXISTS round (
     party TEXT NOT NULL, task TEXT NOT NULL, data_version TEXT NOT NULL,
     run_id TEXT NOT NULL, server_round INTEGER NOT NULL,
@@ -38,7 +37,20 @@ CREATE TABLE IF NOT EXISTS round (
     reason TEXT NOT NULL,
     noise_multiplier REAL, sample_rate REAL, steps INTEGER, max_grad_norm REAL,
     delta REAL NOT NULL, epsilon_rdp REAL, epsilon_prv REAL, max_epsilon REAL NOT NULL,
-    created_at TEXT NOT NULL,
+    created_at TEXT NOT NULL, attempt INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (party, task, data_version, run_id, server_round, attempt)
+);
+"""
+_SCHEMA = _ROUND_TABLE + """
+CREATE TABLE IF NOT EXISTS accountant (
+    party TEXT NOT NULL, task TEXT NOT NULL, data_version TEXT NOT NULL,
+    state TEXT NOT NULL, updated_at TEXT NOT NULL,
+    PRIMARY KEY (party, task, data_version)
+);
+CREATE TABLE IF NOT EXISTS released_update (
+    party TEXT NOT NULL, task TEXT NOT NULL, data_version TEXT NOT NULL, run_id TEXT NOT NULL,
+    server_round INTEGER NOT NULL, request_sha256 TEXT NOT NULL, ledger_seq INTEGER,
+    arrays BLOB NOT NULL, metrics TEXT NOT NULL,
     PRIMARY KEY (party, task, data_version, run_id, server_round)
 );
 CREATE TABLE IF NOT EXISTS budget_epoch (
@@ -71,6 +83,7 @@ class RoundRecord:
         reason: why a round was refused (empty when trained).
         epsilon_rdp, epsilon_prv: cumulative epsilon on this data version after the
             round (None for a refused round, PRV None where it failed).
+        attempt: which attempt at this round of this run (1, or more after a crash).
     """
 
     run_id: str
@@ -86,6 +99,26 @@ class RoundRecord:
     epsilon_prv: float | None
     max_epsilon: float
     created_at: str = ""
+    attempt: int = 1
+
+
+@dataclass(frozen=True)
+class ReleasedUpdate:
+    """The update a node released for one round, kept to answer the same request again.
+
+    Re-sending the same DP output is post-processing: it costs no privacy budget.
+
+    Attributes:
+        request_sha256: hash of the global model the update was trained from.
+        arrays: the update's arrays (an .npz file's bytes).
+        metrics: the reply's metrics (JSON).
+        ledger_seq: the ledger entry of the round (None without a ledger).
+    """
+
+    request_sha256: str
+    arrays: bytes
+    metrics: str
+    ledger_seq: int | None = None
 
 
 class AccountantStore:
@@ -112,6 +145,7 @@ class AccountantStore:
         if not self.path.exists():
             self.path.touch(mode=0o600)
         with self._connect() as db:
+            _add_attempts(db)
             db.executescript(_SCHEMA + LEDGER_SCHEMA)
 
     @contextmanager
@@ -140,16 +174,22 @@ class AccountantStore:
         record: RoundRecord,
         ledger_details: dict[str, object] | None = None,
         budget_epoch: str = "default",
+        released: ReleasedUpdate | None = None,
     ) -> LedgerEntry | None:
-        """Atomically save the accountant after a round, the round's record and its ledger
-        entry (with `ledger_details` such as the de-identification report hash); a data
-        version's first trained round fixes its `budget_epoch`. Returns the ledger entry
-        (None without a signer)."""
-        stamped = _stamped(record)
+        """Atomically save the accountant after a round, the round's record, its ledger
+        entry (with `ledger_details` such as the de-identification report hash) and the
+        update it releases; a data version's first trained round fixes its
+        `budget_epoch`. Returns the ledger entry (None without a signer)."""
         entry: LedgerEntry | None = None
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
+                (earlier,) = db.execute(
+                    "SELECT COUNT(*) FROM round WHERE party=? AND task=? AND data_version=? "
+                    "AND run_id=? AND server_round=?",
+                    (key.party, key.task, key.data_version, record.run_id, record.server_round),
+                ).fetchone()
+                stamped = replace(_stamped(record), attempt=int(earlier) + 1)
                 if record.status == "trained":
                     db.execute(
                         "INSERT OR IGNORE INTO budget_epoch VALUES (?,?,?,?)",
@@ -167,7 +207,7 @@ class AccountantStore:
                         ),
                     )
                 db.execute(
-                    "INSERT OR REPLACE INTO round VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "INSERT INTO round VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (key.party, key.task, key.data_version, *asdict(stamped).values()),
                 )
                 if self.signer is not None:
@@ -176,6 +216,21 @@ class AccountantStore:
                         {**asdict(key), **asdict(stamped), **(ledger_details or {})},
                         self.signer,
                         self.ledger_hash,
+                    )
+                if released is not None:
+                    db.execute(
+                        "INSERT OR REPLACE INTO released_update VALUES (?,?,?,?,?,?,?,?,?)",
+                        (
+                            key.party,
+                            key.task,
+                            key.data_version,
+                            record.run_id,
+                            record.server_round,
+                            released.request_sha256,
+                            entry.seq if entry is not None else None,
+                            released.arrays,
+                            released.metrics,
+                        ),
                     )
                 db.execute("COMMIT")
             except BaseException:
@@ -203,15 +258,33 @@ class AccountantStore:
             ).fetchall()
         return [PartyAccountant.from_state_dict(json.loads(row[0])) for row in rows]
 
+    def released(
+        self, key: AccountantKey, run_id: str, server_round: int
+    ) -> tuple[ReleasedUpdate, LedgerEntry | None] | None:
+        """The update released for a round (and its ledger entry), if one was."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT request_sha256, arrays, metrics, ledger_seq FROM released_update "
+                "WHERE party=? AND task=? AND data_version=? AND run_id=? AND server_round=?",
+                (key.party, key.task, key.data_version, run_id, server_round),
+            ).fetchone()
+            if row is None:
+                return None
+            update = ReleasedUpdate(str(row[0]), bytes(row[1]), str(row[2]), row[3])
+            entry = read_entry(db, int(row[3])) if row[3] is not None else None
+        return update, entry
+
     def rounds(self, key: AccountantKey, run_id: str | None = None) -> list[RoundRecord]:
-        """Every recorded round of `key` (of one run if given), oldest first."""
+        """Every recorded attempt at a round of `key` (of one run if given), oldest first."""
         query = "SELECT * FROM round WHERE party=? AND task=? AND data_version=?"
         params: tuple[str, ...] = (key.party, key.task, key.data_version)
         if run_id is not None:
             query += " AND run_id=?"
             params += (run_id,)
         with self._connect() as db:
-            rows = db.execute(query + " ORDER BY created_at, server_round", params).fetchall()
+            rows = db.execute(
+                query + " ORDER BY created_at, server_round, attempt", params
+            ).fetchall()
         return [RoundRecord(*row[3:]) for row in rows]
 
     def trained_round(self, key: AccountantKey, run_id: str, server_round: int) -> bool:
@@ -239,6 +312,23 @@ class AccountantStore:
                 "INSERT OR IGNORE INTO run_plan VALUES (?,?,?,?,?)",
                 (key.party, key.task, key.data_version, run_id, json.dumps(plan)),
             )
+
+
+def _add_attempts(db: sqlite3.Connection) -> None:
+    """Move a state file written before rounds had attempts onto today's schema."""
+    columns = [row[1] for row in db.execute("PRAGMA table_info(round)")]
+    if not columns or "attempt" in columns:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute("ALTER TABLE round RENAME TO round_before_attempts")
+        db.execute(_ROUND_TABLE)
+        db.execute("INSERT INTO round SELECT *, 1 FROM round_before_attempts")
+        db.execute("DROP TABLE round_before_attempts")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 def _stamped(record: RoundRecord) -> RoundRecord:

@@ -29,26 +29,48 @@ class NodeSigner:
 
     @classmethod
     def load_or_create(cls, path: Path) -> NodeSigner:
-        """The key at `path` (PEM); created with 0600 and its public key beside it if absent."""
-        if path.is_file():
-            if path.stat().st_mode & 0o077:
-                raise ConfigError(f"{path}: readable by others; restrict it with chmod 600")
+        """The key at `path` (PEM); created with 0600 and its public key beside it if absent.
+
+        Creation is crash-safe: the key is written whole to a private temporary file and
+        linked into place, so a kill leaves either no key or a complete one; a missing
+        public key file is rewritten from the private key.
+        """
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            pem = Ed25519PrivateKey.generate().private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+            descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(pem)
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                os.link(tmp, path)  # fails if another process created the key first
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        if path.stat().st_mode & 0o077:
+            raise ConfigError(f"{path}: readable by others; restrict it with chmod 600")
+        try:
             key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-            if not isinstance(key, Ed25519PrivateKey):
-                raise ConfigError(f"{path}: not an Ed25519 private key")
-            return cls(key)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(pem)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(
+                f"{path}: not a readable private key ({exc}); restore the node's ledger key "
+                "from its backup (a new key would not match the consortium's key list)"
+            ) from exc
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ConfigError(f"{path}: not an Ed25519 private key")
         signer = cls(key)
-        path.with_suffix(".pub").write_text(signer.public_hex + "\n", encoding="utf-8")
+        public = path.with_suffix(".pub")
+        if not public.is_file() or public.read_text(encoding="utf-8").strip() != signer.public_hex:
+            tmp_public = public.with_name(f".{public.name}.{os.getpid()}.partial")
+            tmp_public.write_text(signer.public_hex + "\n", encoding="utf-8")
+            tmp_public.replace(public)
         return signer
 
     def sign(self, message: bytes) -> bytes:

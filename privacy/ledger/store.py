@@ -59,3 +59,25 @@ def read_entries(db: sqlite3.Connection) -> list[LedgerEntry]:
         "SELECT seq, content, entry_hash, signature, algorithm FROM ledger ORDER BY rowid"
     ).fetchall()
     return [LedgerEntry(int(s), json.loads(c), bytes(h), bytes(sig), a) for s, c, h, sig, a in rows]
+
+
+def read_entry(db: sqlite3.Connection, seq: int) -> LedgerEntry | None:
+    """One entry with the link before it (so its signed head can be rebuilt), or None."""
+    rows = db.execute(
+        "SELECT seq, content, entry_hash, signature, algorithm FROM ledger "
+        "WHERE seq IN (?, ?) ORDER BY seq",
+        (seq - 1, seq),
+    ).fetchall()
+    if not rows or int(rows[-1][0]) != seq:
+        return None
+    previous = rows[0] if len(rows) == 2 else None
+    s, content, entry_hash, signature, algorithm = rows[-1]
+    return LedgerEntry(
+        int(s),
+        json.loads(content),
+        bytes(entry_hash),
+        bytes(signature),
+        algorithm,
+        bytes(previous[2]) if previous else b"",
+        bytes(previous[3]) if previous else b"",
+    )
