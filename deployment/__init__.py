@@ -1,0 +1,1 @@
+"""Running a consortium for real: PKI, the SuperLink, one SuperNode per institution, runs."""

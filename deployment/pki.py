@@ -1,0 +1,250 @@
+"""The consortium's PKI: a CA, the SuperLink's TLS certificate, institutions' SuperNode keys.
+
+Layout under the PKI folder (private keys owner-only, folders 0700):
+
+    ca/ca.key, ca/ca.crt                 the consortium CA (ECDSA P-384); the key signs
+                                         server certificates and nothing else
+    superlink/server.key, server.crt     the SuperLink's TLS key and certificate, with a
+                                         SAN for every address nodes reach it at
+    nodes/<name>/auth.key, auth.pub      an institution's SuperNode authentication key pair
+                                         (ECDSA P-384, OpenSSH format, as Flower expects)
+    nodes.toml                           the consortium's node list: [nodes] name = public key
+
+Only `ca.crt` and an institution's own `auth.key` go to an institution; `ca.key` never
+leaves the coordinator's PKI folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+import re
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import tomli_w
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from fedscore.core.errors import ConfigError
+
+CURVE = ec.SECP384R1
+NODE_NAME = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
+
+
+@dataclass(frozen=True)
+class PkiLayout:
+    """Where the consortium's PKI files are.
+
+    Attributes:
+        root: the PKI folder (the coordinator's; keep it off shared storage).
+    """
+
+    root: Path
+
+    @property
+    def ca_key(self) -> Path:
+        return self.root / "ca" / "ca.key"
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.root / "ca" / "ca.crt"
+
+    @property
+    def server_key(self) -> Path:
+        return self.root / "superlink" / "server.key"
+
+    @property
+    def server_cert(self) -> Path:
+        return self.root / "superlink" / "server.crt"
+
+    @property
+    def node_list(self) -> Path:
+        return self.root / "nodes.toml"
+
+    def node_key(self, name: str) -> Path:
+        return self.root / "nodes" / name / "auth.key"
+
+    def node_public_key(self, name: str) -> Path:
+        return self.root / "nodes" / name / "auth.pub"
+
+
+def init_pki(
+    root: Path, server_names: Sequence[str], valid_days: int = 825, organization: str = ""
+) -> PkiLayout:
+    """Create the consortium CA and the SuperLink's certificate.
+
+    Args:
+        root: the PKI folder; refused if it already holds a CA.
+        server_names: every address nodes and model owners use for the SuperLink: IP
+            addresses and DNS names (each becomes a subject alternative name).
+        valid_days: validity of both certificates.
+        organization: the consortium's name in the certificates.
+
+    Raises:
+        ConfigError: a CA exists already, or no server name is given.
+    """
+    layout = PkiLayout(root)
+    if layout.ca_key.exists():
+        raise ConfigError(f"{layout.ca_key} exists: this PKI folder already has a CA")
+    if not server_names:
+        raise ConfigError("name at least one address of the SuperLink (--san)")
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(CURVE())
+    ca_name = _name(f"{organization or 'fedscore consortium'} CA", organization)
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=valid_days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
+        .sign(ca_key, hashes.SHA384())
+    )
+    server_key = ec.generate_private_key(CURVE())
+    server_cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(server_names[0], organization))
+        .issuer_name(ca_name)
+        .public_key(server_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=valid_days))
+        .add_extension(x509.SubjectAlternativeName([_san(n) for n in server_names]), False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
+        )
+        .sign(ca_key, hashes.SHA384())
+    )
+    _write_private(layout.ca_key, _pem(ca_key))
+    _write_public(layout.ca_cert, ca_cert.public_bytes(serialization.Encoding.PEM))
+    _write_private(layout.server_key, _pem(server_key))
+    _write_public(layout.server_cert, server_cert.public_bytes(serialization.Encoding.PEM))
+    return layout
+
+
+def issue_node_key(root: Path, name: str) -> tuple[Path, Path]:
+    """Create an institution's SuperNode key pair and add it to the consortium's node list.
+
+    Returns the private and public key files.
+
+    Raises:
+        ConfigError: the name is not a valid party name, or the node has a key already.
+    """
+    if not NODE_NAME.match(name):
+        raise ConfigError(
+            f"'{name}' is not a valid institution name: lower-case letters, digits and _"
+        )
+    layout = PkiLayout(root)
+    private, public = layout.node_key(name), layout.node_public_key(name)
+    if private.exists():
+        raise ConfigError(f"{private} exists: institution '{name}' has a key already")
+    key = ec.generate_private_key(CURVE())
+    _write_private(
+        private,
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.OpenSSH,
+            serialization.NoEncryption(),
+        ),
+    )
+    line = key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    _write_public(public, line + b"\n")
+    nodes = load_node_list(root) if layout.node_list.exists() else {}
+    nodes[name] = line.decode("ascii")
+    tmp = layout.node_list.with_suffix(".partial")
+    tmp.write_text(tomli_w.dumps({"nodes": nodes}), encoding="utf-8")
+    tmp.replace(layout.node_list)
+    return private, public
+
+
+def load_node_list(root: Path) -> dict[str, str]:
+    """The consortium's node list: institution name → OpenSSH public key line.
+
+    Raises:
+        ConfigError: the list is missing or malformed.
+    """
+    path = PkiLayout(root).node_list
+    try:
+        nodes = tomllib.loads(path.read_text(encoding="utf-8")).get("nodes", {})
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read the consortium's node list {path}: {exc}") from exc
+    for name, line in nodes.items():
+        try:
+            key = serialization.load_ssh_public_key(str(line).encode("ascii"))
+        except (ValueError, UnicodeEncodeError) as exc:
+            raise ConfigError(f"{path}: node '{name}' has no valid public key ({exc})") from exc
+        if not isinstance(key, ec.EllipticCurvePublicKey):
+            raise ConfigError(f"{path}: node '{name}': not an ECDSA public key")
+    return {str(k): str(v) for k, v in nodes.items()}
+
+
+def _name(common_name: str, organization: str) -> x509.Name:
+    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    if organization:
+        attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+    return x509.Name(attributes)
+
+
+def _san(name: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
+def _pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Owner-only, written whole (temporary file linked into place)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path.parent, 0o700)
+    tmp = path.with_name(f".{path.name}.partial")
+    descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        os.link(tmp, path)
+    finally:
+        tmp.unlink()
+
+
+def _write_public(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_bytes(data)
+    tmp.replace(path)
