@@ -3,7 +3,7 @@
 Builds a ledger of N entries (default 100,000) shaped like a node's round entries,
 then times `verify_ledger` on the intact ledger (every link + one signature) and on
 one whose last quarter was rewritten by a key other than the node's (every link +
-a binary search over signatures).
+a binary search over signatures), with a SHA-256 chain, and an intact SM3 chain.
 
 Writes benchmarks/results/ledger_verify.json and ledger_verify.md.
 
@@ -50,13 +50,15 @@ def entry(index: int) -> dict[str, object]:
     }
 
 
-def build(path: Path, entries: int, signer: NodeSigner, forger: NodeSigner | None) -> None:
+def build(
+    path: Path, entries: int, signer: NodeSigner, forger: NodeSigner | None, algorithm: str
+) -> None:
     db = sqlite3.connect(path, isolation_level=None)
     db.executescript(LEDGER_SCHEMA)
     db.execute("BEGIN")
     for index in range(entries):
         rewritten = forger is not None and index >= entries * 3 // 4
-        append_entry(db, entry(index), forger if rewritten else signer)
+        append_entry(db, entry(index), forger if rewritten else signer, algorithm)
     db.execute("COMMIT")
     db.close()
 
@@ -71,9 +73,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         signer = NodeSigner.load_or_create(Path(tmp) / "node.pem")
         forger = NodeSigner.load_or_create(Path(tmp) / "forger.pem")
-        for name, rewriter in (("intact", None), ("last quarter rewritten", forger)):
-            path = Path(tmp) / f"{name.replace(' ', '_')}.sqlite"
-            build(path, args.entries, signer, rewriter)
+        for algorithm, name, rewriter in (
+            ("sha256", "intact", None),
+            ("sha256", "last quarter rewritten", forger),
+            ("sm3", "intact", None),
+        ):
+            path = Path(tmp) / f"{algorithm}_{name.replace(' ', '_')}.sqlite"
+            build(path, args.entries, signer, rewriter, algorithm)
             seconds = []
             for _ in range(args.repeats):
                 started = time.perf_counter()
@@ -82,6 +88,7 @@ def main() -> None:
             cases.append(
                 {
                     "case": name,
+                    "hash": algorithm,
                     "entries": args.entries,
                     "seconds": seconds,
                     "best_seconds": min(seconds),
@@ -94,6 +101,7 @@ def main() -> None:
     rows = [
         [
             c["case"],
+            c["hash"],
             f"{c['entries']:,}",
             f"{c['best_seconds']:.2f}",
             str(c["ok"]),
@@ -111,7 +119,15 @@ def main() -> None:
             f"{args.entries:,} entries: **{'met' if met else 'not met'}**.",
             "",
             markdown_table(
-                ["ledger", "entries", "seconds", "verifies", "first broken", "signature checks"],
+                [
+                    "ledger",
+                    "chain hash",
+                    "entries",
+                    "seconds",
+                    "verifies",
+                    "first broken",
+                    "signature checks",
+                ],
                 rows,
             ),
             "",
