@@ -10,6 +10,7 @@ import tomli_w
 import typer
 from rich.console import Console
 
+from fedscore.cli import deploy
 from fedscore.clients.federation import FederationManifest
 from fedscore.core.errors import FedscoreError
 from fedscore.core.runconfig import RunConfig
@@ -502,6 +503,9 @@ def _fmt_epsilon(value: object) -> str:
     if value == "inf" or (isinstance(value, float) and value == float("inf")):
         return "∞"
     return f"{float(value):.4f}"  # type: ignore[arg-type]
+
+
+deploy.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,105 @@
+"""An institution's SuperNode: Flower's client process, next to the institution's data.
+
+`fedscore node start --config <institution>.toml` reads the `[deployment]` section of
+the institution's node config and starts `flower-supernode`, which connects out to
+the SuperLink over TLS (verifying it with the consortium CA certificate),
+authenticates with the institution's key, and runs fedscore's ClientApp with this
+very node config (data, consent, keys, budget, ledger: see `NodeConfig`).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fedscore.clients.node import NODE_CONFIG_KEY, NodeConfig
+from fedscore.core.errors import ConfigError
+from fedscore.deployment.superlink import flower_tool
+
+
+@dataclass(frozen=True)
+class NodeDeployment:
+    """Where and how an institution's SuperNode connects (`[deployment]` of its node config).
+
+    Attributes:
+        superlink: the SuperLink's Fleet API as host:port.
+        root_certificates: the consortium CA certificate that signs the SuperLink's.
+        auth_key: the institution's SuperNode private key (from `fedscore pki node`).
+        runtime_port: the SuperNode's local runtime API port (one per node on a host).
+        insecure_dev: plaintext and no authentication (development only).
+    """
+
+    superlink: str
+    root_certificates: Path | None
+    auth_key: Path | None
+    runtime_port: int = 9094
+    insecure_dev: bool = False
+
+    @classmethod
+    def from_toml(cls, path: Path) -> NodeDeployment:
+        """The `[deployment]` section of a node config; relative paths are relative to it.
+
+        Raises:
+            ConfigError: the section is missing, incomplete, or names missing files.
+        """
+        try:
+            doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read node config {path}: {exc}") from exc
+        section: dict[str, Any] = doc.get("deployment", {})
+        if "superlink" not in section:
+            raise ConfigError(f"{path}: [deployment] needs 'superlink' (host:port)")
+        insecure = bool(section.get("insecure_dev", False))
+
+        def resolve(key: str) -> Path | None:
+            value = section.get(key)
+            if value is None:
+                if insecure:
+                    return None
+                raise ConfigError(f"{path}: [deployment] needs '{key}'")
+            candidate = Path(str(value)).expanduser()
+            resolved = candidate if candidate.is_absolute() else (path.parent / candidate)
+            if not resolved.is_file():
+                raise ConfigError(f"{path}: [deployment] {key} = {resolved}: no such file")
+            return resolved.resolve()
+
+        auth_key = resolve("auth_key")
+        if auth_key is not None and auth_key.stat().st_mode & 0o077:
+            raise ConfigError(f"{auth_key}: readable by others; restrict it with chmod 600")
+        return cls(
+            superlink=str(section["superlink"]),
+            root_certificates=resolve("root_certificates"),
+            auth_key=auth_key,
+            runtime_port=int(section.get("runtime_port", 9094)),
+            insecure_dev=insecure,
+        )
+
+
+def supernode_command(node_config: Path, deployment: NodeDeployment) -> list[str]:
+    """The `flower-supernode` command line of one institution.
+
+    Raises:
+        ConfigError: the node config itself is invalid (checked before anything starts).
+    """
+    NodeConfig.from_toml(node_config)
+    command = [
+        flower_tool("flower-supernode"),
+        "--superlink",
+        deployment.superlink,
+        "--node-config",
+        f'{NODE_CONFIG_KEY}="{node_config.resolve()}"',
+        "--port",
+        str(deployment.runtime_port),
+    ]
+    if deployment.insecure_dev:
+        return [*command, "--insecure"]
+    assert deployment.root_certificates is not None and deployment.auth_key is not None
+    return [
+        *command,
+        "--root-certificates",
+        str(deployment.root_certificates),
+        "--auth-supernode-private-key",
+        str(deployment.auth_key),
+    ]

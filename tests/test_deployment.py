@@ -1,0 +1,264 @@
+"""A real consortium on 127.0.0.1: SuperLink and three SuperNodes over TLS with node auth.
+
+Every process is real (`fedscore server start`, `fedscore node start`, `fedscore run`
+wrapping Flower's own tools); the test starts them on free ports and stops them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import tomli_w
+
+from fedscore.core.tabular import write_table
+from fedscore.deployment.pki import PkiLayout, init_pki, issue_node_key
+
+pytestmark = pytest.mark.simulation
+PARTIES = ("large_bank", "city_bank", "loan_facilitator")
+START_TIMEOUT_S = 120.0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _fedscore_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "fedscore.cli.main", *args]
+
+
+@dataclass
+class Deployment:
+    """A running consortium: the coordinator's and every institution's files and processes."""
+
+    root: Path
+    pki: PkiLayout
+    port: int
+    nodes: dict[str, Path]
+    test: Path
+    processes: list[subprocess.Popen] = field(default_factory=list)
+
+    def start(self, log: Path, *args: str) -> subprocess.Popen:
+        """A fedscore command in its own process group (so all its children stop with it)."""
+        process = subprocess.Popen(
+            _fedscore_command(*args),
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "FLWR_TELEMETRY_ENABLED": "0"},
+        )
+        self.processes.append(process)
+        return process
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for process in self.processes:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def _wait_for_text(path: Path, text: str, process: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and text in path.read_text(errors="replace"):
+            return
+        if process.poll() is not None:
+            break
+        time.sleep(0.3)
+    log = path.read_text(errors="replace")[-3000:] if path.exists() else ""
+    pytest.fail(f"'{text}' not seen in {path.name} (exit {process.poll()}):\n{log}")
+
+
+def _deployment_section(root: Path, pki: PkiLayout, port: int, key: Path, runtime: int) -> str:
+    return "\n" + tomli_w.dumps(
+        {
+            "deployment": {
+                "superlink": f"127.0.0.1:{port}",
+                "root_certificates": str(pki.ca_cert),
+                "auth_key": str(key),
+                "runtime_port": runtime,
+            }
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory, market, make_node) -> Iterator[Deployment]:
+    root = tmp_path_factory.mktemp("deployment")
+    pki = init_pki(root / "pki", ["127.0.0.1", "localhost"], organization="test consortium")
+    port = _free_port()
+    nodes: dict[str, Path] = {}
+    for name in PARTIES:
+        private, _ = issue_node_key(pki.root, name)
+        config = make_node(root / name, name, market.parties[name].head(3000), max_epsilon=5.0)
+        with config.open("a", encoding="utf-8") as handle:
+            handle.write(_deployment_section(root, pki, port, private, _free_port()))
+        nodes[name] = config
+    test = root / "consortium_test.csv"
+    write_table(market.consortium_test.head(1500), test)
+    (root / "server.toml").write_text(
+        tomli_w.dumps(
+            {
+                "superlink": {
+                    "pki": "pki",
+                    "state_dir": "coordinator",
+                    "host": "127.0.0.1",
+                    "port": port,
+                }
+            }
+        ),
+        encoding="utf-8",
+    )
+    running = Deployment(root, pki, port, nodes, test)
+    try:
+        server = running.start(
+            root / "server.log", "server", "start", "--config", str(root / "server.toml")
+        )
+        _wait_for_text(root / "server.log", "SuperLink ready", server, START_TIMEOUT_S)
+        for name, config in nodes.items():
+            running.start(root / f"{name}.log", "node", "start", "--config", str(config))
+        yield running
+    finally:
+        running.stop_all()
+
+
+def test_three_institutions_train_over_tls_with_node_authentication(deployment, fedscore_cli):
+    root = deployment.root
+    runs_dir = root / "runs"
+    result = fedscore_cli(
+        "run",
+        "--superlink", f"127.0.0.1:{deployment.port}",
+        "--root-certificates", str(deployment.pki.ca_cert),
+        "--parties", "3", "--rounds", "2",
+        "--runs-dir", str(runs_dir), "--test", str(deployment.test),
+        "--flwr-home", str(root / "owner-flwr"),
+        cwd=root, timeout=500,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (run_dir,) = runs_dir.iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["rounds"] == 2 and set(summary["parties"]) == set(PARTIES)
+    for party in summary["parties"].values():
+        assert party["rounds_trained"] == 2 and 0.9 < party["epsilon"] <= 1.0
+    assert summary["consortium_test"]["auc"] > 0.65
+    heads = json.loads((run_dir / "ledger_heads.json").read_text())
+    assert {p: len(h) for p, h in heads.items()} == dict.fromkeys(PARTIES, 2)
+
+    listed = fedscore_cli(
+        "runs", "--superlink", f"127.0.0.1:{deployment.port}",
+        "--root-certificates", str(deployment.pki.ca_cert),
+        "--flwr-home", str(root / "owner-flwr"), cwd=root,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr[-2000:]
+
+
+def test_the_superlink_speaks_tls_only_with_the_consortium_ca(deployment, tmp_path):
+    trusted = ssl.create_default_context(cafile=str(deployment.pki.ca_cert))
+    with (
+        socket.create_connection(("127.0.0.1", deployment.port), timeout=10) as raw,
+        trusted.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        assert tls.version() in ("TLSv1.2", "TLSv1.3")
+    other = init_pki(tmp_path / "other-pki", ["127.0.0.1"])
+    stranger = ssl.create_default_context(cafile=str(other.ca_cert))
+    with (
+        socket.create_connection(("127.0.0.1", deployment.port), timeout=10) as raw,
+        pytest.raises(ssl.SSLCertVerificationError),
+    ):
+        stranger.wrap_socket(raw, server_hostname="127.0.0.1")
+    with socket.create_connection(("127.0.0.1", deployment.port), timeout=10) as raw:
+        raw.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        raw.settimeout(10)
+        answer = raw.recv(200)
+    assert not answer.startswith(b"HTTP/1.1 200"), "plaintext request was served"
+
+
+def _stranger_node(deployment: Deployment, tmp_path: Path, name: str, ca: Path, key: Path) -> Path:
+    config = tmp_path / name / "node.toml"
+    config.parent.mkdir(parents=True)
+    original = deployment.nodes["city_bank"].read_text().split("\n[deployment]")[0]
+    home = deployment.nodes["city_bank"].parent
+    config.write_text(
+        original.replace('"data/', f'"{home}/data/').replace('"keys"', f'"{home}/keys"')
+        .replace('state_dir = "state"', f'state_dir = "{tmp_path / name / "state"}"')
+        + "\n" + tomli_w.dumps({"deployment": {
+            "superlink": f"127.0.0.1:{deployment.port}", "root_certificates": str(ca),
+            "auth_key": str(key), "runtime_port": _free_port()}}),
+        encoding="utf-8",
+    )  # fmt: skip
+    return config
+
+
+def test_an_unregistered_node_is_refused(deployment, tmp_path):
+    outsider = PkiLayout(tmp_path / "outsider-pki")
+    key, _ = issue_node_key(outsider.root, "intruder")
+    config = _stranger_node(deployment, tmp_path, "intruder", deployment.pki.ca_cert, key)
+    result = subprocess.run(
+        _fedscore_command("node", "start", "--config", str(config)),
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "FLWR_TELEMETRY_ENABLED": "0"},
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "Failed to activate SuperNode" in result.stdout + result.stderr
+    server_log = (deployment.root / "coordinator" / "superlink.log").read_text(errors="replace")
+    assert "No SuperNode found with the given public key" in server_log
+
+
+def test_a_node_trusting_another_ca_does_not_connect(deployment, tmp_path):
+    other = init_pki(tmp_path / "other-pki", ["127.0.0.1"])
+    key = deployment.pki.node_key("city_bank")
+    config = _stranger_node(deployment, tmp_path, "misconfigured", other.ca_cert, key)
+    result = subprocess.run(
+        _fedscore_command("node", "start", "--config", str(config)),
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "FLWR_TELEMETRY_ENABLED": "0"},
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "could not establish a connection" in result.stdout + result.stderr
+
+
+def test_plaintext_needs_the_explicit_development_flag(deployment, tmp_path):
+    config = deployment.nodes["city_bank"]
+    bad = tmp_path / "node.toml"
+    bad.write_text(config.read_text().replace("root_certificates", "#root_certificates"))
+    refused = subprocess.run(
+        _fedscore_command("node", "start", "--config", str(bad)),
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert refused.returncode == 2 and "[deployment] needs 'root_certificates'" in refused.stderr
+
+    server_config = tmp_path / "server.toml"
+    server_config.write_text(
+        tomli_w.dumps({"superlink": {"pki": str(deployment.pki.root), "state_dir": "dev",
+                                     "host": "127.0.0.1", "port": _free_port()}}),
+        encoding="utf-8",
+    )  # fmt: skip
+    log = tmp_path / "dev-server.log"
+    development = subprocess.Popen(
+        _fedscore_command("server", "start", "--config", str(server_config), "--insecure-dev"),
+        stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        _wait_for_text(log, "SuperLink ready", development, START_TIMEOUT_S)
+        assert "WARNING: --insecure-dev" in log.read_text()
+    finally:
+        os.killpg(development.pid, signal.SIGTERM)
+        development.wait(timeout=30)
