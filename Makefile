@@ -21,6 +21,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+# Tests run in two worker processes (one per core; a test file stays on one worker).
 # The HTML reports are tested in a real headless browser: Debian's Chromium.
 $(CHROMIUM):
 	@command -v apt-get >/dev/null || { echo "install Chromium at $(CHROMIUM) for the browser tests" >&2; exit 1; }
@@ -33,7 +34,7 @@ demo: $(STAMP)
 	FLWR_TELEMETRY_ENABLED=0 $(BIN)/fedscore demo --out $(DEMO_OUT)
 
 test: $(STAMP) $(CHROMIUM)
-	FLWR_TELEMETRY_ENABLED=0 FEDSCORE_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
+	FLWR_TELEMETRY_ENABLED=0 FEDSCORE_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -n 2 --dist loadfile
 	$(BIN)/ruff check .
 
 lint: $(STAMP)
