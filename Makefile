@@ -21,7 +21,6 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
-# Tests run in two worker processes (one per core; a test file stays on one worker).
 # The HTML reports are tested in a real headless browser: Debian's Chromium.
 $(CHROMIUM):
 	@command -v apt-get >/dev/null || { echo "install Chromium at $(CHROMIUM) for the browser tests" >&2; exit 1; }
@@ -33,6 +32,7 @@ browser: $(CHROMIUM)
 demo: $(STAMP)
 	FLWR_TELEMETRY_ENABLED=0 $(BIN)/fedscore demo --out $(DEMO_OUT)
 
+# Two worker processes (one per core); a test file stays on one worker.
 test: $(STAMP) $(CHROMIUM)
 	FLWR_TELEMETRY_ENABLED=0 FEDSCORE_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -n 2 --dist loadfile
 	$(BIN)/ruff check .
