@@ -7,7 +7,7 @@ DEMO_OUT ?= demo-output
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install browser demo test lint bench-quality bench-speed clean
+.PHONY: install browser demo test lint bench-quality bench-speed bench-deployment clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,9 @@ bench-quality: $(STAMP)
 
 bench-speed: $(STAMP)
 	FLWR_TELEMETRY_ENABLED=0 $(BIN)/python benchmarks/speed.py
+
+bench-deployment: $(STAMP)
+	FLWR_TELEMETRY_ENABLED=0 $(BIN)/python benchmarks/deployment.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

@@ -31,6 +31,7 @@ TRAINED = "trained"
 REFUSED = "refused"
 EVALUATED = "evaluated"
 FAILED = "failed"  # bad input or configuration at the node; nothing was trained
+REJECTED = "rejected"  # the server dropped the update (NaN/Inf, wrong shapes, norm bound)
 
 # MetricRecord keys.
 NUM_EXAMPLES = "num-examples"

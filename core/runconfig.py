@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fedscore.core.errors import ConfigError
+
+# Settings that may be unset (None): absent from TOML and from Flower's run config.
+_OPTIONAL_FLOATS = frozenset({"max_update_norm"})
 
 
 @dataclass(frozen=True)
@@ -19,8 +23,15 @@ class RunConfig:
         rounds: federated rounds.
         model: registered model name ("lr" or "mlp").
         hidden: hidden widths of the MLP.
-        strategy: registered aggregation strategy ("fedavg" or "fedprox").
+        strategy: registered aggregation strategy ("fedavg", "fedprox", or the robust
+            "fedtrimmedavg" and "fedmedian", which are unweighted coordinate-wise
+            statistics of the parties' updates). Robust strategies need every update in
+            the clear: once a secure-aggregation option exists, a run combining it with
+            a robust strategy must be refused here (there is none yet).
         proximal_mu: weight of FedProx's proximal term (mu/2·||w − w_global||²).
+        trim_beta: fraction of the updates "fedtrimmedavg" cuts off at each tail, per
+            coordinate, in [0, 0.5). It trims int(trim_beta × parties) updates per tail:
+            with 3 parties the default 0.2 trims nothing (use at least 1/3).
         local_epochs: passes over its data each party makes per round.
         batch_size: expected Poisson batch size (sample rate = batch_size / rows).
         learning_rate: local SGD step size.
@@ -34,6 +45,11 @@ class RunConfig:
         accountant: accountant the noise is calibrated with and budgets are checked
             against ("rdp", conservative, or "prv", tight). Both are always reported.
         min_parties: fewest parties whose updates a round needs to be aggregated.
+        max_update_norm: the server drops a party's update whose L2 norm of
+            (update − global model), over all arrays, exceeds it; None: no norm check.
+            A server-side sanity check against broken or hostile nodes, not the DP
+            guarantee (that is per-sample clipping and noise at each node). Updates with
+            NaN/Inf or other array names/shapes than the global model are always dropped.
         seed: seed of the initial model.
     """
 
@@ -42,6 +58,7 @@ class RunConfig:
     hidden: tuple[int, ...] = (64, 32)
     strategy: str = "fedavg"
     proximal_mu: float = 0.0
+    trim_beta: float = 0.2
     local_epochs: int = 1
     batch_size: int = 512
     learning_rate: float = 0.1
@@ -52,6 +69,7 @@ class RunConfig:
     max_grad_norm: float = 4.0
     accountant: str = "rdp"
     min_parties: int = 2
+    max_update_norm: float | None = None
     seed: int = 0
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -67,6 +85,12 @@ class RunConfig:
             (self.accountant in ("rdp", "prv"), "accountant must be 'rdp' or 'prv'"),
             (self.proximal_mu >= 0, "proximal_mu must be >= 0"),
             (self.min_parties >= 1, "min_parties must be >= 1"),
+            (0 <= self.trim_beta < 0.5, "trim_beta must be in [0, 0.5)"),
+            (
+                self.max_update_norm is None
+                or (math.isfinite(self.max_update_norm) and self.max_update_norm > 0),
+                "max_update_norm must be > 0 (or unset for no norm check)",
+            ),
             (
                 not (self.strategy == "fedprox" and self.proximal_mu == 0),
                 "strategy 'fedprox' needs proximal_mu > 0",
@@ -83,6 +107,8 @@ class RunConfig:
             if item.name == "extra":
                 continue
             value = getattr(self, item.name)
+            if value is None:  # an unset optional setting: Flower's config has no null
+                continue
             if isinstance(value, tuple):
                 value = ",".join(str(v) for v in value)
             flat[item.name.replace("_", "-")] = value
@@ -108,7 +134,9 @@ class RunConfig:
         for name, value in values.items():
             default = known[name].default
             try:
-                if name == "hidden":
+                if name in _OPTIONAL_FLOATS:
+                    typed[name] = _optional_float(value)
+                elif name == "hidden":
                     parts = value.split(",") if isinstance(value, str) else value
                     typed[name] = tuple(int(v) for v in parts)
                 elif isinstance(default, bool):
@@ -140,3 +168,16 @@ class RunConfig:
         data.pop("extra")
         data["hidden"] = list(self.hidden)
         return data
+
+
+def _optional_float(value: Any) -> float | None:
+    """A float setting that may be unset: None, "" or "none" (any case) mean unset.
+
+    Raises:
+        ValueError: the value is neither unset nor a number.
+    """
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
+        return None
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a number")
+    return float(value)

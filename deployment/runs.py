@@ -47,6 +47,18 @@ def run_config_argument(settings: Mapping[str, object]) -> str:
     return " ".join(parts)
 
 
+def resume_settings(run_dir: Path) -> dict[str, object]:
+    """The run config that resumes the run in `run_dir` (the coordinator reads the run's
+    own settings there; see `ServerSettings`).
+
+    Raises:
+        ConfigError: `run_dir` holds no run configuration.
+    """
+    if not (run_dir / "run_config.json").is_file():
+        raise ConfigError(f"cannot resume: {run_dir} holds no run_config.json")
+    return {"run-dir": str(run_dir.resolve()), "resume": True}
+
+
 def start_run(
     superlink: str,
     root_certificates: Path | None,

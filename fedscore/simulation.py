@@ -22,6 +22,7 @@ from fedscore.core.schema import load_schema
 from fedscore.core.validation import load_validated
 from fedscore.server.app import build_server_app
 from fedscore.server.settings import ServerSettings
+from fedscore.server.strategy import build_strategy
 
 
 def simulation_backend(cpus: int | None = None) -> dict[str, object]:
@@ -41,8 +42,10 @@ def check_inputs(settings: ServerSettings, manifest: FederationManifest) -> None
     """Validate and de-identify every table before any node starts: a bad file costs nothing.
 
     In simulation the model owner's machine holds every party's file; in deployment
-    each node validates its own table at every round instead.
+    each node validates its own table at every round instead. The aggregation strategy
+    is built once too, so an unknown name or unfitting settings stop here.
     """
+    build_strategy(settings.run, settings.expected_parties)
     schema = load_schema(settings.task_path)
     for node in manifest.nodes():
         load_party_data(node, schema)

@@ -13,8 +13,10 @@ class PartyOutcome:
 
     Attributes:
         party: the institution.
-        status: "trained", "refused" or "failed".
-        reason: why a round was refused or failed.
+        status: "trained", "refused", "failed", or "rejected" (the party trained and
+            spent privacy, but the server dropped its update: see
+            `fedscore.server.update_screening`).
+        reason: why a round was refused, failed or rejected.
         num_examples: rows trained on (0 when not trained).
         epsilon_rdp, epsilon_prv: the party's cumulative epsilon on its data version
             after this round, as the party reported it (PRV NaN where it failed).
@@ -22,6 +24,9 @@ class PartyOutcome:
         max_epsilon: the party's budget on this data version (its node config).
         deidentification: the node's de-identification summary (counts, k, key version).
         ledger_head: the node's signed ledger entry for this round.
+        update_norm: L2 norm of (update − global model) over all arrays, as the server
+            screened it (NaN where no update was screened or it had NaN/Inf or wrong
+            shapes).
     """
 
     party: str
@@ -37,6 +42,12 @@ class PartyOutcome:
     note: str = ""
     deidentification: dict[str, Any] = field(default_factory=dict)
     ledger_head: dict[str, Any] = field(default_factory=dict)
+    update_norm: float = math.nan
+
+
+# Outcomes after which the party has spent the round's privacy: its update was used
+# ("trained") or dropped by the server ("rejected"); the node's accountant counts both.
+_SPENT = ("trained", "rejected")
 
 
 @dataclass
@@ -76,11 +87,36 @@ class RunHistory:
         return names
 
     def refused_rounds(self, party: str) -> list[int]:
+        """Rounds the party was in without its update being used: refused, failed, rejected."""
         return [
             r.server_round
             for r in self.rounds
             if party in r.outcomes and r.outcomes[party].status != "trained"
         ]
+
+    def rejected_rounds(self, party: str) -> list[int]:
+        """Rounds whose update from the party the server rejected."""
+        return [
+            r.server_round
+            for r in self.rounds
+            if party in r.outcomes and r.outcomes[party].status == "rejected"
+        ]
+
+    def trained_rounds(self, party: str) -> list[int]:
+        """Rounds whose update from the party was accepted for aggregation."""
+        return [
+            r.server_round
+            for r in self.rounds
+            if party in r.outcomes and r.outcomes[party].status == "trained"
+        ]
+
+    def latest_spend(self, party: str) -> PartyOutcome | None:
+        """The party's latest outcome that spent privacy (trained or rejected), or None."""
+        for record in reversed(self.rounds):
+            outcome = record.outcomes.get(party)
+            if outcome is not None and outcome.status in _SPENT:
+                return outcome
+        return None
 
     def latest_outcome(self, party: str, status: str = "trained") -> PartyOutcome | None:
         for record in reversed(self.rounds):
@@ -90,12 +126,15 @@ class RunHistory:
         return None
 
     def epsilon_series(self, party: str, mechanism: str) -> list[tuple[int, float]]:
-        """(round, cumulative epsilon) for the rounds the party trained in."""
+        """(round, cumulative epsilon) for the rounds the party trained in.
+
+        Rounds whose update the server rejected are included: the party spent them.
+        """
         attribute = f"epsilon_{mechanism}"
         return [
             (r.server_round, getattr(r.outcomes[party], attribute))
             for r in self.rounds
-            if party in r.outcomes and r.outcomes[party].status == "trained"
+            if party in r.outcomes and r.outcomes[party].status in _SPENT
         ]
 
     def ledger_heads(self) -> dict[str, list[dict[str, Any]]]:
@@ -106,6 +145,28 @@ class RunHistory:
                 if outcome.ledger_head:
                     heads.setdefault(party, []).append(outcome.ledger_head)
         return heads
+
+    def to_state(self) -> dict[str, Any]:
+        """Everything, ledger heads included: what a checkpoint restores (`from_state`)."""
+        return {
+            "initial_consortium_test": self.initial_consortium_test,
+            "rounds": [
+                {**asdict(r), "outcomes": {p: asdict(o) for p, o in r.outcomes.items()}}
+                for r in self.rounds
+            ],
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> RunHistory:
+        """The history `to_state` saved (JSON null read back as NaN where a number was)."""
+        rounds = []
+        for saved in state["rounds"]:
+            outcomes = {
+                party: PartyOutcome(**_numbers(outcome))
+                for party, outcome in saved["outcomes"].items()
+            }
+            rounds.append(RoundHistory(**{**saved, "outcomes": outcomes}))
+        return cls(rounds, dict(state.get("initial_consortium_test", {})))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -125,3 +186,22 @@ class RunHistory:
                 for r in self.rounds
             ],
         }
+
+
+_FLOAT_FIELDS = {
+    "epsilon_rdp",
+    "epsilon_prv",
+    "noise_multiplier",
+    "sample_rate",
+    "max_epsilon",
+    "update_norm",
+}
+
+
+def _numbers(outcome: dict[str, Any]) -> dict[str, Any]:
+    """JSON keeps NaN as null and infinity as "inf": back to floats."""
+    restored = dict(outcome)
+    for key in _FLOAT_FIELDS & restored.keys():
+        value = restored[key]
+        restored[key] = math.nan if value is None else float(value)
+    return restored

@@ -43,7 +43,7 @@ def plot_epsilon_per_round(history: RunHistory, path: Path) -> Path:
             ax.plot(*zip(*rdp, strict=True), marker="o", color=color, label=f"{party} ε (RDP)")
         if prv:
             ax.plot(*zip(*prv, strict=True), linestyle="--", color=color, label=f"{party} ε (PRV)")
-        latest = history.latest_outcome(party)
+        latest = history.latest_spend(party)
         if latest is not None and math.isfinite(latest.max_epsilon):
             ax.axhline(latest.max_epsilon, color=color, linestyle=":", linewidth=1)
         for refused in history.refused_rounds(party):

@@ -46,7 +46,7 @@ def build_summary(
     last = history.rounds[-1] if history.rounds else None
     parties: dict[str, Any] = {}
     for party in history.parties:
-        latest = history.latest_outcome(party)
+        latest = history.latest_spend(party)
         reported = latest or next(
             (r.outcomes[party] for r in reversed(history.rounds) if party in r.outcomes), None
         )
@@ -60,6 +60,7 @@ def build_summary(
             "delta": run.delta,
             "max_epsilon": reported.max_epsilon,
             "refused_rounds": history.refused_rounds(party),
+            "rejected_rounds": history.rejected_rounds(party),
             "refusal_reasons": sorted(
                 {
                     r.outcomes[party].reason
@@ -67,7 +68,7 @@ def build_summary(
                     if party in r.outcomes and r.outcomes[party].status != "trained"
                 }
             ),
-            "rounds_trained": len(history.epsilon_series(party, "rdp")),
+            "rounds_trained": len(history.trained_rounds(party)),
             "num_examples": latest.num_examples if latest else 0,
             "noise_multiplier": latest.noise_multiplier if latest else None,
             "federated_eval": last.federated_eval.get(party, {}) if last else {},
@@ -112,7 +113,12 @@ class RunDirectory:
             {
                 "run_id": settings.run_id,
                 "run": settings.run.as_dict(),
-                "task": {"name": schema.name, "version": schema.version, "sha256": schema.sha256},
+                "task": {
+                    "name": schema.name,
+                    "version": schema.version,
+                    "sha256": schema.sha256,
+                    "path": str(settings.task_path),
+                },
                 "expected_parties": settings.expected_parties,
                 "consortium_test": str(settings.consortium_test_path or ""),
             },
@@ -197,7 +203,7 @@ class RunDirectory:
                 f"{deid['suppression_rate']:.1%}" if "suppression_rate" in deid else "—",
                 str(consent.get("excluded", "—")),
                 str(info["rounds_trained"]),
-                ", ".join(map(str, info["refused_rounds"])) or "—",
+                _refused_cell(info),
                 _fmt(info["epsilon_rdp"]),
                 _fmt(info["epsilon_prv"]),
                 f"{info['delta']:g}",
@@ -215,6 +221,13 @@ class RunDirectory:
             "each node's data is de-identified personal information (去标识化), not anonymized"
         )
         console.print(f"run directory: {self.path}")
+
+
+def _refused_cell(info: dict[str, Any]) -> str:
+    """The refused rounds of a party's summary, those the server rejected marked."""
+    rejected = set(info.get("rejected_rounds", []))
+    cells = [f"{r} (rejected)" if r in rejected else str(r) for r in info["refused_rounds"]]
+    return ", ".join(cells) or "—"
 
 
 def _fmt(value: Any) -> str:

@@ -18,7 +18,9 @@ RUNS_DIR_KEY = "runs-dir"
 PARTIES_KEY = "parties"
 CONSORTIUM_TEST_KEY = "consortium-test"
 ROUND_TIMEOUT_KEY = "round-timeout"
+RESUME_KEY = "resume"
 SERVER_KEYS = (
+    RESUME_KEY,
     TASK_KEY,
     RUN_DIR_KEY,
     RUNS_DIR_KEY,
@@ -47,6 +49,8 @@ class ServerSettings:
         consortium_test_path: the consortium test set the server evaluates on, if any.
         round_timeout: seconds to wait for the parties' replies in a round.
         show_progress: draw a progress bar and the final summary table.
+        resume: continue the run in `run_dir` from its last checkpoint (same run id,
+            same run configuration) instead of starting a new one.
     """
 
     run: RunConfig
@@ -57,6 +61,7 @@ class ServerSettings:
     consortium_test_path: Path | None = None
     round_timeout: float = 900.0
     show_progress: bool = True
+    resume: bool = False
 
     @classmethod
     def new_run(
@@ -88,10 +93,13 @@ class ServerSettings:
 
         run = RunConfig.from_flower({k: v for k, v in flat.items() if k not in SERVER_KEYS})
         run_id = new_run_id()
+        resume = str(flat.get(RESUME_KEY, "false")).lower() in ("1", "true", "yes")
         if flat.get(RUN_DIR_KEY):
             run_dir = Path(str(flat[RUN_DIR_KEY]))
         else:
             run_dir = Path(str(flat.get(RUNS_DIR_KEY) or "runs")) / run_id
+        if resume:
+            return _resumed(run_dir.resolve(), float(flat.get(ROUND_TIMEOUT_KEY, 900.0)))
         parties = int(flat.get(PARTIES_KEY, 0) or 0)
         manifest = str(flat.get("federation-manifest", ""))
         if not parties and manifest:
@@ -110,4 +118,37 @@ class ServerSettings:
             expected_parties=parties,
             consortium_test_path=Path(str(test)) if test else None,
             round_timeout=float(flat.get(ROUND_TIMEOUT_KEY, 900.0)),
+            resume=resume,
         )
+
+
+def _resumed(run_dir: Path, round_timeout: float) -> ServerSettings:
+    """The settings of the run in `run_dir`, as it was started: a resumed run keeps its id,
+    its parties, its test set and the run configuration its parties calibrated noise for.
+
+    Raises:
+        ConfigError: there is no run to resume there.
+    """
+    import json
+
+    saved_path = run_dir / "run_config.json"
+    try:
+        saved = json.loads(saved_path.read_text(encoding="utf-8"))
+        run = RunConfig.from_mapping(saved["run"])
+        task_path = Path(saved["task"]["path"])
+        parties = int(saved["expected_parties"])
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"cannot resume: {saved_path} is not a run's configuration ({exc})"
+        ) from exc
+    test = saved.get("consortium_test")
+    return ServerSettings(
+        run=run,
+        task_path=task_path,
+        run_dir=run_dir,
+        run_id=str(saved["run_id"]),
+        expected_parties=parties,
+        consortium_test_path=Path(test) if test else None,
+        round_timeout=round_timeout,
+        resume=True,
+    )

@@ -1,10 +1,11 @@
 """The server's round loop: Flower's strategy does the maths, this loop keeps the books.
 
 Per round it asks every party to train, records each party's outcome (trained,
-refused with its reason, failed), aggregates the accepted updates with the
+refused with its reason, failed, or rejected by update screening), aggregates the
+accepted updates with the
 strategy if at least `min_parties` sent one, runs federated evaluation, scores
-the consortium test set, and writes the history to the run directory so a
-crash never loses a finished round.
+the consortium test set, and writes the history and a checkpoint to the run
+directory so a crash never loses a finished round: `resume` continues from there.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ from fedscore.core import protocol
 from fedscore.core.encoding import FeatureEncoder
 from fedscore.core.models import ModelSpec, build_model
 from fedscore.core.schema import load_schema
+from fedscore.server.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from fedscore.server.evaluation import ConsortiumEvaluator
 from fedscore.server.history import PartyOutcome, RoundHistory, RunHistory
 from fedscore.server.rundir import RunDirectory
 from fedscore.server.settings import ServerSettings
 from fedscore.server.strategy import build_strategy
+from fedscore.server.update_screening import screen_updates
 
 
 class _PartyNames:
@@ -49,29 +52,37 @@ class _PartyNames:
 
 
 def _outcome(reply: Message, party: str) -> PartyOutcome:
+    """What a party's reply says; a reply that is not fedscore's shape counts as failed."""
     if reply.has_error():
         return PartyOutcome(party, protocol.FAILED, reason=reply.error.reason)
-    record = reply.content.config_records[protocol.PARTY]
-    metrics = reply.content.metric_records[protocol.METRICS]
+    try:
+        record = reply.content.config_records[protocol.PARTY]
+        metrics = reply.content.metric_records[protocol.METRICS]
 
-    def number(key: str, default: float = math.nan) -> float:
-        return float(metrics[key]) if key in metrics else default  # type: ignore[arg-type]
+        def number(key: str, default: float = math.nan) -> float:
+            return float(metrics[key]) if key in metrics else default  # type: ignore[arg-type]
 
-    return PartyOutcome(
-        party=party,
-        status=str(record[protocol.STATUS]),
-        reason=str(record[protocol.REASON]),
-        num_examples=int(number(protocol.NUM_EXAMPLES, 0)),
-        epsilon_rdp=number("epsilon-rdp"),
-        epsilon_prv=number("epsilon-prv"),
-        noise_multiplier=number("noise-multiplier"),
-        sample_rate=number("sample-rate"),
-        steps=int(number("steps", 0)),
-        max_epsilon=number("max-epsilon"),
-        note=str(record[protocol.NOTE]),
-        deidentification=json.loads(str(record.get(protocol.DEIDENTIFICATION, "{}"))),
-        ledger_head=json.loads(str(record.get(protocol.LEDGER_HEAD, "{}"))),
-    )
+        def count(key: str) -> int:
+            value = number(key, 0)
+            return int(value) if math.isfinite(value) else 0
+
+        return PartyOutcome(
+            party=party,
+            status=str(record[protocol.STATUS]),
+            reason=str(record[protocol.REASON]),
+            num_examples=count(protocol.NUM_EXAMPLES),
+            epsilon_rdp=number("epsilon-rdp"),
+            epsilon_prv=number("epsilon-prv"),
+            noise_multiplier=number("noise-multiplier"),
+            sample_rate=number("sample-rate"),
+            steps=count("steps"),
+            max_epsilon=number("max-epsilon"),
+            note=str(record[protocol.NOTE]),
+            deidentification=json.loads(str(record.get(protocol.DEIDENTIFICATION, "{}"))),
+            ledger_head=json.loads(str(record.get(protocol.LEDGER_HEAD, "{}"))),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        return PartyOutcome(party, protocol.FAILED, reason=f"malformed reply ({exc!r})")
 
 
 def collect_training(
@@ -135,11 +146,21 @@ def run_training(
         }
     )
     run_dir = RunDirectory(settings.run_dir)
-    run_dir.start(settings, schema)
-    history = RunHistory()
-    if evaluator is not None:
-        history.initial_consortium_test = evaluator(arrays).as_dict()
+    checkpoint = load_checkpoint(settings.run_dir) if settings.resume else None
     names = _PartyNames()
+    if checkpoint is not None:
+        arrays, history = checkpoint.arrays, checkpoint.history
+        names.by_node.update(checkpoint.party_names)
+        console.print(
+            f"resuming run {settings.run_id} after round {checkpoint.completed_round}",
+            markup=False,
+        )
+    else:
+        run_dir.start(settings, schema)
+        history = RunHistory()
+        if evaluator is not None:
+            history.initial_consortium_test = evaluator(arrays).as_dict()
+    first_round = len(history.rounds) + 1
     progress = Progress(
         TextColumn("[bold]federated training[/]"),
         BarColumn(),
@@ -151,8 +172,10 @@ def run_training(
         transient=False,
     )
     with progress:
-        task = progress.add_task("rounds", total=run.rounds, status="waiting for parties")
-        for server_round in range(1, run.rounds + 1):
+        task = progress.add_task(
+            "rounds", total=run.rounds, completed=first_round - 1, status="waiting for parties"
+        )
+        for server_round in range(first_round, run.rounds + 1):
             started = time.monotonic()
             record = RoundHistory(server_round)
             messages = list(strategy.configure_train(server_round, arrays, config, grid))
@@ -160,6 +183,7 @@ def run_training(
             accepted = collect_training(
                 replies, [m.metadata.dst_node_id for m in messages], names, record
             )
+            accepted = screen_updates(accepted, arrays, run, record)
             if len(accepted) >= run.min_parties:
                 aggregated, _ = strategy.aggregate_train(server_round, accepted)
                 if aggregated is not None:
@@ -174,6 +198,9 @@ def run_training(
             record.seconds = time.monotonic() - started
             history.rounds.append(record)
             run_dir.write_history(history)
+            save_checkpoint(
+                settings.run_dir, Checkpoint(server_round, arrays, history, dict(names.by_node))
+            )
             auc = record.consortium_test.get("auc")
             progress.update(
                 task,

@@ -6,10 +6,12 @@ wrapping Flower's own tools); the test starts them on free ports and stops them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import socket
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -18,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 import pytest
 import tomli_w
 
@@ -64,15 +67,25 @@ class Deployment:
 
     def stop_all(self) -> None:
         for process in self.processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        for process in self.processes:
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            stop_tree(process, signal.SIGTERM)
+
+
+def stop_tree(process: subprocess.Popen, how: signal.Signals) -> None:
+    """Stop a process and every process it started (Flower detaches some into new sessions)."""
+    try:
+        tree = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        tree = []
+    for member in tree:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            member.send_signal(how)
+    _, alive = psutil.wait_procs(tree, timeout=20)
+    for member in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            member.kill()
+    psutil.wait_procs(alive, timeout=10)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=5)
 
 
 def _wait_for_text(path: Path, text: str, process: subprocess.Popen, timeout: float) -> None:
@@ -138,36 +151,6 @@ def deployment(tmp_path_factory, market, make_node) -> Iterator[Deployment]:
         yield running
     finally:
         running.stop_all()
-
-
-def test_three_institutions_train_over_tls_with_node_authentication(deployment, fedscore_cli):
-    root = deployment.root
-    runs_dir = root / "runs"
-    result = fedscore_cli(
-        "run",
-        "--superlink", f"127.0.0.1:{deployment.port}",
-        "--root-certificates", str(deployment.pki.ca_cert),
-        "--parties", "3", "--rounds", "2",
-        "--runs-dir", str(runs_dir), "--test", str(deployment.test),
-        "--flwr-home", str(root / "owner-flwr"),
-        cwd=root, timeout=500,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    (run_dir,) = runs_dir.iterdir()
-    summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["rounds"] == 2 and set(summary["parties"]) == set(PARTIES)
-    for party in summary["parties"].values():
-        assert party["rounds_trained"] == 2 and 0.9 < party["epsilon"] <= 1.0
-    assert summary["consortium_test"]["auc"] > 0.65
-    heads = json.loads((run_dir / "ledger_heads.json").read_text())
-    assert {p: len(h) for p, h in heads.items()} == dict.fromkeys(PARTIES, 2)
-
-    listed = fedscore_cli(
-        "runs", "--superlink", f"127.0.0.1:{deployment.port}",
-        "--root-certificates", str(deployment.pki.ca_cert),
-        "--flwr-home", str(root / "owner-flwr"), cwd=root,
-    )  # fmt: skip
-    assert listed.returncode == 0, listed.stderr[-2000:]
 
 
 def test_the_superlink_speaks_tls_only_with_the_consortium_ca(deployment, tmp_path):
@@ -260,5 +243,86 @@ def test_plaintext_needs_the_explicit_development_flag(deployment, tmp_path):
         _wait_for_text(log, "SuperLink ready", development, START_TIMEOUT_S)
         assert "WARNING: --insecure-dev" in log.read_text()
     finally:
-        os.killpg(development.pid, signal.SIGTERM)
-        development.wait(timeout=30)
+        stop_tree(development, signal.SIGTERM)
+
+
+def test_three_institutions_train_over_tls_and_survive_a_coordinator_crash(
+    deployment, fedscore_cli
+):
+    """A 2-round run over TLS with node authentication; after round 1 the coordinator
+    (SuperLink, SuperExec, ServerApp) is SIGKILLed, restarted, and the run resumed: it
+    completes, and no party is charged for a round twice."""
+    root = deployment.root
+    runs_dir = root / "runs"
+    owner = [
+        "--superlink", f"127.0.0.1:{deployment.port}",
+        "--root-certificates", str(deployment.pki.ca_cert),
+        "--flwr-home", str(root / "owner-flwr"),
+    ]  # fmt: skip
+    log = root / "first-run.log"
+    first = deployment.start(
+        log, "run", *owner, "--parties", "3", "--rounds", "2", "--runs-dir", str(runs_dir),
+        "--test", str(deployment.test),
+    )  # fmt: skip
+    # Kill when every node has trained and committed round 2 but the server has not yet
+    # checkpointed it (it is still evaluating): the worst moment for double charging.
+    deadline = time.monotonic() + 300
+    run_dir = None
+    while time.monotonic() < deadline and first.poll() is None:
+        found = list(runs_dir.glob("*/checkpoint/state.json"))
+        if found and all(
+            2 in _trained_rounds(config, found[0].parent.parent.name)
+            for config in deployment.nodes.values()
+        ):
+            run_dir = found[0].parent.parent
+            break
+        time.sleep(0.1)
+    assert run_dir is not None, log.read_text(errors="replace")[-3000:]
+    server = deployment.processes[0]
+    stop_tree(server, signal.SIGKILL)  # the coordinator dies: SuperLink, SuperExec, ServerApp
+    stop_tree(first, signal.SIGKILL)
+    state = json.loads((run_dir / "checkpoint" / "state.json").read_text())
+    assert state["completed_round"] == 1
+    assert not (run_dir / "summary.json").exists()
+
+    restarted = deployment.start(
+        root / "server.log", "server", "start", "--config", str(root / "server.toml")
+    )
+    deployment.processes[0] = restarted
+    _wait_for_text(root / "server.log", "SuperLink ready", restarted, START_TIMEOUT_S)
+    result = fedscore_cli("run", *owner, "--resume", str(run_dir), cwd=root, timeout=500)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["rounds"] == 2 and summary["run_id"] == run_dir.name
+    assert summary["consortium_test"]["auc"] > 0.65
+    heads = json.loads((run_dir / "ledger_heads.json").read_text())
+    assert {p: len(h) for p, h in heads.items()} == dict.fromkeys(PARTIES, 2)
+    for name, config in deployment.nodes.items():
+        party = summary["parties"][name]
+        assert party["rounds_trained"] == 2 and 0.9 < party["epsilon"] <= 1.0
+        trained = _trained_rounds(config, run_dir.name)
+        assert trained == [1, 2], f"{name} was charged for rounds {trained}"
+    # Round 2 was asked again after the restart: every node re-sent its committed update.
+    resumed = json.loads((run_dir / "metrics.json").read_text())["rounds"][1]["parties"]
+    assert all("re-sent" in resumed[name]["note"] for name in PARTIES), resumed
+
+    listed = fedscore_cli("runs", *owner, cwd=root)
+    assert listed.returncode == 0, listed.stderr[-2000:]
+
+
+def _trained_rounds(node_config: Path, run_id: str) -> list[int]:
+    """The rounds of `run_id` the node's ledger charged it for, as an auditor reads them."""
+    ledger = node_config.parent / "state" / "privacy.sqlite"
+    if not ledger.exists():
+        return []
+    db = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True)
+    try:
+        entries = [json.loads(content) for (content,) in db.execute("SELECT content FROM ledger")]
+    except sqlite3.OperationalError:  # not created yet
+        return []
+    finally:
+        db.close()
+    return sorted(
+        e["server_round"] for e in entries if e["run_id"] == run_id and e["status"] == "trained"
+    )

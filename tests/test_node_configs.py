@@ -38,3 +38,21 @@ def test_the_ledger_hash_is_chosen_in_config(tmp_path):
     path.write_text(base + '[ledger]\nhash = "md5"\n')
     with pytest.raises(ConfigError, match=r"\[ledger\] hash must be one of sha256, sm3, not 'md5'"):
         NodeConfig.from_toml(path)
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_example_deployment_sections_name_their_missing_files(path):
+    from fedscore.deployment.supernode import NodeDeployment
+
+    # The examples point at /etc/fedscore/, which this machine does not have.
+    with pytest.raises(ConfigError, match=r"\[deployment\] \w+ = /etc/fedscore/.*: no such file"):
+        NodeDeployment.from_toml(path)
+
+
+def test_the_example_server_config_parses():
+    from fedscore.deployment.superlink import ServerConfig
+
+    example = Path(__file__).parent.parent / "deployment" / "server.example.toml"
+    config = ServerConfig.from_toml(example)
+    assert config.port == 9092 and config.pki == example.parent / "pki"
+    assert not config.insecure_dev

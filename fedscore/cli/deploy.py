@@ -174,10 +174,10 @@ def node_start(
 
 def run(
     superlink: SuperLinkAddress,
-    parties: Annotated[int, typer.Option(help="How many institutions the run waits for.")],
+    parties: Annotated[int, typer.Option(help="How many institutions the run waits for.")] = 0,
     runs_dir: Annotated[
-        Path, typer.Option(help="Where the coordinator writes run directories (its path).")
-    ],
+        Path | None, typer.Option(help="Where the coordinator writes run directories (its path).")
+    ] = None,
     root_certificates: RootCertificates = None,
     rounds: Annotated[int, typer.Option(help="Federated rounds.")] = 10,
     epsilon: Annotated[float, typer.Option(help="Epsilon each party spends on this run.")] = 1.0,
@@ -188,27 +188,39 @@ def run(
     option: Annotated[
         list[str], typer.Option(help="More run settings as key=value (run config keys).")
     ] = [],  # noqa: B006
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            help="Continue the run in this run directory from its last checkpoint, with its "
+            "own settings (after the coordinator crashed)."
+        ),
+    ] = None,
     flwr_home: FlwrHome = DEFAULT_FLWR_HOME,
     insecure_dev: InsecureDev = False,
 ) -> None:
-    """Start a training run on the running federation and stream its progress."""
-    from fedscore.deployment.runs import start_run
+    """Start a training run on the running federation (or resume one) and stream its progress."""
+    from fedscore.deployment.runs import resume_settings, start_run
 
-    settings: dict[str, object] = {
-        "parties": parties,
-        "runs-dir": str(runs_dir),
-        "rounds": rounds,
-        "epsilon": epsilon,
-        "model": model,
-    }
-    if test is not None:
-        settings["consortium-test"] = str(test)
-    for item in option:
-        key, sep, value = item.partition("=")
-        if not sep:
-            _fail(FedscoreError(f"--option expects key=value, got '{item}'"))
-        settings[key] = value
     try:
+        if resume is not None:
+            settings = resume_settings(resume)
+        else:
+            if parties < 1 or runs_dir is None:
+                raise FedscoreError("a new run needs --parties and --runs-dir")
+            settings = {
+                "parties": parties,
+                "runs-dir": str(runs_dir),
+                "rounds": rounds,
+                "epsilon": epsilon,
+                "model": model,
+            }
+            if test is not None:
+                settings["consortium-test"] = str(test)
+        for item in option:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise FedscoreError(f"--option expects key=value, got '{item}'")
+            settings[key] = value
         status = start_run(superlink, root_certificates, flwr_home, settings, insecure_dev)
     except FedscoreError as error:
         _fail(error)

@@ -31,7 +31,14 @@ Rounds = Annotated[int, typer.Option(help="Federated rounds.")]
 Epsilon = Annotated[float, typer.Option(help="Epsilon each party spends on this run.")]
 Delta = Annotated[float, typer.Option(help="DP delta (must be < 1/N of every party).")]
 Model = Annotated[str, typer.Option(help="Model: lr or mlp.")]
-Strategy = Annotated[str, typer.Option(help="Aggregation: fedavg or fedprox.")]
+Strategy = Annotated[
+    str,
+    typer.Option(
+        help="Aggregation: fedavg, fedprox, or the robust, unweighted fedmedian and "
+        "fedtrimmedavg (cuts trim_beta of the updates per tail; the default 0.2 needs 5+ "
+        "parties)."
+    ),
+]
 ProximalMu = Annotated[float, typer.Option(help="FedProx proximal weight mu.")]
 Private = Annotated[
     bool, typer.Option("--private/--non-private", help="DP-SGD or the non-private comparison mode.")

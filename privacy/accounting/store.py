@@ -41,7 +41,9 @@ CREATE TABLE IF NOT EXISTS round (
     PRIMARY KEY (party, task, data_version, run_id, server_round, attempt)
 );
 """
-_SCHEMA = _ROUND_TABLE + """
+_SCHEMA = (
+    _ROUND_TABLE
+    + """
 CREATE TABLE IF NOT EXISTS accountant (
     party TEXT NOT NULL, task TEXT NOT NULL, data_version TEXT NOT NULL,
     state TEXT NOT NULL, updated_at TEXT NOT NULL,
@@ -63,6 +65,7 @@ CREATE TABLE IF NOT EXISTS run_plan (
     PRIMARY KEY (party, task, data_version, run_id)
 );
 """
+)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,17 @@
-"""Aggregation strategies by name: Flower's own strategies, configured for a run."""
+"""Aggregation strategies by name: Flower's own strategies, configured for a run.
+
+"fedavg" and "fedprox" average the updates weighted by each party's training rows.
+The robust "fedtrimmedavg" (coordinate-wise trimmed mean) and "fedmedian"
+(coordinate-wise median) are unweighted and limit what one faulty or hostile party
+can do to the global model; they need every party's update in the clear, so they
+must be refused together with secure aggregation once fedscore offers it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from flwr.serverapp.strategy import FedAvg, FedProx, Strategy
+from flwr.serverapp.strategy import FedAvg, FedMedian, FedProx, FedTrimmedAvg, Strategy
 
 from fedscore.core import protocol
 from fedscore.core.errors import ConfigError
@@ -25,10 +32,20 @@ def register_strategy(name: str) -> Callable[[StrategyFactory], StrategyFactory]
 
 
 def available_strategies() -> list[str]:
+    """The registered strategy names, sorted."""
     return sorted(_FACTORIES)
 
 
 def build_strategy(run: RunConfig, expected_parties: int) -> Strategy:
+    """The Flower strategy `run.strategy` names, configured for the run.
+
+    Args:
+        run: the run configuration (strategy name and its settings).
+        expected_parties: how many parties take part; every round samples them all.
+
+    Raises:
+        ConfigError: the strategy is unknown or its settings don't fit the run.
+    """
     factory = _FACTORIES.get(run.strategy)
     if factory is None:
         raise ConfigError(
@@ -61,3 +78,32 @@ def fedavg(run: RunConfig, expected_parties: int) -> Strategy:
 def fedprox(run: RunConfig, expected_parties: int) -> Strategy:
     """FedProx: FedAvg plus a proximal term mu/2·||w − w_global||² in every local loss."""
     return FedProx(proximal_mu=run.proximal_mu, **_common(run, expected_parties))  # type: ignore[arg-type]
+
+
+@register_strategy("fedtrimmedavg")
+def fedtrimmedavg(run: RunConfig, expected_parties: int) -> Strategy:
+    """Coordinate-wise trimmed mean: cuts int(trim_beta × replies) updates at each tail.
+
+    Unweighted (every party counts the same, whatever its rows).
+
+    Raises:
+        ConfigError: with all expected parties replying, trim_beta would trim nothing.
+    """
+    if expected_parties >= 1 and int(run.trim_beta * expected_parties) == 0:
+        fix = (
+            f"set trim_beta to at least {1 / expected_parties:.3g} (below 0.5) or use 'fedmedian'"
+            if expected_parties >= 3
+            else "trimming needs at least 3 parties; use 'fedmedian' or 'fedavg'"
+        )
+        raise ConfigError(
+            f"strategy 'fedtrimmedavg' with trim_beta {run.trim_beta} trims nothing with "
+            f"{expected_parties} parties (it cuts int(trim_beta × parties) updates per tail): "
+            f"{fix}"
+        )
+    return FedTrimmedAvg(beta=run.trim_beta, **_common(run, expected_parties))  # type: ignore[arg-type]
+
+
+@register_strategy("fedmedian")
+def fedmedian(run: RunConfig, expected_parties: int) -> Strategy:
+    """Coordinate-wise median of the updates (unweighted)."""
+    return FedMedian(**_common(run, expected_parties))  # type: ignore[arg-type]
