@@ -195,7 +195,7 @@ def test_an_unregistered_node_is_refused(deployment, tmp_path):
     key, _ = issue_node_key(outsider.root, "intruder")
     config = _stranger_node(deployment, tmp_path, "intruder", deployment.pki.ca_cert, key)
     result = subprocess.run(
-        _fedscore_command("node", "start", "--config", str(config)),
+        _fedscore_command("node", "start", "--config", str(config), "--wait-for-activation", "0"),
         capture_output=True, text=True, timeout=120,
         env={**os.environ, "FLWR_TELEMETRY_ENABLED": "0"},
     )  # fmt: skip
@@ -210,7 +210,7 @@ def test_a_node_trusting_another_ca_does_not_connect(deployment, tmp_path):
     key = deployment.pki.node_key("city_bank")
     config = _stranger_node(deployment, tmp_path, "misconfigured", other.ca_cert, key)
     result = subprocess.run(
-        _fedscore_command("node", "start", "--config", str(config)),
+        _fedscore_command("node", "start", "--config", str(config), "--wait-for-activation", "0"),
         capture_output=True, text=True, timeout=120,
         env={**os.environ, "FLWR_TELEMETRY_ENABLED": "0"},
     )  # fmt: skip
@@ -326,3 +326,48 @@ def _trained_rounds(node_config: Path, run_id: str) -> list[int]:
     return sorted(
         e["server_round"] for e in entries if e["run_id"] == run_id and e["status"] == "trained"
     )
+
+
+def test_a_node_that_dies_mid_run_is_left_out_and_rejoins(deployment, fedscore_cli):
+    """Kill one institution's SuperNode as round 2 starts: round 2 completes with the other
+    two (min_parties 2), the dead node is charged nothing for it, and after a restart it
+    trains round 3."""
+    root = deployment.root
+    runs_dir = root / "node-death-runs"
+    timeout = 25
+    owner = [
+        "--superlink", f"127.0.0.1:{deployment.port}",
+        "--root-certificates", str(deployment.pki.ca_cert),
+        "--flwr-home", str(root / "owner-flwr"),
+    ]  # fmt: skip
+    log = root / "node-death-run.log"
+    run = deployment.start(
+        log, "run", *owner, "--parties", "3", "--rounds", "3", "--runs-dir", str(runs_dir),
+        "--option", f"round-timeout={timeout}",
+    )  # fmt: skip
+    deadline = time.monotonic() + 300
+    found: list[Path] = []
+    while time.monotonic() < deadline and not found and run.poll() is None:
+        found = list(runs_dir.glob("*/checkpoint/state.json"))
+        time.sleep(0.1)
+    assert found, log.read_text(errors="replace")[-3000:]
+    run_dir = found[0].parent.parent
+    victim = "loan_facilitator"
+    index = 1 + list(deployment.nodes).index(victim)  # processes: server, then the nodes
+    stop_tree(deployment.processes[index], signal.SIGKILL)
+    time.sleep(timeout + 3)
+    deployment.processes[index] = deployment.start(
+        root / f"{victim}.log", "node", "start", "--config", str(deployment.nodes[victim])
+    )
+    run.wait(timeout=400)
+    assert run.returncode == 0, log.read_text(errors="replace")[-3000:]
+
+    rounds = json.loads((run_dir / "metrics.json").read_text())["rounds"]
+    assert [r["round"] for r in rounds] == [1, 2, 3]
+    assert rounds[1]["parties"][victim]["status"] == "failed"
+    assert rounds[1]["aggregated"]  # the two others were enough
+    assert rounds[2]["parties"][victim]["status"] == "trained"  # it rejoined
+    assert _trained_rounds(deployment.nodes[victim], run_dir.name) == [1, 3]
+    for name in PARTIES:
+        if name != victim:
+            assert _trained_rounds(deployment.nodes[name], run_dir.name) == [1, 2, 3]

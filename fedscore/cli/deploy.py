@@ -151,12 +151,20 @@ def server_start(
 def node_start(
     config: Annotated[Path, typer.Option(help="The institution's node config (node.toml).")],
     insecure_dev: InsecureDev = False,
+    wait_for_activation: Annotated[
+        float,
+        typer.Option(
+            help="Seconds to keep retrying when the SuperLink refuses to activate the node "
+            "(it still sees the session of a node that died, for up to 60 s)."
+        ),
+    ] = 120.0,
 ) -> None:
     """Run this institution's SuperNode until SIGTERM/SIGINT."""
     import dataclasses
+    import time
 
     from fedscore.deployment.superlink import INSECURE_WARNING, flower_environment
-    from fedscore.deployment.supernode import NodeDeployment, supernode_command
+    from fedscore.deployment.supernode import ACTIVATION_REFUSED, NodeDeployment, supernode_command
 
     try:
         deployment = NodeDeployment.from_toml(config)
@@ -167,9 +175,19 @@ def node_start(
         command = supernode_command(config, deployment)
     except FedscoreError as error:
         _fail(error)
-    process = subprocess.Popen(command, env=flower_environment(config.parent / ".flwr-home"))
-    _stop_on_signals(process)
-    raise typer.Exit(code=_exit_status(process.wait()))
+    give_up = time.monotonic() + wait_for_activation
+    while True:
+        process = subprocess.Popen(command, env=flower_environment(config.parent / ".flwr-home"))
+        _stop_on_signals(process)
+        code = process.wait()
+        if code != ACTIVATION_REFUSED or time.monotonic() >= give_up:
+            raise typer.Exit(code=_exit_status(code))
+        console.print(
+            "the SuperLink refused to activate this node (a previous session of it may still "
+            "count as online); retrying in 5 s",
+            style="yellow",
+        )
+        time.sleep(5)
 
 
 def run(
@@ -220,7 +238,7 @@ def run(
             key, sep, value = item.partition("=")
             if not sep:
                 raise FedscoreError(f"--option expects key=value, got '{item}'")
-            settings[key] = value
+            settings[key] = _typed(value)
         status = start_run(superlink, root_certificates, flwr_home, settings, insecure_dev)
     except FedscoreError as error:
         _fail(error)
@@ -281,6 +299,16 @@ def _stop_on_signals(process: subprocess.Popen) -> None:
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+
+
+def _typed(value: str) -> object:
+    """A run-config value as TOML reads it (30 → int, 0.5 → float, true → bool), else text."""
+    import tomllib
+
+    try:
+        return tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        return value
 
 
 def _exit_status(code: int) -> int:
