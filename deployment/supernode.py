@@ -18,11 +18,10 @@ from fedscore.clients.node import NODE_CONFIG_KEY, NodeConfig
 from fedscore.core.errors import ConfigError
 from fedscore.deployment.superlink import flower_tool
 
-#: flower-supernode's exit status when it cannot connect or the SuperLink refuses to
-#: activate it: an unknown key, an untrusted certificate, or an earlier session of the
-#: same node that the SuperLink still counts as online (after a crash, until its
-#: heartbeat expires).
-ACTIVATION_REFUSED = 305
+#: What flower-supernode logs (then exiting with status 1) when the SuperLink refuses to
+#: activate it: an unknown key, or an earlier session of the same node that the SuperLink
+#: still counts as online (after a crash, until its heartbeat expires).
+ACTIVATION_REFUSED = "Failed to activate SuperNode"
 
 
 @dataclass(frozen=True)

@@ -86,14 +86,31 @@ def _outcome(reply: Message, party: str) -> PartyOutcome:
 
 
 def collect_training(
-    replies: Iterable[Message], sent_to: list[int], names: _PartyNames, record: RoundHistory
+    replies: Iterable[Message],
+    sent_to: list[int],
+    names: _PartyNames,
+    record: RoundHistory,
+    addressed: dict[str, int] | None = None,
 ) -> list[Message]:
-    """Record every party's training outcome; return the replies carrying an update."""
+    """Record every party's training outcome; return the replies carrying an update.
+
+    Args:
+        replies: what came back.
+        sent_to: the node ids the round's messages went to.
+        names: which institution each node id is.
+        record: the round's record to fill.
+        addressed: message id → node id of the messages sent; attributes the errors the
+            SuperLink itself answers for a node (e.g. "Node Unavailable") to that node.
+    """
     accepted: list[Message] = []
     answered: set[int] = set()
     for reply in replies:
-        answered.add(reply.metadata.src_node_id)
-        outcome = _outcome(reply, names.learn(reply))
+        node_id = reply.metadata.src_node_id
+        if node_id not in sent_to:
+            node_id = (addressed or {}).get(reply.metadata.reply_to_message_id, node_id)
+        answered.add(node_id)
+        party = names.name(node_id) if reply.has_error() else names.learn(reply)
+        outcome = _outcome(reply, party)
         record.outcomes[outcome.party] = outcome
         if outcome.status == protocol.TRAINED:
             accepted.append(reply)
@@ -119,6 +136,18 @@ def collect_evaluation(
         record.federated_eval[party] = {k: float(v) for k, v in metrics.items()}  # type: ignore[arg-type]
         evaluated.append(reply)
     return evaluated
+
+
+def _expiring(messages: Iterable[Message], seconds: float) -> list[Message]:
+    """The messages, valid only while the server waits for their replies.
+
+    A node that comes back after the round gave up on it must not train that round any
+    more: its update would be discarded, yet its privacy budget spent.
+    """
+    kept = list(messages)
+    for message in kept:
+        message.metadata.ttl = float(seconds)
+    return kept
 
 
 def run_training(
@@ -178,10 +207,17 @@ def run_training(
         for server_round in range(first_round, run.rounds + 1):
             started = time.monotonic()
             record = RoundHistory(server_round)
-            messages = list(strategy.configure_train(server_round, arrays, config, grid))
+            messages = _expiring(
+                strategy.configure_train(server_round, arrays, config, grid),
+                settings.round_timeout,
+            )
             replies = grid.send_and_receive(messages, timeout=settings.round_timeout)
             accepted = collect_training(
-                replies, [m.metadata.dst_node_id for m in messages], names, record
+                replies,
+                [m.metadata.dst_node_id for m in messages],
+                names,
+                record,
+                {m.metadata.message_id: m.metadata.dst_node_id for m in messages},
             )
             accepted = screen_updates(accepted, arrays, run, record)
             if len(accepted) >= run.min_parties:
@@ -189,7 +225,10 @@ def run_training(
                 if aggregated is not None:
                     arrays = aggregated
                     record.aggregated = True
-            evaluation = strategy.configure_evaluate(server_round, arrays, config, grid)
+            evaluation = _expiring(
+                strategy.configure_evaluate(server_round, arrays, config, grid),
+                settings.round_timeout,
+            )
             collect_evaluation(
                 grid.send_and_receive(evaluation, timeout=settings.round_timeout), names, record
             )

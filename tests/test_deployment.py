@@ -334,7 +334,9 @@ def test_a_node_that_dies_mid_run_is_left_out_and_rejoins(deployment, fedscore_c
     trains round 3."""
     root = deployment.root
     runs_dir = root / "node-death-runs"
-    timeout = 25
+    # Long enough that round 2 (train and evaluation each wait for the dead node) outlasts
+    # Flower's heartbeat patience (60 s), after which the restarted node is let back in.
+    timeout = 40
     owner = [
         "--superlink", f"127.0.0.1:{deployment.port}",
         "--root-certificates", str(deployment.pki.ca_cert),

@@ -274,3 +274,33 @@ def test_run_config_round_trips_the_new_settings(tmp_path):
 def test_run_config_refuses_bad_bounds(changes):
     with pytest.raises(ConfigError):
         RunConfig(**changes)
+
+
+def test_an_error_the_superlink_answers_for_a_node_is_that_nodes_outcome():
+    """Flower's SuperLink answers "Node Unavailable" itself (from its own node id, 1) for
+    a node whose heartbeat lapsed: the outcome belongs to the node the message went to."""
+    from flwr.app import Error
+
+    metadata = Metadata(
+        run_id=1,
+        message_id="",
+        src_node_id=1,
+        dst_node_id=1,
+        reply_to_message_id="sent-to-77",
+        group_id="1",
+        created_at=time.time(),
+        ttl=3600.0,
+        message_type=MessageType.TRAIN,
+    )
+    unavailable = Message(Error(code=5, reason="Error: Node Unavailable"), metadata=metadata)
+    names = _PartyNames()
+    names.by_node[77] = "city_bank"
+    record = RoundHistory(1)
+    good = _reply("large_bank", _arrays([0.1, 0.1, 0.1, 0.1]), node_id=12)
+    accepted = collect_training(
+        [unavailable, good], [77, 12], names, record, {"sent-to-77": 77, "sent-to-12": 12}
+    )
+    assert accepted == [good]
+    assert set(record.outcomes) == {"city_bank", "large_bank"}
+    city = record.outcomes["city_bank"]
+    assert city.status == protocol.FAILED and "Node Unavailable" in city.reason

@@ -5,8 +5,9 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import IO, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -177,10 +178,25 @@ def node_start(
         _fail(error)
     give_up = time.monotonic() + wait_for_activation
     while True:
-        process = subprocess.Popen(command, env=flower_environment(config.parent / ".flwr-home"))
+        process = subprocess.Popen(
+            command,
+            env=flower_environment(config.parent / ".flwr-home"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+        )
         _stop_on_signals(process)
+        refused = threading.Event()
+        # Flower's log, passed through as it comes. A thread, because processes the
+        # SuperNode started may keep the pipe open after it exits.
+        pump = threading.Thread(
+            target=_pass_through, args=(process.stdout, ACTIVATION_REFUSED, refused), daemon=True
+        )
+        pump.start()
         code = process.wait()
-        if code != ACTIVATION_REFUSED or time.monotonic() >= give_up:
+        pump.join(timeout=2)
+        if not refused.is_set() or time.monotonic() >= give_up:
             raise typer.Exit(code=_exit_status(code))
         console.print(
             "the SuperLink refused to activate this node (a previous session of it may still "
@@ -299,6 +315,15 @@ def _stop_on_signals(process: subprocess.Popen) -> None:
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+
+
+def _pass_through(stream: IO[str], marker: str, seen: threading.Event) -> None:
+    """Copy a child's output to ours line by line; set `seen` when a line holds `marker`."""
+    for line in stream:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+        if marker in line:
+            seen.set()
 
 
 def _typed(value: str) -> object:
