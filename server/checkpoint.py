@@ -24,7 +24,7 @@ from flwr.app import ArrayRecord
 
 from fedscore.core.documents import write_json
 from fedscore.core.errors import FedscoreError
-from fedscore.server.history import RunHistory
+from fedscore.server.history import RunHistory, node_id_of, node_key
 
 CHECKPOINT_DIR = "checkpoint"
 STATE_FILE = "state.json"
@@ -68,7 +68,7 @@ def save_checkpoint(run_dir: Path, checkpoint: Checkpoint) -> None:
             "model": model_name,
             "array_names": list(checkpoint.arrays.keys()),
             "history": checkpoint.history.to_state(),
-            "party_names": {str(k): v for k, v in checkpoint.party_names.items()},
+            "party_names": {node_key(k): v for k, v in checkpoint.party_names.items()},
         },
     )
     for old in folder.glob("model-*.npz"):
@@ -98,5 +98,5 @@ def load_checkpoint(run_dir: Path) -> Checkpoint | None:
         int(state["completed_round"]),
         arrays,
         history,
-        {int(k): str(v) for k, v in state["party_names"].items()},
+        {node_id_of(k): str(v) for k, v in state["party_names"].items()},
     )

@@ -27,7 +27,7 @@ from fedscore.core.models import ModelSpec, build_model
 from fedscore.core.schema import load_schema
 from fedscore.server.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from fedscore.server.evaluation import ConsortiumEvaluator
-from fedscore.server.history import PartyOutcome, RoundHistory, RunHistory
+from fedscore.server.history import PartyOutcome, RoundHistory, RunHistory, node_key
 from fedscore.server.rundir import RunDirectory
 from fedscore.server.settings import ServerSettings
 from fedscore.server.strategy import build_strategy
@@ -48,7 +48,7 @@ class _PartyNames:
         return self.name(reply.metadata.src_node_id)
 
     def name(self, node_id: int) -> str:
-        return self.by_node.get(node_id, f"node-{node_id}")
+        return self.by_node.get(node_id, f"node-{node_key(node_id)}")
 
 
 def _outcome(reply: Message, party: str) -> PartyOutcome:

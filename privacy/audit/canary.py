@@ -105,6 +105,25 @@ def run_canary_audit(
     beta : float
         Significance level of the lower bound.
     """
+    # One thread: multi-threaded float reductions change the trained model from run to
+    # run, and an audit must give the same verdict for the same seed.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _audit(features, labels, run, canaries, guesses, beta, seed)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _audit(
+    features: np.ndarray,
+    labels: np.ndarray,
+    run: RunConfig,
+    canaries: int,
+    guesses: int,
+    beta: float,
+    seed: int,
+) -> CanaryAudit:
     generator = np.random.default_rng(seed)
     canary_x, canary_y = make_canaries(canaries, features.shape[1], generator)
     included = generator.random(canaries) < 0.5
