@@ -13,6 +13,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from fedscore.core.files import write_bytes_atomic
+
 
 def json_safe(value: Any) -> Any:
     """Replace NaN by None and infinities by "inf"/"-inf", recursively."""
@@ -30,15 +32,8 @@ def json_safe(value: Any) -> Any:
 
 
 def write_text_atomic(path: Path, text: str) -> Path:
-    """Write `text` (UTF-8) to `path` through a temporary file renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    """Write `text` (UTF-8) to `path` whole (see `write_bytes_atomic`)."""
+    return write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def write_json(path: Path, data: Any) -> Path:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 import re
 import tomllib
 from collections.abc import Sequence
@@ -32,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from fedscore.core.errors import ConfigError
+from fedscore.core.files import write_bytes_atomic, write_private
 
 CURVE = ec.SECP384R1
 NODE_NAME = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
@@ -140,10 +140,10 @@ def init_pki(
         )
         .sign(ca_key, hashes.SHA384())
     )
-    _write_private(layout.ca_key, _pem(ca_key))
-    _write_public(layout.ca_cert, ca_cert.public_bytes(serialization.Encoding.PEM))
-    _write_private(layout.server_key, _pem(server_key))
-    _write_public(layout.server_cert, server_cert.public_bytes(serialization.Encoding.PEM))
+    write_private(layout.ca_key, _pem(ca_key), exclusive=True)
+    write_bytes_atomic(layout.ca_cert, ca_cert.public_bytes(serialization.Encoding.PEM))
+    write_private(layout.server_key, _pem(server_key), exclusive=True)
+    write_bytes_atomic(layout.server_cert, server_cert.public_bytes(serialization.Encoding.PEM))
     return layout
 
 
@@ -164,7 +164,7 @@ def issue_node_key(root: Path, name: str) -> tuple[Path, Path]:
     if private.exists():
         raise ConfigError(f"{private} exists: institution '{name}' has a key already")
     key = ec.generate_private_key(CURVE())
-    _write_private(
+    write_private(
         private,
         key.private_bytes(
             serialization.Encoding.PEM,
@@ -175,12 +175,10 @@ def issue_node_key(root: Path, name: str) -> tuple[Path, Path]:
     line = key.public_key().public_bytes(
         serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
     )
-    _write_public(public, line + b"\n")
+    write_bytes_atomic(public, line + b"\n")
     nodes = load_node_list(root) if layout.node_list.exists() else {}
     nodes[name] = line.decode("ascii")
-    tmp = layout.node_list.with_suffix(".partial")
-    tmp.write_text(tomli_w.dumps({"nodes": nodes}), encoding="utf-8")
-    tmp.replace(layout.node_list)
+    write_bytes_atomic(layout.node_list, tomli_w.dumps({"nodes": nodes}).encode("utf-8"))
     return private, public
 
 
@@ -225,26 +223,3 @@ def _pem(key: ec.EllipticCurvePrivateKey) -> bytes:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Owner-only, written whole (temporary file linked into place)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path.parent, 0o700)
-    tmp = path.with_name(f".{path.name}.partial")
-    descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    try:
-        os.link(tmp, path)
-    finally:
-        tmp.unlink()
-
-
-def _write_public(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_bytes(data)
-    tmp.replace(path)

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fedscore.core.errors import ConfigError
+from fedscore.core.files import write_private
 from fedscore.privacy.pseudonymization import get_pseudonymizer
 
 KEY_BYTES = 32
@@ -121,10 +122,10 @@ class KeyRing:
         number = int(meta["current"]) + 1
         secret = secrets.token_bytes(KEY_BYTES)
         created = datetime.now(UTC).isoformat(timespec="seconds")
-        _write_private(self.root / f"v{number}.key", secret.hex())
+        write_private(self.root / f"v{number}.key", secret.hex().encode("ascii"))
         meta["versions"][str(number)] = created
         meta["current"] = number
-        _write_private(self.meta_path, json.dumps(meta, indent=2))
+        write_private(self.meta_path, json.dumps(meta, indent=2).encode("utf-8"))
         return KeyVersion(number, str(meta["algorithm"]), created, secret)
 
     @staticmethod
@@ -135,14 +136,6 @@ class KeyRing:
                 f"{path}: readable by others (mode {stat.filemode(mode)}); "
                 f"restrict it with 'chmod 600 {path}'"
             )
-
-
-def _write_private(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    tmp.replace(path)
 
 
 def check_apart(key_dir: Path, data_path: Path) -> None:

@@ -24,6 +24,7 @@ from flwr.app import ArrayRecord
 
 from fedscore.core.documents import write_json
 from fedscore.core.errors import FedscoreError
+from fedscore.core.files import write_bytes_atomic
 from fedscore.server.history import RunHistory, node_id_of, node_key
 
 CHECKPOINT_DIR = "checkpoint"
@@ -58,9 +59,7 @@ def save_checkpoint(run_dir: Path, checkpoint: Checkpoint) -> None:
     model_name = f"model-{checkpoint.completed_round:05d}.npz"
     buffer = io.BytesIO()
     np.savez(buffer, **{name: array.numpy() for name, array in checkpoint.arrays.items()})
-    partial = folder / f"{model_name}.partial"
-    partial.write_bytes(buffer.getvalue())
-    partial.replace(folder / model_name)
+    write_bytes_atomic(folder / model_name, buffer.getvalue())
     write_json(
         folder / STATE_FILE,
         {

@@ -65,6 +65,15 @@ class Deployment:
         self.processes.append(process)
         return process
 
+    @property
+    def owner_options(self) -> list[str]:
+        """How the model owner's `fedscore run|runs` reach this federation."""
+        return [
+            "--superlink", f"127.0.0.1:{self.port}",
+            "--root-certificates", str(self.pki.ca_cert),
+            "--flwr-home", str(self.root / "owner-flwr"),
+        ]  # fmt: skip
+
     def stop_all(self) -> None:
         for process in self.processes:
             stop_tree(process, signal.SIGTERM)
@@ -254,11 +263,7 @@ def test_three_institutions_train_over_tls_and_survive_a_coordinator_crash(
     completes, and no party is charged for a round twice."""
     root = deployment.root
     runs_dir = root / "runs"
-    owner = [
-        "--superlink", f"127.0.0.1:{deployment.port}",
-        "--root-certificates", str(deployment.pki.ca_cert),
-        "--flwr-home", str(root / "owner-flwr"),
-    ]  # fmt: skip
+    owner = deployment.owner_options
     log = root / "first-run.log"
     first = deployment.start(
         log, "run", *owner, "--parties", "3", "--rounds", "2", "--runs-dir", str(runs_dir),
@@ -337,11 +342,7 @@ def test_a_node_that_dies_mid_run_is_left_out_and_rejoins(deployment, fedscore_c
     # Long enough that round 2 (train and evaluation each wait for the dead node) outlasts
     # Flower's heartbeat patience (60 s), after which the restarted node is let back in.
     timeout = 40
-    owner = [
-        "--superlink", f"127.0.0.1:{deployment.port}",
-        "--root-certificates", str(deployment.pki.ca_cert),
-        "--flwr-home", str(root / "owner-flwr"),
-    ]  # fmt: skip
+    owner = deployment.owner_options
     log = root / "node-death-run.log"
     run = deployment.start(
         log, "run", *owner, "--parties", "3", "--rounds", "3", "--runs-dir", str(runs_dir),

@@ -268,13 +268,7 @@ def runs(
     insecure_dev: InsecureDev = False,
 ) -> None:
     """List the federation's runs."""
-    from fedscore.deployment.runs import flwr_command
-
-    try:
-        status = flwr_command(["ls"], superlink, root_certificates, flwr_home, insecure_dev)
-    except FedscoreError as error:
-        _fail(error)
-    raise typer.Exit(code=status)
+    _flwr(["ls"], superlink, root_certificates, flwr_home, insecure_dev)
 
 
 def stop(
@@ -285,12 +279,21 @@ def stop(
     insecure_dev: InsecureDev = False,
 ) -> None:
     """Stop a run."""
+    _flwr(["stop", run_id], superlink, root_certificates, flwr_home, insecure_dev)
+
+
+def _flwr(
+    arguments: list[str],
+    superlink: str,
+    root_certificates: Path | None,
+    flwr_home: Path,
+    insecure_dev: bool,
+) -> NoReturn:
+    """Run a `flwr` command against the federation and exit with its status."""
     from fedscore.deployment.runs import flwr_command
 
     try:
-        status = flwr_command(
-            ["stop", run_id], superlink, root_certificates, flwr_home, insecure_dev
-        )
+        status = flwr_command(arguments, superlink, root_certificates, flwr_home, insecure_dev)
     except FedscoreError as error:
         _fail(error)
     raise typer.Exit(code=status)

@@ -15,7 +15,6 @@ from fedscore.clients.federation import FederationManifest
 from fedscore.core.errors import FedscoreError
 from fedscore.core.runconfig import RunConfig
 from fedscore.datasets.market import default_task_path
-from fedscore.privacy.ledger.verify import Verification
 from fedscore.server.rundir import LEDGER_HEADS
 from fedscore.server.settings import ServerSettings
 
@@ -263,6 +262,12 @@ def keys_list(key_dir: KeyDir, purpose: Purpose = "credit_risk_scoring") -> None
     Console().print(table)
 
 
+ConsortiumKeyList = Annotated[
+    Path | None,
+    typer.Option("--keys", help="The consortium's key list (TOML, [ledger_keys] party = hex)."),
+]
+
+
 audit_app = typer.Typer(help="Compliance audit of privacy budgets.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 
@@ -276,10 +281,7 @@ def audit_verify(
             "holding node.toml, or a run directory (the nodes' signed ledger heads)."
         ),
     ],
-    keys: Annotated[
-        Path | None,
-        typer.Option(help="The consortium's key list (TOML, [ledger_keys] party = hex)."),
-    ] = None,
+    keys: ConsortiumKeyList = None,
     party: Annotated[
         str | None, typer.Option(help="Whose ledger it is (default: from node.toml).")
     ] = None,
@@ -292,40 +294,39 @@ def audit_verify(
     ] = None,
 ) -> None:
     """Check every hash link and the signatures of a node's ledger; exit 0 only if it verifies."""
-    from fedscore.clients.node import NodeConfig
-    from fedscore.privacy.ledger import load_public_keys, verify_ledger
-    from fedscore.privacy.ledger.signing import public_key_from_hex
+    import dataclasses
+
+    from fedscore.privacy.audit.evidence import (
+        ConsortiumKeys,
+        collect_institution,
+        collect_run,
+        cross_check,
+    )
+    from fedscore.privacy.ledger import load_public_keys
 
     if (path / LEDGER_HEADS).is_file():
         _verify_run_directory(path, keys)
         return
     try:
-        ledger_file, own_key_file = path, None
-        if (path / "node.toml").is_file():
-            node = NodeConfig.from_toml(path / "node.toml")
-            ledger_file, party = node.accountant_db, party or node.party
-            own_key_file = node.ledger_key.with_suffix(".pub")
-        if not ledger_file.is_file():
-            raise FedscoreError(f"{ledger_file}: no such ledger file")
-        if keys is not None:
-            known = load_public_keys(keys)
-            if party not in known:
-                raise FedscoreError(f"{keys}: no ledger key for party '{party}' (use --party)")
-            public_key = known[party]
-        elif own_key_file is not None and own_key_file.is_file():
-            console.print(
-                "warning: verifying against the node's own public key file; pass "
-                "--keys with the consortium's key list for an independent check",
-                style="yellow",
-            )
-            public_key = public_key_from_hex(own_key_file.read_text(encoding="utf-8"))
-        else:
-            raise FedscoreError("name the consortium's key list with --keys")
-        verdict = verify_ledger(ledger_file, public_key)
+        trusted = ConsortiumKeys(load_public_keys(keys), keys) if keys else ConsortiumKeys()
+        evidence = collect_institution(path, trusted, party)
+        verdict, ledger_file = evidence.verification, evidence.ledger_file
         if verdict.ok and against is not None:
-            verdict = _compare_with_run(ledger_file, against, party, verdict)
+            run = collect_run(against, {evidence.party: evidence.public_key})
+            removed = cross_check([evidence], [run])
+            if removed:
+                verdict = dataclasses.replace(
+                    verdict, ok=False, problem=removed[0].message, first_broken=verdict.entries
+                )
     except FedscoreError as error:
         _fail(error)
+    if trusted.source is None:
+        console.print(
+            f"warning: verified with {evidence.key_source}; pass --keys with the "
+            "consortium's key list for an independent check",
+            style="yellow",
+            markup=False,
+        )
     if verdict.ok:
         console.print(
             f"OK: {verdict.entries} entries verify ({verdict.signature_checks} "
@@ -386,27 +387,6 @@ def audit_canary(
         raise typer.Exit(code=1)
 
 
-def _compare_with_run(
-    ledger_file: Path, run_dir: Path, party: str | None, verdict: Verification
-) -> Verification:
-    import dataclasses
-    import json
-    import sqlite3
-
-    from fedscore.privacy.ledger import read_entries
-    from fedscore.privacy.ledger.verify import compare_with_heads
-
-    heads = json.loads((run_dir / LEDGER_HEADS).read_text(encoding="utf-8")).get(party, [])
-    db = sqlite3.connect(f"file:{ledger_file}?mode=ro", uri=True)
-    try:
-        problem = compare_with_heads(read_entries(db), heads)
-    finally:
-        db.close()
-    if problem:
-        return dataclasses.replace(verdict, ok=False, problem=problem, first_broken=verdict.entries)
-    return verdict
-
-
 def _verify_run_directory(run_dir: Path, keys: Path | None) -> None:
     """Check every signed ledger head the nodes sent with their updates."""
     from fedscore.privacy.audit.evidence import collect_run
@@ -436,10 +416,7 @@ def audit_report(
             "a consortium folder holding institutions/ and runs/ (as the demo writes)."
         ),
     ],
-    keys: Annotated[
-        Path | None,
-        typer.Option(help="The consortium's key list (TOML, [ledger_keys] party = hex)."),
-    ] = None,
+    keys: ConsortiumKeyList = None,
     out: Annotated[
         Path, typer.Option(help="Folder for audit_report.html, audit_report.json, figures/.")
     ] = Path("audit"),

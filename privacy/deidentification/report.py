@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fedscore.core.documents import write_text_atomic
+
 DEIDENTIFIED_LABEL = "de-identified personal information (去标识化), not anonymized"
 
 
@@ -105,8 +107,4 @@ class DeidentificationReport:
         }
 
     def write(self, path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".partial")
-        tmp.write_text(json.dumps(self.as_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
-        tmp.replace(path)
-        return path
+        return write_text_atomic(path, json.dumps(self.as_dict(), indent=2, ensure_ascii=False))

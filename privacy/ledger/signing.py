@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tomllib
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from fedscore.core.errors import ConfigError
+from fedscore.core.files import write_bytes_atomic, write_private
 
 
 class NodeSigner:
@@ -36,24 +36,12 @@ class NodeSigner:
         public key file is rewritten from the private key.
         """
         if not path.is_file():
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             pem = Ed25519PrivateKey.generate().private_bytes(
                 serialization.Encoding.PEM,
                 serialization.PrivateFormat.PKCS8,
                 serialization.NoEncryption(),
             )
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
-            descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(pem)
-                handle.flush()
-                os.fsync(handle.fileno())
-            try:
-                os.link(tmp, path)  # fails if another process created the key first
-            except FileExistsError:
-                pass
-            finally:
-                tmp.unlink()
+            write_private(path, pem, exclusive=True)  # another process may have won
         if path.stat().st_mode & 0o077:
             raise ConfigError(f"{path}: readable by others; restrict it with chmod 600")
         try:
@@ -68,9 +56,7 @@ class NodeSigner:
         signer = cls(key)
         public = path.with_suffix(".pub")
         if not public.is_file() or public.read_text(encoding="utf-8").strip() != signer.public_hex:
-            tmp_public = public.with_name(f".{public.name}.{os.getpid()}.partial")
-            tmp_public.write_text(signer.public_hex + "\n", encoding="utf-8")
-            tmp_public.replace(public)
+            write_bytes_atomic(public, (signer.public_hex + "\n").encode("ascii"))
         return signer
 
     def sign(self, message: bytes) -> bytes:
