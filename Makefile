@@ -7,7 +7,7 @@ DEMO_OUT ?= demo-output
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install browser demo test lint bench-quality bench-speed bench-deployment clean
+.PHONY: install browser demo test lint bench-quality bench-speed bench-deployment clean protos bench-scoring
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,12 +29,18 @@ $(CHROMIUM):
 
 browser: $(CHROMIUM)
 
+# Train (and audit), then register the newest run and grade the large bank's book with it.
 demo: $(STAMP)
 	FLWR_TELEMETRY_ENABLED=0 $(BIN)/fedscore demo --out $(DEMO_OUT)
+	$(BIN)/fedscore models register "$$(ls -d $(DEMO_OUT)/runs/*/ | tail -n 1)" \
+		--registry $(DEMO_OUT)/registry --promote
+	$(BIN)/fedscore score --model production --registry $(DEMO_OUT)/registry \
+		--input $(DEMO_OUT)/institutions/large_bank/data/customers.csv \
+		--output $(DEMO_OUT)/large_bank_graded.parquet
 
 # Two worker processes (one per core); a test file stays on one worker.
 test: $(STAMP) $(CHROMIUM)
-	FLWR_TELEMETRY_ENABLED=0 FEDSCORE_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -n 2 --dist loadfile
+	FLWR_TELEMETRY_ENABLED=0 FEDSCORE_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 	$(BIN)/ruff check .
 
 lint: $(STAMP)
@@ -48,6 +54,17 @@ bench-speed: $(STAMP)
 
 bench-deployment: $(STAMP)
 	FLWR_TELEMETRY_ENABLED=0 $(BIN)/python benchmarks/deployment.py
+
+# Generated gRPC code of protos/scoring.proto (committed; rerun after editing the .proto).
+PROTO_OUT := scoring/grpc_api/generated
+protos: $(STAMP)
+	$(BIN)/python -m grpc_tools.protoc -I protos --python_out=$(PROTO_OUT) --pyi_out=$(PROTO_OUT) \
+		--grpc_python_out=$(PROTO_OUT) protos/scoring.proto
+	sed -i 's/^import scoring_pb2 as/from fedscore.scoring.grpc_api.generated import scoring_pb2 as/' \
+		$(PROTO_OUT)/scoring_pb2_grpc.py
+
+bench-scoring: $(STAMP)
+	FLWR_TELEMETRY_ENABLED=0 $(BIN)/python benchmarks/scoring.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fedscore.core.errors import ConfigError
-from fedscore.datasets.market import default_task_path
+from fedscore.datasets import default_task_path
 from fedscore.privacy.ledger import HASH_ALGORITHMS
 
 # The one key a SuperNode's --node-config must carry: the node config file.

@@ -17,6 +17,7 @@ RUN_ID = "run-id"
 SCHEMA_SHA256 = "schema-sha256"
 TASK = "task"
 SERVER_ROUND = "server-round"
+ARRAY_NAMES = "array-names"  # JSON list: names of the model's arrays (secure aggregation)
 
 # Keys of the node's PARTY record.
 PARTY_NAME = "name"
@@ -35,3 +36,4 @@ REJECTED = "rejected"  # the server dropped the update (NaN/Inf, wrong shapes, n
 
 # MetricRecord keys.
 NUM_EXAMPLES = "num-examples"
+UPDATE_NORM = "update-norm"  # L2 norm of (update − global model), checked at the node

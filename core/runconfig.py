@@ -26,8 +26,7 @@ class RunConfig:
         strategy: registered aggregation strategy ("fedavg", "fedprox", or the robust
             "fedtrimmedavg" and "fedmedian", which are unweighted coordinate-wise
             statistics of the parties' updates). Robust strategies need every update in
-            the clear: once a secure-aggregation option exists, a run combining it with
-            a robust strategy must be refused here (there is none yet).
+            the clear, so they are refused together with `secure_aggregation`.
         proximal_mu: weight of FedProx's proximal term (mu/2·||w − w_global||²).
         trim_beta: fraction of the updates "fedtrimmedavg" cuts off at each tail, per
             coordinate, in [0, 0.5). It trims int(trim_beta × parties) updates per tail:
@@ -50,6 +49,17 @@ class RunConfig:
             A server-side sanity check against broken or hostile nodes, not the DP
             guarantee (that is per-sample clipping and noise at each node). Updates with
             NaN/Inf or other array names/shapes than the global model are always dropped.
+        secure_aggregation: aggregate with Flower's SecAgg+: each node masks its update
+            and the server learns only the weighted sum of the updates. Server-side update
+            screening then moves to the nodes (each checks its own update before masking).
+        secagg_clipping_range: SecAgg+ quantizes each weighted parameter
+            (rows / secagg_max_weight × value) into [-range, range]; a node whose update
+            would be clipped by that rejects it rather than send a distorted one.
+        secagg_max_weight: the training rows that give a node SecAgg+ weight 1; the
+            aggregate is the average weighted by rows, as in FedAvg. Set it near the
+            largest party's training rows: a much larger value loses quantization
+            precision, a smaller one lets large parties' weighted values exceed the
+            clipping range.
         seed: seed of the initial model.
     """
 
@@ -70,6 +80,9 @@ class RunConfig:
     accountant: str = "rdp"
     min_parties: int = 2
     max_update_norm: float | None = None
+    secure_aggregation: bool = False
+    secagg_clipping_range: float = 8.0
+    secagg_max_weight: float = 100_000.0
     seed: int = 0
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -90,6 +103,12 @@ class RunConfig:
                 self.max_update_norm is None
                 or (math.isfinite(self.max_update_norm) and self.max_update_norm > 0),
                 "max_update_norm must be > 0 (or unset for no norm check)",
+            ),
+            (self.secagg_clipping_range > 0, "secagg_clipping_range must be > 0"),
+            (self.secagg_max_weight > 0, "secagg_max_weight must be > 0"),
+            (
+                not (self.secure_aggregation and self.min_parties < 2),
+                "secure_aggregation needs min_parties >= 2 (the sum of one update is that update)",
             ),
             (
                 not (self.strategy == "fedprox" and self.proximal_mu == 0),

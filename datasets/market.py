@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from fedscore.datasets import default_task_path as default_task_path  # re-exported
+
 SPLIT_SEED = 2005
 TEST_FRACTION = 0.2
 CONSENT_REFUSAL_RATE = 0.03
@@ -75,11 +77,6 @@ INSTITUTIONS: tuple[Institution, ...] = (
 def bundled_dataset_path() -> Path:
     """The bundled UCI 'default of credit card clients' file (CC BY 4.0, see NOTICE)."""
     return Path(str(resources.files("fedscore.datasets").joinpath("uci_credit_card.csv.gz")))
-
-
-def default_task_path() -> Path:
-    """The default-risk task schema that ships with fedscore."""
-    return Path(str(resources.files("fedscore.datasets").joinpath("tasks/default_risk.toml")))
 
 
 def load_bundled() -> pd.DataFrame:

@@ -8,11 +8,13 @@ certificate) and turns fedscore's run settings into Flower's run config.
 from __future__ import annotations
 
 import subprocess
+import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import fedscore
 from fedscore.core.errors import ConfigError
+from fedscore.core.runconfig import RunConfig
 from fedscore.deployment.connection import write_connection
 from fedscore.deployment.superlink import flower_environment, flower_tool
 
@@ -69,8 +71,11 @@ def start_run(
     """Start a run with `settings` and stream its logs until it ends; returns the exit status.
 
     Raises:
-        ConfigError: no CA certificate given (and not `insecure_dev`).
+        ConfigError: no CA certificate given (and not `insecure_dev`), or settings the
+            coordinator would refuse.
     """
+    if not settings.get("resume"):
+        check_new_run(settings)
     connection = _connect(superlink, root_certificates, flwr_home, insecure_dev)
     command = [
         flower_tool("flwr"),
@@ -82,6 +87,29 @@ def start_run(
         run_config_argument(settings),
     ]
     return subprocess.run(command, env=flower_environment(flwr_home), check=False).returncode
+
+
+def check_new_run(settings: Mapping[str, object]) -> None:
+    """Refuse here, before anything starts, a new run the coordinator would refuse.
+
+    Args:
+        settings: the run config given to `flwr run` (over the app's defaults in
+            pyproject.toml `[tool.flwr.app.config]`).
+
+    Raises:
+        ConfigError: a setting is unknown or of the wrong type, settings contradict each
+            other (e.g. a robust strategy with secure aggregation), or the strategy's own
+            settings do not fit the number of parties.
+    """
+    from fedscore.server.settings import PARTIES_KEY, SERVER_KEYS
+    from fedscore.server.strategy import build_strategy
+
+    pyproject = tomllib.loads((app_project_dir() / "pyproject.toml").read_text("utf-8"))
+    merged = {**pyproject["tool"]["flwr"]["app"]["config"], **settings}
+    run = RunConfig.from_flower({k: v for k, v in merged.items() if k not in SERVER_KEYS})
+    if run.extra:
+        raise ConfigError(f"run config: unknown setting(s) {sorted(run.extra)}")
+    build_strategy(run, int(merged.get(PARTIES_KEY, 0) or 0))
 
 
 def flwr_command(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 
@@ -26,8 +26,8 @@ class PartyOutcome:
         deidentification: the node's de-identification summary (counts, k, key version).
         ledger_head: the node's signed ledger entry for this round.
         update_norm: L2 norm of (update − global model) over all arrays, as the server
-            screened it (NaN where no update was screened or it had NaN/Inf or wrong
-            shapes).
+            screened it or, under secure aggregation, the node checked it (NaN where no
+            update was checked or it had NaN/Inf or wrong shapes).
     """
 
     party: str
@@ -79,6 +79,19 @@ class RunHistory:
 
     rounds: list[RoundHistory] = field(default_factory=list)
     initial_consortium_test: dict[str, float] = field(default_factory=dict)
+
+    def rename_party(self, label: str, party: str) -> None:
+        """Record under `party` what earlier rounds recorded under the placeholder `label`.
+
+        A node that never answered before it failed is known only by its node id
+        ("node-…"); once it answers in a later round, its earlier rounds get its name.
+        """
+        for record in self.rounds:
+            if label in record.outcomes and party not in record.outcomes:
+                outcome = record.outcomes.pop(label)
+                record.outcomes[party] = replace(outcome, party=party)
+            if label in record.federated_eval and party not in record.federated_eval:
+                record.federated_eval[party] = record.federated_eval.pop(label)
 
     @property
     def parties(self) -> list[str]:

@@ -81,6 +81,7 @@ def build_summary(
         "rounds": len(history.rounds),
         "model": run.model,
         "strategy": run.strategy,
+        "secure_aggregation": run.secure_aggregation,
         "private": run.private,
         "target_epsilon": run.epsilon,
         "consortium_test": last.consortium_test if last else {},

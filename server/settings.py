@@ -89,7 +89,7 @@ class ServerSettings:
     def from_flower(cls, flat: dict[str, Any]) -> ServerSettings:
         """Settings from a Flower run config (`flwr run` / `[tool.flwr.app.config]`)."""
         from fedscore.clients.federation import FederationManifest
-        from fedscore.datasets.market import default_task_path
+        from fedscore.datasets import default_task_path
 
         run = RunConfig.from_flower({k: v for k, v in flat.items() if k not in SERVER_KEYS})
         run_id = new_run_id()

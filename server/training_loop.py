@@ -2,10 +2,11 @@
 
 Per round it asks every party to train, records each party's outcome (trained,
 refused with its reason, failed, or rejected by update screening), aggregates the
-accepted updates with the
-strategy if at least `min_parties` sent one, runs federated evaluation, scores
-the consortium test set, and writes the history and a checkpoint to the run
-directory so a crash never loses a finished round: `resume` continues from there.
+accepted updates with the strategy if at least `min_parties` sent one (or, with
+secure aggregation on, lets SecAgg+ sum them without the server seeing any one of
+them), runs federated evaluation, scores the consortium test set, and writes the
+history and a checkpoint to the run directory so a crash never loses a finished
+round: `resume` continues from there.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Iterable
 
 from flwr.app import ArrayRecord, ConfigRecord, Message
 from flwr.serverapp import Grid
+from flwr.serverapp.strategy import Strategy
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -29,6 +31,7 @@ from fedscore.server.checkpoint import Checkpoint, load_checkpoint, save_checkpo
 from fedscore.server.evaluation import ConsortiumEvaluator
 from fedscore.server.history import PartyOutcome, RoundHistory, RunHistory, node_key
 from fedscore.server.rundir import RunDirectory
+from fedscore.server.secure_aggregation import aggregate_securely
 from fedscore.server.settings import ServerSettings
 from fedscore.server.strategy import build_strategy
 from fedscore.server.update_screening import screen_updates
@@ -48,7 +51,17 @@ class _PartyNames:
         return self.name(reply.metadata.src_node_id)
 
     def name(self, node_id: int) -> str:
-        return self.by_node.get(node_id, f"node-{node_key(node_id)}")
+        return self.by_node.get(node_id, _placeholder(node_id))
+
+    def name_earlier_rounds(self, history: RunHistory) -> None:
+        """Give every node known by name now that name in the rounds before it was known."""
+        for node_id, party in self.by_node.items():
+            history.rename_party(_placeholder(node_id), party)
+
+
+def _placeholder(node_id: int) -> str:
+    """How a node that has not told its institution's name is recorded."""
+    return f"node-{node_key(node_id)}"
 
 
 def _outcome(reply: Message, party: str) -> PartyOutcome:
@@ -80,6 +93,7 @@ def _outcome(reply: Message, party: str) -> PartyOutcome:
             note=str(record[protocol.NOTE]),
             deidentification=json.loads(str(record.get(protocol.DEIDENTIFICATION, "{}"))),
             ledger_head=json.loads(str(record.get(protocol.LEDGER_HEAD, "{}"))),
+            update_norm=number(protocol.UPDATE_NORM),
         )
     except (KeyError, TypeError, ValueError) as exc:
         return PartyOutcome(party, protocol.FAILED, reason=f"malformed reply ({exc!r})")
@@ -150,6 +164,70 @@ def _expiring(messages: Iterable[Message], seconds: float) -> list[Message]:
     return kept
 
 
+def _train_in_the_clear(
+    grid: Grid,
+    strategy: Strategy,
+    arrays: ArrayRecord,
+    config: ConfigRecord,
+    server_round: int,
+    settings: ServerSettings,
+    names: _PartyNames,
+    record: RoundHistory,
+) -> ArrayRecord:
+    """One round's training with every update seen, screened and aggregated by the server.
+
+    Returns the new global model (`arrays` when the round could not be aggregated).
+    """
+    run = settings.run
+    messages = _expiring(
+        strategy.configure_train(server_round, arrays, config, grid), settings.round_timeout
+    )
+    replies = grid.send_and_receive(messages, timeout=settings.round_timeout)
+    accepted = collect_training(
+        replies,
+        [m.metadata.dst_node_id for m in messages],
+        names,
+        record,
+        {m.metadata.message_id: m.metadata.dst_node_id for m in messages},
+    )
+    accepted = screen_updates(accepted, arrays, run, record)
+    if len(accepted) >= run.min_parties:
+        aggregated, _ = strategy.aggregate_train(server_round, accepted)
+        if aggregated is not None:
+            record.aggregated = True
+            return aggregated
+    return arrays
+
+
+def _train_securely(
+    grid: Grid,
+    strategy: Strategy,
+    arrays: ArrayRecord,
+    config: ConfigRecord,
+    server_round: int,
+    settings: ServerSettings,
+    names: _PartyNames,
+    record: RoundHistory,
+) -> ArrayRecord:
+    """One round's training under SecAgg+: the server learns only the weighted sum.
+
+    The run's strategy still picks the round's nodes; each node checks its own update
+    (the server cannot) and reports the outcome next to its masked vector.
+    """
+    run = settings.run
+    node_ids = [
+        m.metadata.dst_node_id for m in strategy.configure_train(server_round, arrays, config, grid)
+    ]
+    secure = aggregate_securely(
+        grid, node_ids, arrays, config, server_round, run, settings.round_timeout
+    )
+    trained = collect_training(secure.replies, node_ids, names, record, secure.addressed)
+    if len(trained) >= run.min_parties and secure.aggregate is not None:
+        record.aggregated = True
+        return secure.aggregate
+    return arrays
+
+
 def run_training(
     grid: Grid, settings: ServerSettings, console: Console | None = None
 ) -> RunHistory:
@@ -207,24 +285,14 @@ def run_training(
         for server_round in range(first_round, run.rounds + 1):
             started = time.monotonic()
             record = RoundHistory(server_round)
-            messages = _expiring(
-                strategy.configure_train(server_round, arrays, config, grid),
-                settings.round_timeout,
-            )
-            replies = grid.send_and_receive(messages, timeout=settings.round_timeout)
-            accepted = collect_training(
-                replies,
-                [m.metadata.dst_node_id for m in messages],
-                names,
-                record,
-                {m.metadata.message_id: m.metadata.dst_node_id for m in messages},
-            )
-            accepted = screen_updates(accepted, arrays, run, record)
-            if len(accepted) >= run.min_parties:
-                aggregated, _ = strategy.aggregate_train(server_round, accepted)
-                if aggregated is not None:
-                    arrays = aggregated
-                    record.aggregated = True
+            if run.secure_aggregation:
+                arrays = _train_securely(
+                    grid, strategy, arrays, config, server_round, settings, names, record
+                )
+            else:
+                arrays = _train_in_the_clear(
+                    grid, strategy, arrays, config, server_round, settings, names, record
+                )
             evaluation = _expiring(
                 strategy.configure_evaluate(server_round, arrays, config, grid),
                 settings.round_timeout,
@@ -236,6 +304,7 @@ def run_training(
                 record.consortium_test = evaluator(arrays).as_dict()
             record.seconds = time.monotonic() - started
             history.rounds.append(record)
+            names.name_earlier_rounds(history)
             run_dir.write_history(history)
             save_checkpoint(
                 settings.run_dir, Checkpoint(server_round, arrays, history, dict(names.by_node))

@@ -22,41 +22,20 @@ node's per-sample clipping and noise (DP-SGD), whatever the server does. A DP up
 distance from the global model grows with the noise, the learning rate and the number
 of local steps, so there is no default bound (None); set one from the norms of earlier
 runs. Screening needs each update in the clear, like the robust strategies: with secure
-aggregation it would have to move into the protocol.
+aggregation on, each node runs the same checks (`core/update_checks.py`) on its own update
+before masking it, and the server sees only the sum.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 
-import numpy as np
 from flwr.app import ArrayRecord, Message
 
 from fedscore.core import protocol
 from fedscore.core.runconfig import RunConfig
-from fedscore.server.history import PartyOutcome, RoundHistory
-
-_PREFIX = "update rejected: "
-
-
-@dataclasses.dataclass(frozen=True)
-class Screening:
-    """The verdict on one update.
-
-    Attributes:
-        problem: why the update is rejected ("" when it is kept).
-        norm: L2 norm of (update − global model) over all arrays; NaN where it could
-            not be computed (unreadable arrays, NaN/Inf, other names or shapes).
-    """
-
-    problem: str = ""
-    norm: float = math.nan
-
-    @property
-    def kept(self) -> bool:
-        """Whether the update goes on to aggregation."""
-        return not self.problem
+from fedscore.core.update_checks import check_update
+from fedscore.server.history import PartyOutcome, RoundHistory, node_key
 
 
 def screen_updates(
@@ -81,7 +60,7 @@ def screen_updates(
     reference = {name: array.numpy() for name, array in global_arrays.items()}
     kept: list[Message] = []
     for reply in accepted:
-        verdict = screen_update(reply, reference, run.max_update_norm)
+        verdict = check_update(reply.content, reference, run.max_update_norm)
         party = _party(reply)
         outcome = record.outcomes.get(party) or PartyOutcome(party, protocol.TRAINED)
         if verdict.kept:
@@ -97,74 +76,9 @@ def screen_updates(
     return kept
 
 
-def screen_update(
-    reply: Message, reference: dict[str, np.ndarray], max_norm: float | None
-) -> Screening:
-    """Check one reply's update against the global model.
-
-    Args:
-        reply: a party's training reply.
-        reference: the global model's arrays by name.
-        max_norm: the bound on the L2 norm of (update − global model); None: no bound.
-
-    Returns:
-        The verdict, with the norm wherever it could be computed.
-    """
-    content = reply.content
-    array_records = list(content.array_records.keys())
-    if array_records != [protocol.ARRAYS]:
-        return Screening(
-            f"{_PREFIX}expected one ArrayRecord '{protocol.ARRAYS}', got {array_records}"
-        )
-    weight_problem = _weight_problem(reply)
-    if weight_problem:
-        return Screening(_PREFIX + weight_problem)
-    update = content.array_records[protocol.ARRAYS]
-    missing = sorted(set(reference) - set(update.keys()))
-    unexpected = sorted(set(update.keys()) - set(reference))
-    if missing or unexpected:
-        return Screening(
-            f"{_PREFIX}arrays differ from the global model's "
-            f"(missing {missing}, unexpected {unexpected})"
-        )
-    squares = 0.0
-    for name, expected in reference.items():
-        try:
-            values = update[name].numpy()
-        except Exception as exc:  # a malformed Array: anything its decoding raises
-            return Screening(f"{_PREFIX}array '{name}' cannot be read ({type(exc).__name__})")
-        if values.shape != expected.shape:
-            return Screening(
-                f"{_PREFIX}'{name}' has shape {values.shape}, "
-                f"the global model's is {expected.shape}"
-            )
-        if not (np.issubdtype(values.dtype, np.number) or values.dtype == np.bool_):
-            return Screening(f"{_PREFIX}'{name}' is not numeric (dtype {values.dtype})")
-        if not np.isfinite(values).all():
-            return Screening(f"{_PREFIX}NaN/Inf in '{name}'")
-        with np.errstate(over="ignore", invalid="ignore"):
-            difference = values.astype(np.float64) - expected.astype(np.float64)
-            squares += float(np.sum(np.square(difference)))
-    norm = math.sqrt(squares)
-    if max_norm is not None and not norm <= max_norm:
-        return Screening(f"{_PREFIX}norm {norm:.4g} exceeds max_update_norm {max_norm}", norm=norm)
-    return Screening(norm=norm)
-
-
-def _weight_problem(reply: Message) -> str:
-    """Why the reply's number of training rows cannot weigh its update ("" if it can)."""
-    metrics = reply.content.metric_records.get(protocol.METRICS)
-    value = None if metrics is None else metrics.get(protocol.NUM_EXAMPLES)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return f"no '{protocol.NUM_EXAMPLES}' figure"
-    if not (math.isfinite(value) and value > 0):
-        return f"'{protocol.NUM_EXAMPLES}' is {value}, not a positive number"
-    return ""
-
-
 def _party(reply: Message) -> str:
     """The institution a reply names (the key of its outcome in the round's record)."""
     party = reply.content.config_records.get(protocol.PARTY)
     if party is not None and protocol.PARTY_NAME in party:
         return str(party[protocol.PARTY_NAME])
-    return f"node-{reply.metadata.src_node_id}"
+    return f"node-{node_key(reply.metadata.src_node_id)}"

@@ -44,6 +44,28 @@ max = 10
 """
 
 
+#: Test files that take a minute or more, longest first. `make test` hands whole files to
+#: two workers in collection order (`--dist loadfile --no-loadscope-reorder`); starting
+#: with the longest keeps one worker from finishing them alone at the end.
+SLOW_FIRST = (
+    "test_deployment.py",
+    "test_notebooks.py",
+    "test_flwr_run.py",
+    "test_crash_consistency.py",
+    "test_pii_detectors.py",
+    "test_secure_aggregation.py",
+    "test_nothing_leaves.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
+
+    items.sort(key=rank)  # stable: the order within a file and among the rest is kept
+
+
 @pytest.fixture(scope="session")
 def minimal_schema() -> str:
     """The smallest valid task schema (TOML text): key, label, one feature."""

@@ -53,3 +53,25 @@ def test_a_checkpoint_restores_model_history_and_parties(tmp_path):
 
 def test_no_checkpoint_means_a_fresh_start(tmp_path):
     assert load_checkpoint(tmp_path) is None
+
+
+def test_a_node_named_late_gets_its_name_in_earlier_rounds():
+    """A node that died before it ever answered is recorded by its node id; once it
+    answers, its earlier rounds carry its institution's name."""
+    history = RunHistory()
+    first = RoundHistory(1, aggregated=True)
+    first.outcomes["node-abc"] = PartyOutcome("node-abc", "failed", reason="no reply")
+    first.outcomes["city_bank"] = PartyOutcome("city_bank", "trained", num_examples=10)
+    first.federated_eval["node-abc"] = {"auc": 0.7}
+    second = RoundHistory(2, aggregated=True)
+    second.outcomes["loan_facilitator"] = PartyOutcome("loan_facilitator", "trained")
+    history.rounds += [first, second]
+
+    history.rename_party("node-abc", "loan_facilitator")
+
+    assert set(first.outcomes) == {"city_bank", "loan_facilitator"}
+    assert first.outcomes["loan_facilitator"].party == "loan_facilitator"
+    assert first.outcomes["loan_facilitator"].reason == "no reply"
+    assert first.federated_eval == {"loan_facilitator": {"auc": 0.7}}
+    assert history.refused_rounds("loan_facilitator") == [1]
+    assert history.trained_rounds("loan_facilitator") == [2]

@@ -260,14 +260,15 @@ def test_three_institutions_train_over_tls_and_survive_a_coordinator_crash(
 ):
     """A 2-round run over TLS with node authentication; after round 1 the coordinator
     (SuperLink, SuperExec, ServerApp) is SIGKILLed, restarted, and the run resumed: it
-    completes, and no party is charged for a round twice."""
+    completes, and no party is charged for a round twice. (Aggregation in the clear here;
+    SecAgg+ in deployment is exercised by the node-death test, with a dropout.)"""
     root = deployment.root
     runs_dir = root / "runs"
     owner = deployment.owner_options
     log = root / "first-run.log"
     first = deployment.start(
         log, "run", *owner, "--parties", "3", "--rounds", "2", "--runs-dir", str(runs_dir),
-        "--test", str(deployment.test),
+        "--test", str(deployment.test), "--no-secure-aggregation",
     )  # fmt: skip
     # Kill when every node has trained and committed round 2 but the server has not yet
     # checkpointed it (it is still evaluating): the worst moment for double charging.
@@ -334,27 +335,28 @@ def _trained_rounds(node_config: Path, run_id: str) -> list[int]:
 
 
 def test_a_node_that_dies_mid_run_is_left_out_and_rejoins(deployment, fedscore_cli):
-    """Kill one institution's SuperNode as round 2 starts: round 2 completes with the other
-    two (min_parties 2), the dead node is charged nothing for it, and after a restart it
-    trains round 3."""
+    """Under SecAgg+ (`fedscore run`'s default), kill one institution's SuperNode as round 1
+    starts: round 1 completes with the other two (min_parties 2; the dead node drops out
+    of the secure-aggregation protocol), the dead node is charged nothing for it, and after
+    a restart it trains round 2."""
     root = deployment.root
     runs_dir = root / "node-death-runs"
-    # Long enough that round 2 (train and evaluation each wait for the dead node) outlasts
-    # Flower's heartbeat patience (60 s), after which the restarted node is let back in.
+    # Long enough that round 1 (SecAgg+ setup and evaluation each wait for the dead node)
+    # outlasts Flower's heartbeat patience (60 s), after which the restarted node is let in.
     timeout = 40
     owner = deployment.owner_options
     log = root / "node-death-run.log"
     run = deployment.start(
-        log, "run", *owner, "--parties", "3", "--rounds", "3", "--runs-dir", str(runs_dir),
+        log, "run", *owner, "--parties", "3", "--rounds", "2", "--runs-dir", str(runs_dir),
         "--option", f"round-timeout={timeout}",
     )  # fmt: skip
     deadline = time.monotonic() + 300
     found: list[Path] = []
     while time.monotonic() < deadline and not found and run.poll() is None:
-        found = list(runs_dir.glob("*/checkpoint/state.json"))
+        found = list(runs_dir.glob("*/run_config.json"))  # the ServerApp is starting round 1
         time.sleep(0.1)
     assert found, log.read_text(errors="replace")[-3000:]
-    run_dir = found[0].parent.parent
+    run_dir = found[0].parent
     victim = "loan_facilitator"
     index = 1 + list(deployment.nodes).index(victim)  # processes: server, then the nodes
     stop_tree(deployment.processes[index], signal.SIGKILL)
@@ -366,11 +368,11 @@ def test_a_node_that_dies_mid_run_is_left_out_and_rejoins(deployment, fedscore_c
     assert run.returncode == 0, log.read_text(errors="replace")[-3000:]
 
     rounds = json.loads((run_dir / "metrics.json").read_text())["rounds"]
-    assert [r["round"] for r in rounds] == [1, 2, 3]
-    assert rounds[1]["parties"][victim]["status"] == "failed"
-    assert rounds[1]["aggregated"]  # the two others were enough
-    assert rounds[2]["parties"][victim]["status"] == "trained"  # it rejoined
-    assert _trained_rounds(deployment.nodes[victim], run_dir.name) == [1, 3]
+    assert [r["round"] for r in rounds] == [1, 2]
+    assert rounds[0]["parties"][victim]["status"] == "failed"
+    assert rounds[0]["aggregated"]  # the two others were enough
+    assert rounds[1]["parties"][victim]["status"] == "trained"  # it rejoined
+    assert _trained_rounds(deployment.nodes[victim], run_dir.name) == [2]
     for name in PARTIES:
         if name != victim:
-            assert _trained_rounds(deployment.nodes[name], run_dir.name) == [1, 2, 3]
+            assert _trained_rounds(deployment.nodes[name], run_dir.name) == [1, 2]

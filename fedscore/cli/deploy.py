@@ -229,6 +229,14 @@ def run(
             "own settings (after the coordinator crashed)."
         ),
     ] = None,
+    secure_aggregation: Annotated[
+        bool,
+        typer.Option(
+            "--secure-aggregation/--no-secure-aggregation",
+            help="Aggregate with SecAgg+ so the coordinator learns only the sum of the "
+            "updates (on by default; off for fedmedian / fedtrimmedavg).",
+        ),
+    ] = True,
     flwr_home: FlwrHome = DEFAULT_FLWR_HOME,
     insecure_dev: InsecureDev = False,
 ) -> None:
@@ -247,6 +255,7 @@ def run(
                 "rounds": rounds,
                 "epsilon": epsilon,
                 "model": model,
+                "secure-aggregation": secure_aggregation,
             }
             if test is not None:
                 settings["consortium-test"] = str(test)

@@ -10,11 +10,11 @@ import tomli_w
 import typer
 from rich.console import Console
 
-from fedscore.cli import deploy
+from fedscore.cli import deploy, scoring
 from fedscore.clients.federation import FederationManifest
 from fedscore.core.errors import FedscoreError
 from fedscore.core.runconfig import RunConfig
-from fedscore.datasets.market import default_task_path
+from fedscore.datasets import default_task_path
 from fedscore.server.rundir import LEDGER_HEADS
 from fedscore.server.settings import ServerSettings
 
@@ -42,6 +42,14 @@ ProximalMu = Annotated[float, typer.Option(help="FedProx proximal weight mu.")]
 Private = Annotated[
     bool, typer.Option("--private/--non-private", help="DP-SGD or the non-private comparison mode.")
 ]
+SecureAggregation = Annotated[
+    bool,
+    typer.Option(
+        "--secure-aggregation/--no-secure-aggregation",
+        help="Aggregate with SecAgg+ (the server learns only the sum of the updates); "
+        "not with fedmedian / fedtrimmedavg.",
+    ),
+]
 Verbose = Annotated[bool, typer.Option(help="Show Flower's and Ray's own logs.")]
 
 
@@ -61,6 +69,7 @@ def _run_config(
     proximal_mu: float,
     private: bool,
     config: Path | None,
+    secure_aggregation: bool = False,
 ) -> RunConfig:
     base = RunConfig.from_toml(config) if config else RunConfig()
     return base.replace(
@@ -71,6 +80,7 @@ def _run_config(
         strategy=strategy,
         proximal_mu=proximal_mu,
         private=private,
+        secure_aggregation=secure_aggregation,
     )
 
 
@@ -84,6 +94,7 @@ def demo(
     strategy: Strategy = "fedavg",
     proximal_mu: ProximalMu = 0.0,
     private: Private = True,
+    secure_aggregation: SecureAggregation = False,
     verbose: Verbose = False,
 ) -> None:
     """Three institutions (two banks, one loan facilitator) train a default-risk model."""
@@ -91,7 +102,9 @@ def demo(
     from fedscore.simulation import run_simulated_training
 
     try:
-        run = _run_config(rounds, model, epsilon, delta, strategy, proximal_mu, private, None)
+        run = _run_config(
+            rounds, model, epsilon, delta, strategy, proximal_mu, private, None, secure_aggregation
+        )
         federation = prepare_demo(out)
         manifest = federation.manifest
         console.print(
@@ -149,6 +162,7 @@ def train(
     config: Annotated[
         Path | None, typer.Option(help="Run config TOML ([run] table); options override it.")
     ] = None,
+    secure_aggregation: SecureAggregation = False,
     verbose: Verbose = False,
 ) -> None:
     """Train a federated model in Flower's simulation engine, one node per party."""
@@ -156,7 +170,17 @@ def train(
 
     try:
         task_path = (task or default_task_path()).resolve()
-        run = _run_config(rounds, model, epsilon, delta, strategy, proximal_mu, private, config)
+        run = _run_config(
+            rounds,
+            model,
+            epsilon,
+            delta,
+            strategy,
+            proximal_mu,
+            private,
+            config,
+            secure_aggregation,
+        )
         node_configs = [p.resolve() for p in node]
         for entry in party:
             name, sep, file = entry.partition("=")
@@ -490,6 +514,7 @@ def _fmt_epsilon(value: object) -> str:
 
 
 deploy.register(app)
+scoring.register(app)
 
 
 def main() -> None:

@@ -236,7 +236,9 @@ def _model_cards(runs: list[dict[str, Any]]) -> str:
         cards.append(
             f"<h3 id='run-{_e(run['run_id'])}'>Run {_e(run['run_id'])}</h3>"
             f"<p>task {_e(run['task'])} v{_e(run['task_version'])}, model {_e(run['model'])}, "
-            f"{_e(run['strategy'])}, {_e(run['rounds'])} rounds, "
+            f"{_e(run['strategy'])}"
+            f"{' under SecAgg+ (server saw only the sum)' if run['secure_aggregation'] else ''}, "
+            f"{_e(run['rounds'])} rounds, "
             f"{'DP-SGD' if run['private'] else 'NON-PRIVATE'}, target ε "
             f"{_fmt(run['target_epsilon'])}</p>"
             + _table(

@@ -252,6 +252,7 @@ def model_card(run: RunEvidence) -> dict[str, Any]:
         "task_version": summary.get("task_version"),
         "model": summary.get("model"),
         "strategy": summary.get("strategy"),
+        "secure_aggregation": bool(summary.get("secure_aggregation", False)),
         "rounds": summary.get("rounds"),
         "private": summary.get("private"),
         "target_epsilon": summary.get("target_epsilon"),

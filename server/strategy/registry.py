@@ -4,7 +4,7 @@
 The robust "fedtrimmedavg" (coordinate-wise trimmed mean) and "fedmedian"
 (coordinate-wise median) are unweighted and limit what one faulty or hostile party
 can do to the global model; they need every party's update in the clear, so they
-must be refused together with secure aggregation once fedscore offers it.
+are refused together with secure aggregation (which shows the server only the sum).
 """
 
 from __future__ import annotations
@@ -19,13 +19,24 @@ from fedscore.core.runconfig import RunConfig
 
 StrategyFactory = Callable[[RunConfig, int], Strategy]
 _FACTORIES: dict[str, StrategyFactory] = {}
+_NEED_INDIVIDUAL_UPDATES: set[str] = set()
 
 
-def register_strategy(name: str) -> Callable[[StrategyFactory], StrategyFactory]:
-    """Decorator registering a factory (run config, expected parties) → Flower strategy."""
+def register_strategy(
+    name: str, *, needs_individual_updates: bool = False
+) -> Callable[[StrategyFactory], StrategyFactory]:
+    """Decorator registering a factory (run config, expected parties) → Flower strategy.
+
+    Args:
+        name: the name runs choose the strategy by (`RunConfig.strategy`).
+        needs_individual_updates: the strategy is not a weighted sum of the updates
+            (e.g. a median), so it cannot run under secure aggregation.
+    """
 
     def decorate(factory: StrategyFactory) -> StrategyFactory:
         _FACTORIES[name] = factory
+        if needs_individual_updates:
+            _NEED_INDIVIDUAL_UPDATES.add(name)
         return factory
 
     return decorate
@@ -44,12 +55,20 @@ def build_strategy(run: RunConfig, expected_parties: int) -> Strategy:
         expected_parties: how many parties take part; every round samples them all.
 
     Raises:
-        ConfigError: the strategy is unknown or its settings don't fit the run.
+        ConfigError: the strategy is unknown, its settings don't fit the run, or it needs
+            the individual updates while the run uses secure aggregation.
     """
     factory = _FACTORIES.get(run.strategy)
     if factory is None:
         raise ConfigError(
             f"unknown strategy '{run.strategy}'; choose one of {available_strategies()}"
+        )
+    if run.secure_aggregation and run.strategy in _NEED_INDIVIDUAL_UPDATES:
+        sums = sorted(set(_FACTORIES) - _NEED_INDIVIDUAL_UPDATES)
+        raise ConfigError(
+            f"strategy '{run.strategy}' needs every party's update in the clear, but secure "
+            f"aggregation shows the server only their sum: turn secure aggregation off "
+            f"(secure-aggregation=false) or choose one of {sums}"
         )
     return factory(run, expected_parties)
 
@@ -80,7 +99,7 @@ def fedprox(run: RunConfig, expected_parties: int) -> Strategy:
     return FedProx(proximal_mu=run.proximal_mu, **_common(run, expected_parties))  # type: ignore[arg-type]
 
 
-@register_strategy("fedtrimmedavg")
+@register_strategy("fedtrimmedavg", needs_individual_updates=True)
 def fedtrimmedavg(run: RunConfig, expected_parties: int) -> Strategy:
     """Coordinate-wise trimmed mean: cuts int(trim_beta × replies) updates at each tail.
 
@@ -103,7 +122,7 @@ def fedtrimmedavg(run: RunConfig, expected_parties: int) -> Strategy:
     return FedTrimmedAvg(beta=run.trim_beta, **_common(run, expected_parties))  # type: ignore[arg-type]
 
 
-@register_strategy("fedmedian")
+@register_strategy("fedmedian", needs_individual_updates=True)
 def fedmedian(run: RunConfig, expected_parties: int) -> Strategy:
     """Coordinate-wise median of the updates (unweighted)."""
     return FedMedian(**_common(run, expected_parties))  # type: ignore[arg-type]

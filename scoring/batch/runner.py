@@ -1,0 +1,185 @@
+"""Scoring a whole book: read in chunks, validate, encode, score, write, count grades and PSI.
+
+Every chunk goes through the core validation and encoding of training
+(`Scorer.encode_frame`); the first bad chunk stops the run with an error naming the
+file, row and column, and the partial output is removed (`TableSink`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from fedscore.core.errors import TableReadError
+from fedscore.scoring.batch.sinks import TableSink
+from fedscore.scoring.batch.sources import TableSource
+from fedscore.scoring.psi import ScoreHistogram
+from fedscore.scoring.scorer import ScoredBatch, Scorer
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """What a batch scoring run did.
+
+    Attributes:
+        model_version: the model that scored the book.
+        input, output: the files.
+        rows: customers scored.
+        seconds: wall time.
+        grades: customers per grade, best grade first.
+        psi: population stability index of the book's scores against the development
+            population's (over the development deciles).
+        score_shares, development_shares: the book's and the development population's
+            share of customers per development decile (lowest risk first).
+        psi_warning: whether PSI exceeded the configured threshold.
+        warn_above: that threshold.
+    """
+
+    model_version: str
+    input: str
+    output: str
+    rows: int
+    seconds: float
+    grades: dict[str, int]
+    psi: float
+    psi_warning: bool
+    warn_above: float
+    score_shares: list[float] = field(default_factory=list)
+    development_shares: list[float] = field(default_factory=list)
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else float("inf")
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "model_version": self.model_version,
+            "input": self.input,
+            "output": self.output,
+            "rows": self.rows,
+            "seconds": self.seconds,
+            "rows_per_second": self.rows_per_second,
+            "grades": self.grades,
+            "psi": self.psi,
+            "psi_warning": self.psi_warning,
+            "warn_above": self.warn_above,
+            "score_shares": self.score_shares,
+            "development_shares": self.development_shares,
+        }
+
+
+class BookScorer:
+    """Scores CSV/Parquet books with one scorer.
+
+    Parameters
+    ----------
+    scorer : Scorer
+        The registered model's scorer.
+    keep : list[str] | None
+        Input columns copied to the output (to join the scores back); None for the
+        task's customer-key column when the file has it.
+    chunk_rows : int
+        Rows per chunk: memory is bounded by this, not by the file.
+    """
+
+    def __init__(
+        self, scorer: Scorer, keep: list[str] | None = None, chunk_rows: int = 65_536
+    ) -> None:
+        self.scorer = scorer
+        self.keep = keep
+        self.chunk_rows = chunk_rows
+        names = scorer.grades.names
+        self._grade_names = pa.array(names, pa.string())
+        self._actions = pa.array(scorer.grades.actions, pa.string())
+        self._features = pa.array(list(scorer.groups.names), pa.string())
+        self._version = pa.array([scorer.version], pa.string())
+
+    def score_file(
+        self,
+        source: str | Path,
+        output: str | Path,
+        on_rows: Callable[[int, int | None], None] | None = None,
+    ) -> BatchSummary:
+        """Score the book at `source` into `output` (format by suffix).
+
+        Args:
+            source: the book (.parquet, .csv, .csv.gz).
+            output: the scored file (.parquet, .csv, .csv.gz); written whole or not at all.
+            on_rows: called after each chunk with (rows scored so far, rows in the file
+                when known before reading, i.e. for Parquet, else None): for progress.
+
+        Raises:
+            TableReadError, TableValidationError: bad input (nothing written).
+        """
+        started = time.perf_counter()
+        source, output = Path(source), Path(output)
+        if source.resolve() == output.resolve():
+            raise TableReadError(f"{output}: the output would overwrite the input")
+        keep = self.keep if self.keep is not None else [self.scorer.model.schema.customer_key.name]
+        features = list(self.scorer.records.feature_names)
+        reader = TableSource(source, [*dict.fromkeys([*keep, *features])], self.chunk_rows)
+        if self.keep is not None:
+            missing = [c for c in self.keep if c not in reader.present]
+            if missing:
+                raise TableReadError(f"{source}: columns to keep are not in the file: {missing}")
+        passthrough = [c for c in keep if c in reader.present]
+        histogram = ScoreHistogram(self.scorer.profile.distribution)
+        grades = np.zeros(len(self.scorer.grades.bands), dtype=np.int64)
+        metadata = {"fedscore.model_version": self.scorer.version, "fedscore.input": source.name}
+        with TableSink(output, metadata) as sink:
+            for frame, first_row in reader.chunks():
+                features_matrix = self.scorer.encode_frame(
+                    frame, str(source), first_row, reader.header_lines
+                )
+                batch = self.scorer.score_features(features_matrix)
+                histogram.add(batch.logit)
+                grades += np.bincount(batch.grade, minlength=len(grades))
+                sink.write(self._table(frame, passthrough, batch))
+                if on_rows is not None:
+                    on_rows(first_row - 1 + len(batch), reader.total_rows)
+            if histogram.total == 0:
+                raise TableReadError(f"{source}: the table has no data rows")
+        psi = histogram.psi()
+        warn_above = self.scorer.config.psi.warn_above
+        return BatchSummary(
+            model_version=self.scorer.version,
+            input=str(source),
+            output=str(output),
+            rows=histogram.total,
+            seconds=time.perf_counter() - started,
+            grades={name: int(n) for name, n in zip(self.scorer.grades.names, grades, strict=True)},
+            psi=psi,
+            psi_warning=psi > warn_above,
+            warn_above=warn_above,
+            score_shares=histogram.shares().tolist(),
+            development_shares=list(self.scorer.profile.distribution.shares),
+        )
+
+    def _table(self, frame: object, passthrough: list[str], batch: ScoredBatch) -> pa.Table:
+        """The scored rows of one chunk as an Arrow table (text columns dictionary-encoded)."""
+        n = len(batch)
+        grade = pa.array(batch.grade.astype(np.int32))
+        columns: dict[str, pa.Array] = {
+            name: pa.array(frame[name].to_numpy(), from_pandas=True)  # type: ignore[index]
+            for name in passthrough
+        }
+        columns["model_version"] = pa.DictionaryArray.from_arrays(
+            pa.array(np.zeros(n, dtype=np.int32)), self._version
+        )
+        columns["probability_of_default"] = pa.array(batch.probability)
+        columns["score"] = pa.array(batch.score)
+        columns["grade"] = pa.DictionaryArray.from_arrays(grade, self._grade_names)
+        columns["action"] = pa.DictionaryArray.from_arrays(grade, self._actions)
+        for k in range(batch.reasons.shape[1]):
+            index = batch.reasons[:, k].astype(np.int32)
+            missing = index < 0
+            columns[f"reason_{k + 1}"] = pa.DictionaryArray.from_arrays(
+                pa.array(np.maximum(index, 0), mask=missing), self._features
+            )
+            columns[f"reason_{k + 1}_points"] = pa.array(batch.reason_points[:, k], mask=missing)
+        return pa.table(columns)

@@ -1,0 +1,77 @@
+"""Writing scored rows chunk by chunk to a temporary file renamed into place at the end.
+
+A failure (bad input found in a later chunk, an interruption) removes the temporary
+file: the output path holds either the complete result or nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import TracebackType
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from fedscore.core.tabular import table_format
+
+
+class TableSink:
+    """An output file written in chunks, committed whole or not at all.
+
+    Parameters
+    ----------
+    path : Path
+        The output (.parquet, .csv or .csv.gz).
+    metadata : dict[str, str]
+        Key/value metadata written into a Parquet file's schema (e.g. the model version).
+    """
+
+    def __init__(self, path: Path, metadata: dict[str, str] | None = None) -> None:
+        self.path = path
+        self.kind = table_format(path)
+        self.metadata = metadata or {}
+        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        self._writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
+        self._stream: pa.CompressedOutputStream | None = None
+
+    def __enter__(self) -> TableSink:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def write(self, table: pa.Table) -> None:
+        """Append one chunk of scored rows."""
+        if self._writer is None:
+            schema = (
+                table.schema.with_metadata(self.metadata)
+                if self.kind == "parquet"
+                else table.schema
+            )
+            if self.kind == "parquet":
+                self._writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
+            else:
+                target: str | pa.CompressedOutputStream = str(self.tmp)
+                if self.path.name.endswith(".gz"):
+                    self._stream = pa.CompressedOutputStream(str(self.tmp), "gzip")
+                    target = self._stream
+                self._writer = pacsv.CSVWriter(target, schema)
+        if self.kind == "parquet":
+            table = table.replace_schema_metadata(self.metadata)
+        self._writer.write_table(table)
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            if self._writer is not None:
+                self._writer.close()
+            if self._stream is not None:
+                self._stream.close()
+            if kind is None and self._writer is not None:
+                self.tmp.replace(self.path)
+        finally:
+            self.tmp.unlink(missing_ok=True)

@@ -1,0 +1,80 @@
+"""Name → attribution method registry (as `fedscore.core.models.registry` registers models).
+
+An attribution method explains a model's logit for each customer against a baseline
+vector in the encoded space: it returns one contribution per encoded column, and the
+contributions of a row sum to logit(x) − logit(baseline) (exactly for a linear model,
+up to the integration error for integrated gradients).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+from torch import nn
+
+from fedscore.core.errors import ConfigError
+
+
+class Attribution(Protocol):
+    """Per-column contributions to the logit, relative to the baseline."""
+
+    def __call__(self, features: np.ndarray) -> np.ndarray:
+        """Contributions (rows × encoded columns) of the rows of `features`."""
+        ...
+
+    def per_feature(self, features: np.ndarray, grouping: np.ndarray) -> np.ndarray:
+        """Contributions summed per raw feature: `self(features) @ grouping`.
+
+        Args:
+            features: encoded rows.
+            grouping: the (encoded columns × raw features) 0/1 matrix.
+        """
+        ...
+
+
+#: Builds a method for a model and a baseline (encoded vector); `steps` for path methods.
+AttributionFactory = Callable[[nn.Module, np.ndarray, int], Attribution]
+_FACTORIES: dict[str, AttributionFactory] = {}
+
+
+def register_attribution(name: str) -> Callable[[AttributionFactory], AttributionFactory]:
+    """Decorator registering an attribution factory under `name`."""
+
+    def decorate(factory: AttributionFactory) -> AttributionFactory:
+        _FACTORIES[name] = factory
+        return factory
+
+    return decorate
+
+
+def available_attributions() -> list[str]:
+    return sorted(_FACTORIES)
+
+
+def build_attribution(
+    name: str, model: nn.Module, baseline: np.ndarray, steps: int = 32
+) -> Attribution:
+    """The attribution `name` for `model` against `baseline`.
+
+    Args:
+        name: a registered method, or "auto": exact_linear for a model that is one
+            linear layer, integrated_gradients otherwise.
+        model: the torch model (one logit per row).
+        baseline: the reference customer in the encoded space.
+        steps: integration steps of path methods.
+    """
+    if name == "auto":
+        layers = [m for m in model.modules() if not isinstance(m, nn.Sequential)]
+        name = (
+            "exact_linear"
+            if len(layers) == 1 and isinstance(layers[0], nn.Linear)
+            else ("integrated_gradients")
+        )
+    factory = _FACTORIES.get(name)
+    if factory is None:
+        raise ConfigError(
+            f"unknown reason-code method '{name}'; choose auto or one of {available_attributions()}"
+        )
+    return factory(model, np.asarray(baseline, dtype=np.float64), steps)

@@ -1,0 +1,143 @@
+"""The model card: what a registered model is, from its run directory."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fedscore.core.errors import ConfigError
+
+_RUN_ID_TIME = re.compile(r"^(\d{8}-\d{6})")
+
+
+@dataclass(frozen=True)
+class PartyCard:
+    """One party's part in the run.
+
+    Attributes:
+        name: the party.
+        data_versions: SHA-256 of the raw tables its rounds trained on (from its signed
+            ledger entries).
+        rounds_trained: rounds it trained.
+        epsilon: its cumulative ε by the run's budget accountant ("inf" if non-private).
+        epsilon_rdp, epsilon_prv: both accountants' ε.
+        delta: its δ.
+    """
+
+    name: str
+    data_versions: tuple[str, ...]
+    rounds_trained: int
+    epsilon: float | str | None
+    epsilon_rdp: float | str | None
+    epsilon_prv: float | str | None
+    delta: float
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What a registered model is.
+
+    Attributes:
+        version: the registry version (e.g. "default_risk-v3").
+        run_id: the training run.
+        task, task_version, schema_sha256: the task schema it was trained under.
+        model: the model kind ("lr", "mlp").
+        rounds: rounds of the run.
+        private: whether it was trained with DP-SGD.
+        accountant: the run's budget accountant.
+        parties: each party's data versions and privacy spend.
+        consortium_test: the consortium-test metrics (AUC, KS, Gini, Brier, log-loss).
+        created_at: when the run was started (UTC, ISO 8601).
+        registered_at: when it was registered.
+        run_manifest_sha256: SHA-256 of the run directory's manifest (signed by the
+            registry key; the signature is in the registry index and `manifest.sig`).
+    """
+
+    version: str
+    run_id: str
+    task: str
+    task_version: str
+    schema_sha256: str
+    model: str
+    rounds: int
+    private: bool
+    accountant: str
+    parties: tuple[PartyCard, ...]
+    consortium_test: dict[str, float]
+    created_at: str
+    registered_at: str
+    run_manifest_sha256: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelCard:
+        fields = dict(data)
+        fields["parties"] = tuple(
+            PartyCard(**{**p, "data_versions": tuple(p["data_versions"])}) for p in data["parties"]
+        )
+        return cls(**fields)
+
+    @classmethod
+    def from_run(cls, run_dir: Path, version: str, run_manifest_sha256: str) -> ModelCard:
+        """The card of the run at `run_dir` (summary.json, run_config.json, ledger heads)."""
+        summary = _read_json(run_dir / "summary.json")
+        config = _read_json(run_dir / "run_config.json")
+        heads = (
+            _read_json(run_dir / "ledger_heads.json")
+            if (run_dir / "ledger_heads.json").is_file()
+            else {}
+        )
+        parties = tuple(
+            PartyCard(
+                name=name,
+                data_versions=tuple(
+                    sorted({entry["content"]["data_version"] for entry in heads.get(name, [])})
+                ),
+                rounds_trained=int(info["rounds_trained"]),
+                epsilon=info["epsilon"],
+                epsilon_rdp=info["epsilon_rdp"],
+                epsilon_prv=info["epsilon_prv"],
+                delta=float(info["delta"]),
+            )
+            for name, info in sorted(summary["parties"].items())
+        )
+        run_id = str(summary["run_id"])
+        return cls(
+            version=version,
+            run_id=run_id,
+            task=str(summary["task"]),
+            task_version=str(summary["task_version"]),
+            schema_sha256=str(config["task"]["sha256"]),
+            model=str(summary["model"]),
+            rounds=int(summary["rounds"]),
+            private=bool(summary.get("private", True)),
+            accountant=str(config["run"].get("accountant", "rdp")),
+            parties=parties,
+            consortium_test={k: float(v) for k, v in summary.get("consortium_test", {}).items()},
+            created_at=_created_at(run_id, run_dir),
+            registered_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            run_manifest_sha256=run_manifest_sha256,
+        )
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: not a finished run's file ({exc})") from exc
+
+
+def _created_at(run_id: str, run_dir: Path) -> str:
+    """The run's start from its id (YYYYMMDD-HHMMSS-…, UTC), else its config's mtime."""
+    match = _RUN_ID_TIME.match(run_id)
+    if match:
+        moment = datetime.strptime(match.group(1), "%Y%m%d-%H%M%S").replace(tzinfo=UTC)
+    else:
+        moment = datetime.fromtimestamp((run_dir / "run_config.json").stat().st_mtime, UTC)
+    return moment.isoformat(timespec="seconds")

@@ -1,0 +1,181 @@
+"""The gRPC scoring service with TLS over a real socket on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import grpc
+import pytest
+
+from fedscore.deployment.pki import init_pki
+from fedscore.scoring import ModelRegistry
+from fedscore.scoring.grpc_api import (
+    FIELDS_METADATA,
+    SERVICE_NAME,
+    ScoringClient,
+    ScoringServer,
+    ServeSettings,
+)
+
+
+@pytest.fixture(scope="module")
+def served(trained_consortium, tmp_path_factory):
+    """A registered model served with TLS (the consortium PKI's certificate) on 127.0.0.1."""
+    root = tmp_path_factory.mktemp("scoring-service")
+    registry = ModelRegistry(root / "registry")
+    version = registry.register(trained_consortium.run_dir).version
+    registry.promote(version)
+    pki = init_pki(root / "pki", ["127.0.0.1", "localhost"])
+    model = registry.load("production")
+    scorer = model.scorer()
+    server = ScoringServer(
+        model, scorer, ServeSettings("127.0.0.1", 0, pki.server_cert, pki.server_key)
+    )
+    server.start()
+    client = ScoringClient(f"127.0.0.1:{server.port}", pki.ca_cert)
+    client.wait_ready()
+    yield registry, pki, scorer, server, client
+    client.close()
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def customers(market, schema):
+    """50 customers of the consortium test set: their feature fields only."""
+    return market.consortium_test.head(50)[[c.name for c in schema.features]].to_dict("records")
+
+
+def test_scores_over_tls_match_in_process_scores(served, customers):
+    _, _, scorer, _, client = served
+    assert client.health() == "SERVING" and client.health(SERVICE_NAME) == "SERVING"
+    info = client.model_info()
+    assert info.model_version == "default_risk-v1" and [g.name for g in info.grades] == list("ABCD")
+    assert json.loads(info.model_card_json)["task"] == "default_risk"
+    for position, customer in enumerate(customers[:10]):
+        reply = client.score(customer, request_id=f"r{position}")
+        local = scorer.score_record(customer)
+        assert reply.request_id == f"r{position}" and reply.model_version == "default_risk-v1"
+        assert reply.probability_of_default == pytest.approx(local.probability_of_default)
+        assert reply.score == pytest.approx(local.score)
+        assert (reply.grade, reply.action) == (local.grade, local.action)
+        assert [r.feature for r in reply.reasons] == [r.feature for r in local.reasons]
+    streamed = list(client.score_stream(customers))
+    assert [r.request_id for r in streamed] == [str(i) for i in range(1, len(customers) + 1)]
+    assert streamed[0].score == pytest.approx(scorer.score_record(customers[0]).score)
+
+
+def test_plaintext_is_refused(served):
+    _, _, _, server, _ = served
+    channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
+    with pytest.raises(grpc.FutureTimeoutError):
+        grpc.channel_ready_future(channel).result(timeout=1.5)
+    channel.close()
+
+
+BAD_REQUESTS = [
+    ("missing", lambda c: c.pop("AGE"), "AGE", "value is missing"),
+    ("wrong type", lambda c: c.update(LIMIT_BAL="plenty"), "LIMIT_BAL", "expected a finite number"),
+    ("unknown category", lambda c: c.update(PAY_0=11), "PAY_0", "unknown category"),
+    (
+        "not a feature",
+        lambda c: c.update(favourite_colour="red"),
+        "favourite_colour",
+        "not a feature of the model",
+    ),
+    (
+        "identifier field",
+        lambda c: c.update(id_number="11010519491231002X"),
+        "id_number",
+        "direct identifier",
+    ),
+    (
+        "mobile in a feature",
+        lambda c: c.update(BILL_AMT1=13912345678),
+        "BILL_AMT1",
+        "direct identifier (detected as mobile)",
+    ),
+    (
+        "e-mail in a feature",
+        lambda c: c.update(EDUCATION="li.wei@example.com"),
+        "EDUCATION",
+        "direct identifier (detected as email)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "why"),
+    [case[1:] for case in BAD_REQUESTS],
+    ids=[case[0] for case in BAD_REQUESTS],
+)
+def test_bad_request_gets_invalid_argument_naming_the_field(served, customers, change, field, why):
+    _, _, _, _, client = served
+    customer = dict(customers[0])
+    change(customer)
+    with pytest.raises(grpc.RpcError) as caught:
+        client.score(customer)
+    error = caught.value
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert f"field '{field}'" in error.details() and why in error.details()
+    assert dict(error.trailing_metadata())[FIELDS_METADATA] == field
+    for value in ("plenty", "11010519491231002X", "13912345678", "li.wei@example.com"):
+        assert value not in error.details()
+
+
+def test_a_bad_request_ends_the_stream_naming_its_position(served, customers):
+    _, _, _, _, client = served
+    stream = [customers[0], customers[1], {**customers[2], "SEX": 3}]
+    replies = client.score_stream(stream)
+    assert next(replies).request_id == "1"
+    with pytest.raises(grpc.RpcError) as caught:
+        list(replies)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "request #3 (request_id '3'): field 'SEX': unknown category" in caught.value.details()
+
+
+def test_fedscore_serve_shuts_down_gracefully_on_sigterm(served, customers, tmp_path):
+    registry, pki, _, _, _ = served
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fedscore.cli.main",
+            "serve",
+            "--model",
+            "production",
+            "--registry",
+            str(registry.root),
+            "--pki",
+            str(pki.root),
+            "--port",
+            str(port),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "FLWR_TELEMETRY_ENABLED": "0"},
+    )
+    try:
+        assert process.stderr is not None
+        banner = process.stderr.readline()
+        assert f"serving default_risk-v1 on 127.0.0.1:{port} (TLS" in banner, banner
+        with ScoringClient(f"127.0.0.1:{port}", pki.ca_cert) as client:
+            client.wait_ready(timeout=20)
+            assert client.score(customers[0]).model_version == "default_risk-v1"
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+        assert time.monotonic() - started < 10
+        assert "stopped" in process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
