@@ -338,7 +338,7 @@ def test_a_node_that_dies_mid_run_is_left_out_and_rejoins(deployment, fedscore_c
     """Under SecAgg+ (`fedscore run`'s default), kill one institution's SuperNode as round 1
     starts: round 1 completes with the other two (min_parties 2; the dead node drops out
     of the secure-aggregation protocol), the dead node is charged nothing for it, and after
-    a restart it trains round 2."""
+    a restart it trains rounds 2 and 3."""
     root = deployment.root
     runs_dir = root / "node-death-runs"
     # Long enough that round 1 (SecAgg+ setup and evaluation each wait for the dead node)
@@ -347,7 +347,7 @@ def test_a_node_that_dies_mid_run_is_left_out_and_rejoins(deployment, fedscore_c
     owner = deployment.owner_options
     log = root / "node-death-run.log"
     run = deployment.start(
-        log, "run", *owner, "--parties", "3", "--rounds", "2", "--runs-dir", str(runs_dir),
+        log, "run", *owner, "--parties", "3", "--rounds", "3", "--runs-dir", str(runs_dir),
         "--option", f"round-timeout={timeout}",
     )  # fmt: skip
     deadline = time.monotonic() + 300
@@ -368,11 +368,16 @@ def test_a_node_that_dies_mid_run_is_left_out_and_rejoins(deployment, fedscore_c
     assert run.returncode == 0, log.read_text(errors="replace")[-3000:]
 
     rounds = json.loads((run_dir / "metrics.json").read_text())["rounds"]
-    assert [r["round"] for r in rounds] == [1, 2]
+    assert [r["round"] for r in rounds] == [1, 2, 3]
     assert rounds[0]["parties"][victim]["status"] == "failed"
     assert rounds[0]["aggregated"]  # the two others were enough
-    assert rounds[1]["parties"][victim]["status"] == "trained"  # it rejoined
-    assert _trained_rounds(deployment.nodes[victim], run_dir.name) == [2]
+    assert all(r["parties"][victim]["status"] == "trained" for r in rounds[1:])  # it rejoined
+    assert all(r["aggregated"] for r in rounds)
+    assert _trained_rounds(deployment.nodes[victim], run_dir.name) == [2, 3]
     for name in PARTIES:
         if name != victim:
-            assert _trained_rounds(deployment.nodes[name], run_dir.name) == [1, 2]
+            assert _trained_rounds(deployment.nodes[name], run_dir.name) == [1, 2, 3]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["secure_aggregation"] is True
+    heads = json.loads((run_dir / "ledger_heads.json").read_text())
+    assert {p: len(h) for p, h in heads.items()} == {**dict.fromkeys(PARTIES, 3), victim: 2}
