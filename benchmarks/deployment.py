@@ -737,43 +737,34 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.1f}×" if b else "—"
 
 
+def _comparison_rows(
+    before: dict[str, Any], after: dict[str, Any], measures: list[tuple[str, str, int]]
+) -> list[list[str]]:
+    """Rows (label, before, after, after / before) of (label, key, digits) measures, and
+    the consortium-test AUC of both."""
+    rows = [
+        [label, fmt(before[key], digits), fmt(after[key], digits), _ratio(after[key], before[key])]
+        for label, key, digits in measures
+    ]
+    auc = "consortium_test_auc"
+    return [*rows, ["consortium-test AUC", fmt(before[auc]), fmt(after[auc]), ""]]
+
+
 def render_markdown(result: dict[str, Any]) -> str:
     """The short report: round time both ways, bytes per party, where the time goes."""
     sim, dep = result["simulation"], result["deployment"]
     rounds = result["run_config"]["rounds"]
     steady_label = f"median of rounds 2–{rounds}" if rounds > 1 else "median round"
-    time_rows = [
+    time_rows = _comparison_rows(
+        sim,
+        dep,
         [
-            f"round time, {steady_label} (s)",
-            fmt(sim["steady_round_median_seconds"], 2),
-            fmt(dep["steady_round_median_seconds"], 2),
-            _ratio(dep["steady_round_median_seconds"], sim["steady_round_median_seconds"]),
+            (f"round time, {steady_label} (s)", "steady_round_median_seconds", 2),
+            ("round 1 (s)", "first_round_seconds", 2),
+            (f"all {rounds} rounds (s)", "rounds_total_seconds", 1),
+            ("start-up and finish, outside rounds (s)", "outside_rounds_seconds", 1),
         ],
-        [
-            "round 1 (s)",
-            fmt(sim["first_round_seconds"], 2),
-            fmt(dep["first_round_seconds"], 2),
-            _ratio(dep["first_round_seconds"], sim["first_round_seconds"]),
-        ],
-        [
-            f"all {rounds} rounds (s)",
-            fmt(sim["rounds_total_seconds"], 1),
-            fmt(dep["rounds_total_seconds"], 1),
-            _ratio(dep["rounds_total_seconds"], sim["rounds_total_seconds"]),
-        ],
-        [
-            "start-up and finish, outside rounds (s)",
-            fmt(sim["outside_rounds_seconds"], 1),
-            fmt(dep["outside_rounds_seconds"], 1),
-            _ratio(dep["outside_rounds_seconds"], sim["outside_rounds_seconds"]),
-        ],
-        [
-            "consortium-test AUC",
-            fmt(sim["consortium_test_auc"]),
-            fmt(dep["consortium_test_auc"]),
-            "",
-        ],
-    ]
+    )
     time_table = markdown_table(
         ["", "simulation (Ray)", "deployment (TLS, 127.0.0.1)", "deployment / simulation"],
         time_rows,
@@ -943,26 +934,14 @@ def secagg_markdown(result: dict[str, Any]) -> str:
     plain = result["deployment"]
     secure = plain["secure_aggregation"]
     rounds = result["run_config"]["rounds"]
-    rows = [
+    rows = _comparison_rows(
+        plain,
+        secure,
         [
-            "round time, median (s)",
-            fmt(plain["steady_round_median_seconds"], 2),
-            fmt(secure["steady_round_median_seconds"], 2),
-            _ratio(secure["steady_round_median_seconds"], plain["steady_round_median_seconds"]),
+            ("round time, median (s)", "steady_round_median_seconds", 2),
+            (f"all {rounds} rounds (s)", "rounds_total_seconds", 1),
         ],
-        [
-            f"all {rounds} rounds (s)",
-            fmt(plain["rounds_total_seconds"], 1),
-            fmt(secure["rounds_total_seconds"], 1),
-            _ratio(secure["rounds_total_seconds"], plain["rounds_total_seconds"]),
-        ],
-        [
-            "consortium-test AUC",
-            fmt(plain["consortium_test_auc"]),
-            fmt(secure["consortium_test_auc"]),
-            "",
-        ],
-    ]
+    )
     for party, b in plain["bytes"].items():
         on = secure["bytes"][party]["steady_round_median"]
         off = b["steady_round_median"]

@@ -26,7 +26,8 @@ from fedscore.clients.secure_aggregation import secure_aggregation_mod
 from fedscore.core import protocol
 
 if TYPE_CHECKING:
-    from fedscore.clients.local_data import CachedPartyData
+    from fedscore.clients.local_data import CachedPartyData, PartyData
+    from fedscore.core.schema import TaskSchema
 
 NodeResolver = Callable[[Context], NodeConfig]
 
@@ -35,14 +36,7 @@ def build_client_app(resolve_node: NodeResolver = node_from_context) -> ClientAp
     """A ClientApp whose nodes find their configuration with `resolve_node`."""
     # The capture sees what really leaves: under secure aggregation, the masked update.
     client_app = ClientApp(mods=[outgoing_capture_mod(resolve_node), secure_aggregation_mod])
-    data_cache: list[CachedPartyData] = []
-
-    def party_data() -> CachedPartyData:
-        if not data_cache:
-            from fedscore.clients.local_data import CachedPartyData
-
-            data_cache.append(CachedPartyData())
-        return data_cache[0]
+    party_data = _LazyPartyData()
 
     @client_app.train()
     def train(msg: Message, context: Context) -> Message:
@@ -55,7 +49,7 @@ def build_client_app(resolve_node: NodeResolver = node_from_context) -> ClientAp
             resolve_node(context),
             msg.content[protocol.ARRAYS],
             msg.content[protocol.CONFIG],
-            party_data(),
+            party_data,
         )
         return Message(content=content, reply_to=msg)
 
@@ -70,11 +64,25 @@ def build_client_app(resolve_node: NodeResolver = node_from_context) -> ClientAp
             resolve_node(context),
             msg.content[protocol.ARRAYS],
             msg.content[protocol.CONFIG],
-            party_data(),
+            party_data,
         )
         return Message(content=content, reply_to=msg)
 
     return client_app
+
+
+class _LazyPartyData:
+    """The node's data cache (`CachedPartyData`), created by the first round that needs it."""
+
+    def __init__(self) -> None:
+        self._cache: CachedPartyData | None = None
+
+    def __call__(self, node: NodeConfig, schema: TaskSchema) -> PartyData:
+        if self._cache is None:
+            from fedscore.clients.local_data import CachedPartyData
+
+            self._cache = CachedPartyData()
+        return self._cache(node, schema)
 
 
 app = build_client_app()

@@ -17,7 +17,6 @@ from flwr.clientapp.typing import ClientAppCallable, Mod
 from flwr.supercore.inflatable.inflatable_object import get_all_nested_objects
 
 from fedscore.clients.node import NodeConfig
-from fedscore.clients.secure_aggregation import LEGACY_CONFIG
 from fedscore.core import protocol
 
 
@@ -29,11 +28,10 @@ def outgoing_capture_mod(resolve_node: Callable[[Context], NodeConfig]) -> Mod:
         node = resolve_node(context)
         if not node.capture_outgoing:
             return reply
-        # Under secure aggregation only one of a round's four requests carries the
-        # round's config (in the legacy record); the others are filed by Flower's run id
-        # and the round number SecAgg+ puts in the group id.
-        records = msg.content.config_records
-        config = records.get(protocol.CONFIG) or records.get(LEGACY_CONFIG) or {}
+        # Under secure aggregation only the stage in which the node trains carries the
+        # round's config; the other three are filed by Flower's run id and the round
+        # number SecAgg+ puts in the group id.
+        config = msg.content.config_records.get(protocol.CONFIG, {})
         run_id = str(config.get(protocol.RUN_ID, f"flower-run-{msg.metadata.run_id}"))
         group = msg.metadata.group_id
         server_round = int(config.get(protocol.SERVER_ROUND, int(group) if group.isdigit() else 0))

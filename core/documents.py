@@ -10,9 +10,11 @@ import base64
 import html
 import json
 import math
+import tomllib
 from pathlib import Path
 from typing import Any
 
+from fedscore.core.errors import ConfigError
 from fedscore.core.files import write_bytes_atomic
 
 
@@ -51,3 +53,21 @@ def figure_html(path: Path, caption: str, figure_id: str = "") -> str:
         f'<figure{ident}><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
         f"<figcaption>{html.escape(caption)}</figcaption></figure>"
     )
+
+
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """A TOML file's content.
+
+    Args:
+        path: the file.
+        what: what the file is, for the error ("node config", "server config", ...).
+
+    Raises:
+        ConfigError: the file cannot be read or is not valid TOML.
+    """
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from exc
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{what} {path}: not valid TOML: {exc}") from exc

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import tomli_w
 
+from fedscore.core.documents import write_text_atomic
+
 CONNECTION = "consortium"
 
 
@@ -32,8 +34,8 @@ def write_connection(
         connection["insecure"] = True
     else:
         connection["root-certificates"] = str(root_certificates)
-    flwr_home.mkdir(parents=True, exist_ok=True)
-    (flwr_home / "config.toml").write_text(
-        tomli_w.dumps({"superlink": {"default": name, name: connection}}), encoding="utf-8"
+    # Whole or not at all: `fedscore run`, `runs` and `stop` rewrite it, `flwr` reads it.
+    write_text_atomic(
+        flwr_home / "config.toml", tomli_w.dumps({"superlink": {"default": name, name: connection}})
     )
     return name

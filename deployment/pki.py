@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from fedscore.core.documents import read_toml
 from fedscore.core.errors import ConfigError
 from fedscore.core.files import write_bytes_atomic, write_private
 
@@ -161,17 +161,18 @@ def issue_node_key(root: Path, name: str) -> tuple[Path, Path]:
         )
     layout = PkiLayout(root)
     private, public = layout.node_key(name), layout.node_public_key(name)
-    if private.exists():
-        raise ConfigError(f"{private} exists: institution '{name}' has a key already")
     key = ec.generate_private_key(CURVE())
-    write_private(
+    written = write_private(
         private,
         key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.OpenSSH,
             serialization.NoEncryption(),
         ),
+        exclusive=True,
     )
+    if not written:
+        raise ConfigError(f"{private} exists: institution '{name}' has a key already")
     line = key.public_key().public_bytes(
         serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
     )
@@ -189,10 +190,7 @@ def load_node_list(root: Path) -> dict[str, str]:
         ConfigError: the list is missing or malformed.
     """
     path = PkiLayout(root).node_list
-    try:
-        nodes = tomllib.loads(path.read_text(encoding="utf-8")).get("nodes", {})
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read the consortium's node list {path}: {exc}") from exc
+    nodes = read_toml(path, "the consortium's node list").get("nodes", {})
     for name, line in nodes.items():
         try:
             key = serialization.load_ssh_public_key(str(line).encode("ascii"))

@@ -18,11 +18,11 @@ import socket
 import subprocess
 import sys
 import time
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fedscore.core.documents import read_toml
 from fedscore.core.errors import ConfigError
 from fedscore.deployment.pki import PkiLayout, load_node_list
 
@@ -71,7 +71,7 @@ class ServerConfig:
         Raises:
             ConfigError: the file is unreadable or a setting is missing or wrong.
         """
-        doc = _read_toml(path)
+        doc = read_toml(path, "server config")
         section: dict[str, Any] = doc.get("superlink", {})
         base = path.parent
 
@@ -195,12 +195,3 @@ def flower_tool(name: str) -> str:
 
 def _client_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "") else host
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc

@@ -9,12 +9,12 @@ very node config (data, consent, keys, budget, ledger: see `NodeConfig`).
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fedscore.clients.node import NODE_CONFIG_KEY, NodeConfig
+from fedscore.core.documents import read_toml
 from fedscore.core.errors import ConfigError
 from fedscore.deployment.superlink import flower_tool
 
@@ -49,10 +49,7 @@ class NodeDeployment:
         Raises:
             ConfigError: the section is missing, incomplete, or names missing files.
         """
-        try:
-            doc = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"cannot read node config {path}: {exc}") from exc
+        doc = read_toml(path, "node config")
         section: dict[str, Any] = doc.get("deployment", {})
         if "superlink" not in section:
             raise ConfigError(f"{path}: [deployment] needs 'superlink' (host:port)")

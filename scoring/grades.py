@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,11 +28,18 @@ class GradeScale:
     def actions(self) -> list[str]:
         return [band.action for band in self.bands]
 
+    @functools.cached_property
+    def _cuts(self) -> np.ndarray:
+        return np.array([b.min_score for b in self.bands[:-1]], dtype=np.float64)
+
     def index(self, points: np.ndarray) -> np.ndarray:
         """The grade index (0 = best) of each score."""
-        cuts = np.array([b.min_score for b in self.bands[:-1]], dtype=np.float64)
         # Cut-offs fall from the best grade down: count the cut-offs a score misses.
-        return (np.asarray(points, dtype=np.float64)[..., None] < cuts).sum(axis=-1).astype(np.int8)
+        return (
+            (np.asarray(points, dtype=np.float64)[..., None] < self._cuts)
+            .sum(axis=-1)
+            .astype(np.int8)
+        )
 
     def band(self, points: float) -> GradeBand:
         """The grade of one score."""

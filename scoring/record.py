@@ -11,7 +11,7 @@ do. `RecordEncoder` applies the same rules compiled from the same task schema:
   quasi-identifiers, clipping to the agreed bounds, transform, scaling to [0, 1],
   bins, one-hot levels, derived ratios and counts.
 
-`tests/test_scoring_record.py` checks that both paths give the same vector for every
+`tests/test_scoring_semantics.py` checks that both paths give the same vector for every
 customer of a real table and the same verdict for bad values.
 """
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -74,6 +75,13 @@ class _NumericSlot:
     encoding: NumericEncoding
     band: float | None
 
+    @functools.cached_property
+    def _scale(self) -> tuple[Callable[[float], float], float, float]:
+        """The transform and the transformed bounds (fixed per feature)."""
+        enc = self.encoding
+        transform = _SCALAR_TRANSFORMS[enc.transform]
+        return transform, transform(enc.min), transform(enc.max)
+
     def write(self, value: float, out: np.ndarray) -> None:
         enc = self.encoding
         if self.band is not None:
@@ -81,8 +89,7 @@ class _NumericSlot:
         clipped = min(max(value, enc.min), enc.max)
         column = self.column
         if enc.scaled:
-            transform = _SCALAR_TRANSFORMS[enc.transform]
-            low, high = transform(enc.min), transform(enc.max)
+            transform, low, high = self._scale
             out[column] = (transform(clipped) - low) / (high - low)
             column += 1
         if enc.bins:

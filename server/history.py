@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -100,42 +101,31 @@ class RunHistory:
             names += [p for p in record.outcomes if p not in names]
         return names
 
-    def refused_rounds(self, party: str) -> list[int]:
-        """Rounds the party was in without its update being used: refused, failed, rejected."""
+    def _rounds_where(self, party: str, keep: Callable[[str], bool]) -> list[int]:
+        """The rounds the party was in whose outcome status `keep` accepts."""
         return [
             r.server_round
             for r in self.rounds
-            if party in r.outcomes and r.outcomes[party].status != "trained"
+            if party in r.outcomes and keep(r.outcomes[party].status)
         ]
+
+    def refused_rounds(self, party: str) -> list[int]:
+        """Rounds the party was in without its update being used: refused, failed, rejected."""
+        return self._rounds_where(party, lambda status: status != "trained")
 
     def rejected_rounds(self, party: str) -> list[int]:
         """Rounds whose update from the party the server rejected."""
-        return [
-            r.server_round
-            for r in self.rounds
-            if party in r.outcomes and r.outcomes[party].status == "rejected"
-        ]
+        return self._rounds_where(party, lambda status: status == "rejected")
 
     def trained_rounds(self, party: str) -> list[int]:
         """Rounds whose update from the party was accepted for aggregation."""
-        return [
-            r.server_round
-            for r in self.rounds
-            if party in r.outcomes and r.outcomes[party].status == "trained"
-        ]
+        return self._rounds_where(party, lambda status: status == "trained")
 
     def latest_spend(self, party: str) -> PartyOutcome | None:
         """The party's latest outcome that spent privacy (trained or rejected), or None."""
         for record in reversed(self.rounds):
             outcome = record.outcomes.get(party)
             if outcome is not None and outcome.status in _SPENT:
-                return outcome
-        return None
-
-    def latest_outcome(self, party: str, status: str = "trained") -> PartyOutcome | None:
-        for record in reversed(self.rounds):
-            outcome = record.outcomes.get(party)
-            if outcome is not None and outcome.status == status:
                 return outcome
         return None
 

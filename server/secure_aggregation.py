@@ -48,6 +48,7 @@ from flwr.serverapp import Grid
 
 from fedscore.core import protocol
 from fedscore.core.runconfig import RunConfig
+from fedscore.server.messages import expiring
 
 
 @dataclass
@@ -164,10 +165,7 @@ class _RoundGrid:
     def send_and_receive(
         self, messages: Iterable[Message], *, timeout: float | None = None
     ) -> Iterable[Message]:
-        sent = list(messages)
-        for message in sent:
-            # A node back after the round gave up on it must not train it any more.
-            message.metadata.ttl = float(self._ttl)
+        sent = expiring(messages, self._ttl)
         replies = list(self._grid.send_and_receive(sent, timeout=timeout))
         if any(_stage(message) == Stage.COLLECT_MASKED_VECTORS for message in sent):
             self._outcome.replies = replies

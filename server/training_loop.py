@@ -30,6 +30,7 @@ from fedscore.core.schema import load_schema
 from fedscore.server.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from fedscore.server.evaluation import ConsortiumEvaluator
 from fedscore.server.history import PartyOutcome, RoundHistory, RunHistory, node_key
+from fedscore.server.messages import expiring
 from fedscore.server.rundir import RunDirectory
 from fedscore.server.secure_aggregation import aggregate_securely
 from fedscore.server.settings import ServerSettings
@@ -152,18 +153,6 @@ def collect_evaluation(
     return evaluated
 
 
-def _expiring(messages: Iterable[Message], seconds: float) -> list[Message]:
-    """The messages, valid only while the server waits for their replies.
-
-    A node that comes back after the round gave up on it must not train that round any
-    more: its update would be discarded, yet its privacy budget spent.
-    """
-    kept = list(messages)
-    for message in kept:
-        message.metadata.ttl = float(seconds)
-    return kept
-
-
 def _train_in_the_clear(
     grid: Grid,
     strategy: Strategy,
@@ -179,7 +168,7 @@ def _train_in_the_clear(
     Returns the new global model (`arrays` when the round could not be aggregated).
     """
     run = settings.run
-    messages = _expiring(
+    messages = expiring(
         strategy.configure_train(server_round, arrays, config, grid), settings.round_timeout
     )
     replies = grid.send_and_receive(messages, timeout=settings.round_timeout)
@@ -215,9 +204,10 @@ def _train_securely(
     (the server cannot) and reports the outcome next to its masked vector.
     """
     run = settings.run
-    node_ids = [
-        m.metadata.dst_node_id for m in strategy.configure_train(server_round, arrays, config, grid)
-    ]
+    # The run's strategy samples the round's nodes (waiting until enough are connected).
+    sampled = strategy.configure_train(server_round, arrays, config, grid)
+    node_ids = [message.metadata.dst_node_id for message in sampled]
+    config[protocol.SERVER_ROUND] = server_round
     secure = aggregate_securely(
         grid, node_ids, arrays, config, server_round, run, settings.round_timeout
     )
@@ -293,7 +283,7 @@ def run_training(
                 arrays = _train_in_the_clear(
                     grid, strategy, arrays, config, server_round, settings, names, record
                 )
-            evaluation = _expiring(
+            evaluation = expiring(
                 strategy.configure_evaluate(server_round, arrays, config, grid),
                 settings.round_timeout,
             )

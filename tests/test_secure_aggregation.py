@@ -28,7 +28,7 @@ from fedscore.clients.secure_aggregation import _checked_for_masking
 from fedscore.core import protocol
 from fedscore.core.errors import ConfigError
 from fedscore.core.runconfig import RunConfig
-from fedscore.datasets.market import default_task_path
+from fedscore.datasets import default_task_path
 from fedscore.deployment.runs import check_new_run
 from fedscore.server.settings import ServerSettings
 from fedscore.server.strategy import build_strategy

@@ -27,7 +27,7 @@ from fedscore.core import protocol
 from fedscore.core.documents import json_safe
 from fedscore.core.errors import ConfigError
 from fedscore.core.runconfig import RunConfig
-from fedscore.datasets.market import default_task_path
+from fedscore.datasets import default_task_path
 from fedscore.server.history import RoundHistory, RunHistory
 from fedscore.server.rundir import _refused_cell, build_summary
 from fedscore.server.settings import ServerSettings

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import IO, Annotated, NoReturn
+from typing import IO, TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
-from rich.console import Console
 
+from fedscore.cli.output import console, fail
 from fedscore.core.errors import FedscoreError
 
-console = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
+if TYPE_CHECKING:
+    from fedscore.deployment.superlink import ServerConfig
+    from fedscore.deployment.supernode import NodeDeployment
+
 
 pki_app = typer.Typer(help="The consortium's PKI: CA, SuperLink certificate, node keys.")
 server_app = typer.Typer(help="The coordinator's SuperLink.")
@@ -43,12 +47,6 @@ FlwrHome = Annotated[
 ]
 
 
-def _fail(error: FedscoreError) -> NoReturn:
-    console.print("error:", style="bold red", end=" ")
-    console.print(str(error), markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
-
-
 @pki_app.command("init")
 def pki_init(
     pki_dir: PkiDir,
@@ -64,7 +62,7 @@ def pki_init(
     try:
         layout = init_pki(pki_dir, san, valid_days, organization)
     except FedscoreError as error:
-        _fail(error)
+        fail(error)
     console.print(
         f"CA: {layout.ca_cert} (give it to every institution; keep {layout.ca_key} secret)\n"
         f"SuperLink: {layout.server_cert} for {', '.join(san)}",
@@ -83,7 +81,7 @@ def pki_node(
     try:
         private, public = issue_node_key(pki_dir, name)
     except FedscoreError as error:
-        _fail(error)
+        fail(error)
     console.print(
         f"{name}: private key {private} (to the institution only), public key {public} "
         "(added to nodes.toml; restart the SuperLink or re-run `server start` to register)",
@@ -98,12 +96,9 @@ def server_start(
     ready_timeout: Annotated[float, typer.Option(help="Seconds to wait for start-up.")] = 60.0,
 ) -> None:
     """Run the SuperLink (TLS, node authentication) until SIGTERM/SIGINT."""
-    import dataclasses
-
     from fedscore.deployment.connection import write_connection
     from fedscore.deployment.pki import PkiLayout
     from fedscore.deployment.superlink import (
-        INSECURE_WARNING,
         ServerConfig,
         flower_environment,
         register_nodes,
@@ -112,11 +107,7 @@ def server_start(
     )
 
     try:
-        settings = ServerConfig.from_toml(config)
-        if insecure_dev:
-            settings = dataclasses.replace(settings, insecure_dev=True)
-        if settings.insecure_dev:
-            console.print(INSECURE_WARNING, style="bold red", markup=False)
+        settings = _plaintext_if_asked(ServerConfig.from_toml(config), insecure_dev)
         command = superlink_command(settings)
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         flwr_home = settings.state_dir / "flwr-home"
@@ -125,7 +116,7 @@ def server_start(
             command, stdout=log, stderr=subprocess.STDOUT, env=flower_environment(flwr_home)
         )
     except FedscoreError as error:
-        _fail(error)
+        fail(error)
     _stop_on_signals(process)
     try:
         host = settings.address.rpartition(":")[0]
@@ -138,7 +129,7 @@ def server_start(
     except FedscoreError as error:
         process.terminate()
         process.wait(timeout=30)
-        _fail(error)
+        fail(error)
     console.print(
         f"SuperLink ready on {settings.host}:{settings.port} (HTTPS: SuperNodes and model "
         "owners); "
@@ -161,21 +152,16 @@ def node_start(
     ] = 120.0,
 ) -> None:
     """Run this institution's SuperNode until SIGTERM/SIGINT."""
-    import dataclasses
     import time
 
-    from fedscore.deployment.superlink import INSECURE_WARNING, flower_environment
+    from fedscore.deployment.superlink import flower_environment
     from fedscore.deployment.supernode import ACTIVATION_REFUSED, NodeDeployment, supernode_command
 
     try:
-        deployment = NodeDeployment.from_toml(config)
-        if insecure_dev:
-            deployment = dataclasses.replace(deployment, insecure_dev=True)
-        if deployment.insecure_dev:
-            console.print(INSECURE_WARNING, style="bold red", markup=False)
+        deployment = _plaintext_if_asked(NodeDeployment.from_toml(config), insecure_dev)
         command = supernode_command(config, deployment)
     except FedscoreError as error:
-        _fail(error)
+        fail(error)
     give_up = time.monotonic() + wait_for_activation
     while True:
         process = subprocess.Popen(
@@ -266,7 +252,7 @@ def run(
             settings[key] = _typed(value)
         status = start_run(superlink, root_certificates, flwr_home, settings, insecure_dev)
     except FedscoreError as error:
-        _fail(error)
+        fail(error)
     raise typer.Exit(code=status)
 
 
@@ -304,7 +290,7 @@ def _flwr(
     try:
         status = flwr_command(arguments, superlink, root_certificates, flwr_home, insecure_dev)
     except FedscoreError as error:
-        _fail(error)
+        fail(error)
     raise typer.Exit(code=status)
 
 
@@ -316,6 +302,21 @@ def register(app: typer.Typer) -> None:
     app.command("run")(run)
     app.command("runs")(runs)
     app.command("stop")(stop)
+
+
+_Settings = TypeVar("_Settings", "ServerConfig", "NodeDeployment")
+
+
+def _plaintext_if_asked(settings: _Settings, insecure_dev: bool) -> _Settings:
+    """The settings, in plaintext mode if the flag (or the config file) asks for it; then
+    the warning is printed."""
+    from fedscore.deployment.superlink import INSECURE_WARNING
+
+    if insecure_dev:
+        settings = dataclasses.replace(settings, insecure_dev=True)
+    if settings.insecure_dev:
+        console.print(INSECURE_WARNING, style="bold red", markup=False)
+    return settings
 
 
 def _stop_on_signals(process: subprocess.Popen) -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import tomli_w
 import typer
 from rich.console import Console
 
 from fedscore.cli import deploy, scoring
+from fedscore.cli.output import console, fail
 from fedscore.clients.federation import FederationManifest
 from fedscore.core.errors import FedscoreError
 from fedscore.core.runconfig import RunConfig
@@ -23,8 +24,6 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-# Logs and CI keep whole lines: a console that is not a terminal gets a wide fixed width.
-console = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
 
 Rounds = Annotated[int, typer.Option(help="Federated rounds.")]
 Epsilon = Annotated[float, typer.Option(help="Epsilon each party spends on this run.")]
@@ -51,13 +50,6 @@ SecureAggregation = Annotated[
     ),
 ]
 Verbose = Annotated[bool, typer.Option(help="Show Flower's and Ray's own logs.")]
-
-
-def _fail(error: FedscoreError) -> NoReturn:
-    # No markup (messages contain "[section]" names) and no hard wrapping (paths stay whole).
-    console.print("error:", style="bold red", end=" ")
-    console.print(str(error), markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
 
 
 def _run_config(
@@ -122,7 +114,7 @@ def demo(
         console.print("[bold]compliance audit[/] of every institution's ledger and the runs")
         audit_report([federation.root], keys=federation.ledger_keys, out=federation.root / "audit")
     except FedscoreError as error:
-        _fail(error)
+        fail(error)
 
 
 @app.command()
@@ -219,7 +211,7 @@ def train(
         )
         run_simulated_training(settings, manifest, verbose=verbose)
     except FedscoreError as error:
-        _fail(error)
+        fail(error)
 
 
 keys_app = typer.Typer(
@@ -246,7 +238,7 @@ def keys_init(
     try:
         version = KeyRing(key_dir, purpose).init(institution, algorithm)
     except FedscoreError as error:
-        _fail(error)
+        fail(error)
     console.print(f"created key version {version.version} ({version.algorithm}) for {purpose}")
 
 
@@ -258,7 +250,7 @@ def keys_rotate(key_dir: KeyDir, purpose: Purpose = "credit_risk_scoring") -> No
     try:
         version = KeyRing(key_dir, purpose).rotate()
     except FedscoreError as error:
-        _fail(error)
+        fail(error)
     console.print(f"key version {version.version} is now current for {purpose}")
 
 
@@ -272,7 +264,7 @@ def keys_list(key_dir: KeyDir, purpose: Purpose = "credit_risk_scoring") -> None
     try:
         versions = KeyRing(key_dir, purpose).versions()
     except FedscoreError as error:
-        _fail(error)
+        fail(error)
     table = Table(title=f"keys for {purpose}")
     for column in ("version", "algorithm", "created", "current"):
         table.add_column(column)
@@ -343,7 +335,7 @@ def audit_verify(
                     verdict, ok=False, problem=removed[0].message, first_broken=verdict.entries
                 )
     except FedscoreError as error:
-        _fail(error)
+        fail(error)
     if trusted.source is None:
         console.print(
             f"warning: verified with {evidence.key_source}; pass --keys with the "
@@ -396,7 +388,7 @@ def audit_canary(
                 x, y, recipe.replace(private=False), canaries=canaries
             ).as_dict()
     except FedscoreError as error:
-        _fail(error)
+        fail(error)
     for name, result in results.items():
         console.print(
             f"{name}: claimed ε {result['claimed_epsilon']:.3f}, empirical lower bound "
@@ -421,7 +413,7 @@ def _verify_run_directory(run_dir: Path, keys: Path | None) -> None:
             raise FedscoreError("name the consortium's key list with --keys")
         evidence = collect_run(run_dir, load_public_keys(keys))
     except FedscoreError as error:
-        _fail(error)
+        fail(error)
     for finding in evidence.findings:
         console.print(f"FAILED {finding.message}", style="bold red", markup=False)
     for party, heads in sorted(evidence.heads.items()):
@@ -455,7 +447,7 @@ def audit_report(
         report = audit(paths, trusted)
         outputs = write_audit_report(report, out)
     except FedscoreError as error:
-        _fail(error)
+        fail(error)
     _print_audit(report.document)
     console.print(f"report: {outputs.html}\n        {outputs.json}", markup=False)
     if not report.ok:

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from fedscore.cli.output import console, fail
 from fedscore.core.errors import FedscoreError
 
-console = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
 models_app = typer.Typer(help="The model registry: register, list, show, promote, roll back.")
 
 #: The registry folder when --registry is not given: $FEDSCORE_REGISTRY, else this.
@@ -38,12 +37,6 @@ ConfigFile = Annotated[
     Path | None,
     typer.Option("--config", help="Scoring configuration TOML (scorecard, grades, reasons, PSI)."),
 ]
-
-
-def _fail(error: FedscoreError) -> NoReturn:
-    console.print("error:", style="bold red", end=" ")
-    console.print(str(error), markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
 
 
 def _fmt(value: object, digits: int = 4) -> str:
@@ -77,7 +70,7 @@ def models_register(
         if promote:
             models.promote(card.version)
     except FedscoreError as error:
-        _fail(error)
+        fail(error)
     console.print(f"registered {card.version} (run {card.run_id})", markup=False)
     if promote:
         console.print(f"{card.version} is in production", markup=False)
@@ -93,7 +86,7 @@ def models_list(registry: RegistryDir = DEFAULT_REGISTRY) -> None:
         cards = models.cards()
         production = {card.task: models.production(card.task) for card in cards}
     except FedscoreError as error:
-        _fail(error)
+        fail(error)
     table = Table(title=f"models in {registry}")
     for column in (
         "version",
@@ -139,7 +132,7 @@ def models_show(
         model = models.load(version)
         entry = models.entry(version)
     except FedscoreError as error:
-        _fail(error)
+        fail(error)
     development = model.development.as_dict()
     development.pop("baseline")
     document = {
@@ -168,7 +161,7 @@ def models_promote(
     try:
         promoted = ModelRegistry(registry).promote(version)
     except FedscoreError as error:
-        _fail(error)
+        fail(error)
     console.print(f"{promoted} is in production", markup=False)
 
 
@@ -185,7 +178,7 @@ def models_rollback(
     try:
         restored = ModelRegistry(registry).rollback(task)
     except FedscoreError as error:
-        _fail(error)
+        fail(error)
     console.print(f"rolled back: {restored} is in production", markup=False)
 
 
@@ -226,7 +219,7 @@ def serve(
         settings = ServeSettings(host, port, certificate, private_key, client_ca, workers)
         server = ScoringServer(loaded, scorer, settings)
     except FedscoreError as error:
-        _fail(error)
+        fail(error)
     console.print(
         f"serving {loaded.version} on {host}:{server.port} (TLS, {server.workers} workers, "
         f"pid {os.getpid()}); SIGTERM or Ctrl-C stops",
@@ -277,7 +270,7 @@ def score(
 
             result = books.score_file(input_path, output, advance)
     except FedscoreError as error:
-        _fail(error)
+        fail(error)
     table = Table(title=f"{result.rows:,} customers scored by {result.model_version}")
     for column in ("grade", "customers", "share", "action"):
         table.add_column(column, justify="left" if column in ("grade", "action") else "right")

@@ -21,7 +21,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from fedscore.core.errors import TableReadError
-from fedscore.core.tabular import table_format
+from fedscore.core.tabular import header_lines, table_format
 
 
 @dataclass
@@ -52,7 +52,7 @@ class TableSource:
         if not self.path.is_file():
             raise TableReadError(f"{self.path}: no such file")
         self.total_bytes = self.path.stat().st_size
-        self.header_lines = 1 if self.kind == "csv" else 0
+        self.header_lines = header_lines(self.path)
         header = self._parquet_header() if self.kind == "parquet" else self._csv_header()
         self.present = [c for c in self.columns if c in header]
 

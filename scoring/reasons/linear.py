@@ -27,24 +27,32 @@ class LinearContributions:
     def __init__(self, weights: np.ndarray, baseline: np.ndarray) -> None:
         self.weights = np.asarray(weights, dtype=np.float64)
         self.baseline = np.asarray(baseline, dtype=np.float64)
+        # Per grouping (fixed for a scorer): w ∘ G and (w ∘ b) · G, computed once.
+        self._grouped: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def __call__(self, features: np.ndarray) -> np.ndarray:
         return (np.asarray(features, dtype=np.float64) - self.baseline) * self.weights
 
     def per_feature(self, features: np.ndarray, grouping: np.ndarray) -> np.ndarray:
         """Σ_{j in feature} w_j (x_j − b_j) = x · (w ∘ G) − (w ∘ b) · G: one matrix product."""
-        weighted = self.weights[:, None] * grouping
-        return (
-            np.asarray(features, dtype=np.float64) @ weighted
-            - (self.weights * self.baseline) @ grouping
-        )
+        if self._grouped is None or self._grouped[0] is not grouping:
+            weighted = self.weights[:, None] * grouping
+            self._grouped = (grouping, weighted, (self.weights * self.baseline) @ grouping)
+        _, weighted, offset = self._grouped
+        return np.asarray(features, dtype=np.float64) @ weighted - offset
+
+
+def single_linear_layer(model: nn.Module) -> nn.Linear | None:
+    """The model's only layer if it is one linear layer (LR), else None."""
+    layers = [m for m in model.modules() if not isinstance(m, nn.Sequential)]
+    return layers[0] if len(layers) == 1 and isinstance(layers[0], nn.Linear) else None
 
 
 @register_attribution("exact_linear")
 def exact_linear(model: nn.Module, baseline: np.ndarray, steps: int) -> LinearContributions:
     """The exact contributions of a model that is a single linear layer."""
-    layers = [m for m in model.modules() if not isinstance(m, nn.Sequential)]
-    if len(layers) != 1 or not isinstance(layers[0], nn.Linear):
+    layer = single_linear_layer(model)
+    if layer is None:
         raise ConfigError("exact_linear reason codes need a linear model (lr)")
-    weights = layers[0].weight.detach().double().numpy().reshape(-1)
+    weights = layer.weight.detach().double().numpy().reshape(-1)
     return LinearContributions(weights, baseline)

@@ -66,12 +66,10 @@ def build_attribution(
         steps: integration steps of path methods.
     """
     if name == "auto":
-        layers = [m for m in model.modules() if not isinstance(m, nn.Sequential)]
-        name = (
-            "exact_linear"
-            if len(layers) == 1 and isinstance(layers[0], nn.Linear)
-            else ("integrated_gradients")
-        )
+        from fedscore.scoring.reasons.linear import single_linear_layer
+
+        linear = single_linear_layer(model) is not None
+        name = "exact_linear" if linear else "integrated_gradients"
     factory = _FACTORIES.get(name)
     if factory is None:
         raise ConfigError(

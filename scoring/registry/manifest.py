@@ -9,10 +9,10 @@ was added or was removed since registration.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 from fedscore.core.tabular import file_sha256
+from fedscore.privacy.ledger.chain import canonical
 
 
 def build_manifest(folder: Path, skip: tuple[str, ...] = ()) -> dict[str, str]:
@@ -29,18 +29,19 @@ def build_manifest(folder: Path, skip: tuple[str, ...] = ()) -> dict[str, str]:
     }
 
 
-def canonical(manifest: dict[str, str]) -> bytes:
-    """The bytes a manifest is hashed and signed as."""
-    return json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode("utf-8")
-
-
 def manifest_sha256(manifest: dict[str, str]) -> str:
     return hashlib.sha256(canonical(manifest)).hexdigest()
 
 
-def manifest_differences(folder: Path, manifest: dict[str, str]) -> list[str]:
-    """How `folder` differs from `manifest`: changed, missing and unlisted files."""
-    found = build_manifest(folder)
+def manifest_differences(
+    folder: Path, manifest: dict[str, str], skip: tuple[str, ...] = ()
+) -> list[str]:
+    """How `folder` differs from `manifest`: changed, missing and unlisted files.
+
+    Args:
+        skip: top-level entries not compared (e.g. the manifest and its signature).
+    """
+    found = build_manifest(folder, skip)
     problems = [
         f"{name}: changed"
         for name in sorted(manifest)

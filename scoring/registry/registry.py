@@ -31,6 +31,7 @@ from fedscore.core.artifact import ScoringModel, load_model
 from fedscore.core.documents import write_json
 from fedscore.core.errors import ConfigError, FedscoreError
 from fedscore.core.files import write_bytes_atomic
+from fedscore.privacy.ledger.chain import canonical
 from fedscore.privacy.ledger.signing import NodeSigner
 from fedscore.scoring.config import ScoringConfig, load_scoring_config
 from fedscore.scoring.development import DevelopmentProfile
@@ -38,7 +39,6 @@ from fedscore.scoring.registry.card import ModelCard
 from fedscore.scoring.registry.index import IndexEntry, RegistryIndex
 from fedscore.scoring.registry.manifest import (
     build_manifest,
-    canonical,
     manifest_differences,
     manifest_sha256,
 )
@@ -211,7 +211,7 @@ class ModelRegistry:
             raise RegistryError(
                 f"{entry.card.version}: the manifest's signature does not verify"
             ) from exc
-        problems = manifest_differences_without(folder, manifest)
+        problems = manifest_differences(folder, manifest, skip=(MANIFEST, SIGNATURE))
         if problems:
             raise RegistryError(
                 f"{entry.card.version}: the bundle does not match its signed manifest: "
@@ -257,15 +257,6 @@ class ModelRegistry:
         self.verify(previous)
         self.index.record_stage(task, "rollback", previous)
         return previous
-
-
-def manifest_differences_without(folder: Path, manifest: dict[str, str]) -> list[str]:
-    """Differences of a bundle from its manifest, the manifest and signature files aside."""
-    return [
-        problem
-        for problem in manifest_differences(folder, manifest)
-        if problem.split(":")[0] not in (MANIFEST, SIGNATURE)
-    ]
 
 
 def _consortium_test(run_dir: Path) -> Path:
