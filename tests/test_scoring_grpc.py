@@ -8,7 +8,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 
 import grpc
 import pytest
@@ -167,11 +169,27 @@ def test_fedscore_serve_shuts_down_gracefully_on_sigterm(served, customers, tmp_
         assert process.stderr is not None
         banner = process.stderr.readline()
         assert f"serving default_risk-v1 on 127.0.0.1:{port} (TLS" in banner, banner
+        release = threading.Event()
+
+        def book() -> Iterator[dict[str, object]]:
+            yield customers[0]
+            release.wait(timeout=10)  # the stream stays open across the SIGTERM
+            yield customers[1]
+
         with ScoringClient(f"127.0.0.1:{port}", pki.ca_cert) as client:
             client.wait_ready(timeout=20)
             assert client.score(customers[0]).model_version == "default_risk-v1"
-        started = time.monotonic()
-        process.send_signal(signal.SIGTERM)
+            in_flight = client.score_stream(book())
+            assert next(in_flight).request_id == "1"
+            started = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            time.sleep(1.0)  # shutdown has begun: no new calls, the open stream goes on
+            with pytest.raises(grpc.RpcError):
+                client.score(customers[2], timeout=5)
+            release.set()
+            rest = list(in_flight)  # finishes within the grace period, not cut off
+            assert [r.request_id for r in rest] == ["2"]
+            assert rest[0].model_version == "default_risk-v1"
         assert process.wait(timeout=15) == 0
         assert time.monotonic() - started < 10
         assert "stopped" in process.stderr.read()
