@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import shutil
+import socket
 import subprocess
 import time
 import tomllib
@@ -247,3 +248,10 @@ def fmt(value: float | None, digits: int = 4, signed: bool = False) -> str:
     if value is None:
         return "—"
     return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on at `host` right now."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])

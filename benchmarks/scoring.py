@@ -28,7 +28,6 @@ import json
 import multiprocessing
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,7 +39,15 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from _common import RESULTS_DIR, console, machine_info, machine_line, markdown_table, run_federated
+from _common import (
+    RESULTS_DIR,
+    console,
+    free_port,
+    machine_info,
+    machine_line,
+    markdown_table,
+    run_federated,
+)
 from _common import fmt as _fmt
 
 from fedscore.core.runconfig import RunConfig
@@ -84,12 +91,6 @@ def in_process(scorer, people: list[dict[str, object]]) -> dict[str, float]:
         scorer.score_record(person)
         latencies.append(time.perf_counter() - started)
     return percentiles(latencies)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start_server(registry: Path, pki: Path, port: int) -> subprocess.Popen:

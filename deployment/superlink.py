@@ -60,9 +60,14 @@ class ServerConfig:
         return self.database or self.state_dir / "superlink.sqlite"
 
     @property
+    def client_host(self) -> str:
+        """The host clients on this machine use (loopback for a wildcard bind)."""
+        return "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+
+    @property
     def address(self) -> str:
         """Where clients on this machine reach the SuperLink."""
-        return f"{_client_host(self.host)}:{self.port}"
+        return f"{self.client_host}:{self.port}"
 
     @classmethod
     def from_toml(cls, path: Path) -> ServerConfig:
@@ -191,7 +196,3 @@ def flower_tool(name: str) -> str:
     """A Flower executable from this environment (the one fedscore runs in)."""
     candidate = Path(sys.executable).parent / name
     return str(candidate) if candidate.exists() else name
-
-
-def _client_host(host: str) -> str:
-    return "127.0.0.1" if host in ("0.0.0.0", "") else host

@@ -20,9 +20,6 @@ from fedscore.core.schema import Role, TaskSchema
 from fedscore.privacy.pii import Detector, resolve_detectors, scan_frame
 from fedscore.scoring.errors import FieldProblem
 
-#: Shortest text any built-in detector can match (an e-mail such as "a@b.cn").
-_SHORTEST_TEXT = 6
-
 
 class IdentifierGuard:
     """Finds direct identifiers in scoring input.
@@ -78,9 +75,7 @@ class IdentifierGuard:
                 return None
             text = str(int(value))
         elif isinstance(value, str):
-            if len(value) < _SHORTEST_TEXT:
-                return None
-            text = value
+            text = value  # each detector's own pre-filter rejects short or plain text cheaply
         else:
             text = str(value)
         for detector in self.detectors:

@@ -119,8 +119,7 @@ def server_start(
         fail(error)
     _stop_on_signals(process)
     try:
-        host = settings.address.rpartition(":")[0]
-        wait_for_port(host, settings.port, ready_timeout, process)
+        wait_for_port(settings.client_host, settings.port, ready_timeout, process)
         root = None if settings.insecure_dev else PkiLayout(settings.pki).ca_cert
         connection = write_connection(flwr_home, settings.address, root)
         registered = (
