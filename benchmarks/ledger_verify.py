@@ -20,7 +20,8 @@ from pathlib import Path
 
 from _common import RESULTS_DIR, machine_info, machine_line, markdown_table, write_results
 
-from fedscore.privacy.ledger import LEDGER_SCHEMA, NodeSigner, append_entry, verify_ledger
+from fedscore.core.signing import SigningKey
+from fedscore.privacy.ledger import LEDGER_SCHEMA, append_entry, verify_ledger
 
 TARGET_SECONDS = 5.0
 
@@ -51,7 +52,7 @@ def entry(index: int) -> dict[str, object]:
 
 
 def build(
-    path: Path, entries: int, signer: NodeSigner, forger: NodeSigner | None, algorithm: str
+    path: Path, entries: int, signer: SigningKey, forger: SigningKey | None, algorithm: str
 ) -> None:
     db = sqlite3.connect(path, isolation_level=None)
     db.executescript(LEDGER_SCHEMA)
@@ -71,8 +72,8 @@ def main() -> None:
     args = parser.parse_args()
     cases = []
     with tempfile.TemporaryDirectory() as tmp:
-        signer = NodeSigner.load_or_create(Path(tmp) / "node.pem")
-        forger = NodeSigner.load_or_create(Path(tmp) / "forger.pem")
+        signer = SigningKey.load_or_create(Path(tmp) / "node.pem")
+        forger = SigningKey.load_or_create(Path(tmp) / "forger.pem")
         for algorithm, name, rewriter in (
             ("sha256", "intact", None),
             ("sha256", "last quarter rewritten", forger),

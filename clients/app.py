@@ -20,7 +20,7 @@ from flwr.app import Context, Message
 from flwr.clientapp import ClientApp
 
 from fedscore.clients.federation import node_from_context
-from fedscore.clients.node import NodeConfig
+from fedscore.clients.node import VERIFIED_APP_KEY, NodeConfig
 from fedscore.clients.outgoing_audit import outgoing_capture_mod
 from fedscore.clients.secure_aggregation import secure_aggregation_mod
 from fedscore.core import protocol
@@ -50,6 +50,7 @@ def build_client_app(resolve_node: NodeResolver = node_from_context) -> ClientAp
             msg.content[protocol.ARRAYS],
             msg.content[protocol.CONFIG],
             party_data,
+            verified_app(context),
         )
         return Message(content=content, reply_to=msg)
 
@@ -65,10 +66,17 @@ def build_client_app(resolve_node: NodeResolver = node_from_context) -> ClientAp
             msg.content[protocol.ARRAYS],
             msg.content[protocol.CONFIG],
             party_data,
+            verified_app(context),
         )
         return Message(content=content, reply_to=msg)
 
     return client_app
+
+
+def verified_app(context: Context) -> str | None:
+    """The app release fedscore's task runner verified for this task (None in simulation)."""
+    value = context.node_config.get(VERIFIED_APP_KEY)
+    return str(value) if value else None
 
 
 class _LazyPartyData:

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fedscore.clients.policy import NodePolicy
+from fedscore.core.app_trust import AppTrust
 from fedscore.core.errors import ConfigError
+from fedscore.core.typed_config import parse_section, section_of
 from fedscore.datasets import default_task_path
 from fedscore.privacy.ledger import HASH_ALGORITHMS
 
 # The one key a SuperNode's --node-config must carry: the node config file.
 NODE_CONFIG_KEY = "node-config-file"
+# Set by fedscore's deployment task runner (never by a run): the app release it verified.
+VERIFIED_APP_KEY = "fedscore-verified-app-sha256"
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,8 @@ class NodeConfig:
             (an audit of what leaves the institution).
         ledger_hash: the hash algorithm of the ledger's chain, "sha256" or "sm3" (for
             deployments held to the national cryptographic algorithms).
+        policy: the runs this node accepts (`[policy]`).
+        trust: the app releases this node executes in deployment (`[trust]`).
     """
 
     party: str
@@ -57,6 +64,8 @@ class NodeConfig:
     capture_outgoing: bool = False
     budget_epoch: str = "default"
     ledger_hash: str = "sha256"
+    policy: NodePolicy = field(default_factory=NodePolicy)
+    trust: AppTrust = field(default_factory=AppTrust)
 
     def __post_init__(self) -> None:
         if self.ledger_hash not in HASH_ALGORITHMS:
@@ -132,6 +141,8 @@ class NodeConfig:
                 capture_outgoing=bool(audit.get("capture_outgoing", False)),
                 budget_epoch=str(privacy.get("budget_epoch", "default")),
                 ledger_hash=str(ledger.get("hash", "sha256")),
+                policy=parse_section(NodePolicy, section_of(doc, "policy", path), path, "policy"),
+                trust=parse_section(AppTrust, section_of(doc, "trust", path), path, "trust"),
             )
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{path}: a setting has the wrong type ({exc})") from exc

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from flwr.app import ArrayRecord, ConfigRecord, MetricRecord, RecordDict
 
+from fedscore.clients.admission import Admission, RunDeclined, admit
 from fedscore.clients.local_data import PartyData, PartyDataLoader, load_party_data
 from fedscore.clients.node import NodeConfig
 from fedscore.clients.training import LocalSchedule, train_locally
@@ -34,8 +35,10 @@ from fedscore.core import protocol
 from fedscore.core.errors import FedscoreError
 from fedscore.core.metrics import score_metrics
 from fedscore.core.models import ModelSpec, build_model, predict_proba
+from fedscore.core.run_request import RUN_REQUEST_KEY, check_safe_name
 from fedscore.core.runconfig import RunConfig
-from fedscore.core.schema import TaskSchema, load_schema
+from fedscore.core.schema import load_schema
+from fedscore.core.signing import SigningKey
 from fedscore.privacy.accounting import (
     AccountantKey,
     AccountantStore,
@@ -44,7 +47,7 @@ from fedscore.privacy.accounting import (
     RoundRecord,
 )
 from fedscore.privacy.dp_sgd import DpSgd, LocalPrivacy, MechanismParams, NoPrivacy
-from fedscore.privacy.ledger import LedgerEntry, NodeSigner
+from fedscore.privacy.ledger import LedgerEntry
 
 # Slack for float rounding when a run is calibrated to exactly the node's budget.
 BUDGET_TOLERANCE = 1e-9
@@ -61,19 +64,40 @@ class RoundRequest:
 
     @classmethod
     def from_config(cls, config: ConfigRecord) -> RoundRequest:
+        """The round's instructions.
+
+        Raises:
+            ConfigError: a run id that could not name a folder, or invalid run settings.
+        """
         flat = dict(config)
+        flat.pop(RUN_REQUEST_KEY, None)
         return cls(
-            run_id=str(flat.pop(protocol.RUN_ID)),
+            run_id=check_safe_name(str(flat.pop(protocol.RUN_ID)), "run id"),
             server_round=int(flat.pop(protocol.SERVER_ROUND)),
             schema_sha256=str(flat.pop(protocol.SCHEMA_SHA256)),
-            run=RunConfig.from_flower(
-                {k: v for k, v in flat.items() if k not in (protocol.TASK, "proximal-mu")}
-            ),
+            run=RunConfig.from_flower({k: v for k, v in flat.items() if k != protocol.TASK}),
         )
 
 
 class NodeRefusal(FedscoreError):
     """The node declines the round; the reason goes to the server and the run's results."""
+
+
+def _not_trained(node: NodeConfig, status: str, reason: str) -> RecordDict:
+    """The reply of a node that spent nothing: no data was read, nothing was recorded."""
+    return RecordDict(
+        {
+            protocol.METRICS: _epsilon_metrics(math.nan, math.nan, 0, node.max_epsilon),
+            protocol.PARTY: _party_record(node, status, reason),
+        }
+    )
+
+
+def _status_of(problem: FedscoreError) -> str:
+    """The outcome a node reports for a round it did not train."""
+    if isinstance(problem, RunDeclined):
+        return protocol.DECLINED
+    return protocol.REFUSED if isinstance(problem, NodeRefusal) else protocol.FAILED
 
 
 def _party_record(
@@ -99,16 +123,6 @@ def _party_record(
         # The signed ledger entry of this round: aggregates and hashes only.
         record[protocol.LEDGER_HEAD] = json.dumps(ledger_entry.signed_head(), ensure_ascii=False)
     return record
-
-
-def _load_task(node: NodeConfig, request: RoundRequest) -> TaskSchema:
-    schema = load_schema(node.task_path)
-    if schema.sha256 != request.schema_sha256:
-        raise NodeRefusal(
-            f"task schema mismatch: this node holds {node.task_path.name} "
-            f"(sha256 {schema.sha256[:12]}…), the server uses {request.schema_sha256[:12]}…"
-        )
-    return schema
 
 
 def _model_from(arrays: ArrayRecord, run: RunConfig, n_features: int) -> torch.nn.Module:
@@ -184,19 +198,35 @@ def train_round(
     arrays: ArrayRecord,
     config: ConfigRecord,
     load_data: PartyDataLoader = load_party_data,
+    app_sha256: str | None = None,
 ) -> RecordDict:
-    """Run one training round at this node; returns the reply's content."""
-    request = RoundRequest.from_config(config)
+    """Run one training round at this node; returns the reply's content.
+
+    Args:
+        node: this node's configuration.
+        arrays: the global model the round starts from.
+        config: the coordinator's round instructions (and the signed run request).
+        load_data: how the node loads its de-identified, encoded table.
+        app_sha256: the app release the deployment's task runner verified (None in
+            simulation).
+    """
+    try:
+        request = RoundRequest.from_config(config)
+    except FedscoreError as problem:
+        return _not_trained(node, protocol.FAILED, str(problem))
     run = request.run
     store = AccountantStore(
         node.accountant_db,
-        signer=NodeSigner.load_or_create(node.ledger_key),
+        signer=SigningKey.load_or_create(node.ledger_key),
         ledger_hash=node.ledger_hash,
     )
     key: AccountantKey | None = None
     data: PartyData | None = None
+    admission = Admission(run)
     try:
-        schema = _load_task(node, request)
+        schema = load_schema(node.task_path)
+        admission = admit(node, schema, config, run, app_sha256)
+        run = admission.run
         data = load_data(node, schema)
         data.report.write(node.report_path(request.run_id))
         key = AccountantKey(node.party, schema.name, data.data_version)
@@ -214,14 +244,10 @@ def train_round(
             )
             privacy = DpSgd(mechanism, accountant)
         else:
-            if not node.allow_non_private:
-                raise NodeRefusal(
-                    "non-private training is disabled at this node (privacy.allow_non_private)"
-                )
             mechanism = None
             privacy = NoPrivacy(accountant)
     except FedscoreError as problem:
-        status = protocol.REFUSED if isinstance(problem, NodeRefusal) else protocol.FAILED
+        status = _status_of(problem)
         entry = None
         if key is not None and data is not None:
             spent = store.load(key).report(run.delta)
@@ -242,11 +268,11 @@ def train_round(
                     None,
                     node.max_epsilon,
                 ),
-                _ledger_details(node, run, data, spent.by(run.accountant), store, key),
+                _ledger_details(node, run, data, spent.by(run.accountant), store, key, admission),
             )
             metrics = _epsilon_metrics(spent.rdp, spent.prv, 0, node.max_epsilon)
         else:
-            metrics = _epsilon_metrics(math.nan, math.nan, 0, node.max_epsilon)
+            return _not_trained(node, status, str(problem))
         return RecordDict(
             {
                 protocol.METRICS: metrics,
@@ -285,7 +311,7 @@ def train_round(
             report.prv,
             node.max_epsilon,
         ),
-        _ledger_details(node, run, data, report.by(run.accountant), store, key),
+        _ledger_details(node, run, data, report.by(run.accountant), store, key, admission),
         budget_epoch=store.epoch_of(key, node.budget_epoch),
         released=ReleasedUpdate(
             request_sha256, _arrays_to_npz(update), json.dumps(dict(metrics.items()))
@@ -346,10 +372,12 @@ def _ledger_details(
     spent: float,
     store: AccountantStore,
     key: AccountantKey,
+    admission: Admission,
 ) -> dict[str, object]:
     """What the ledger entry records besides the round itself."""
     earlier = _earlier_spend(store, key, node, run)
     return {
+        **admission.ledger_details(),
         "sampler": "poisson",
         "private": run.private,
         "accountant": run.accountant,
@@ -380,21 +408,27 @@ def evaluate_round(
     arrays: ArrayRecord,
     config: ConfigRecord,
     load_data: PartyDataLoader = load_party_data,
+    app_sha256: str | None = None,
 ) -> RecordDict:
-    """Score the global model on this node's validation rows; only the metrics leave."""
-    request = RoundRequest.from_config(config)
+    """Score the global model on this node's validation rows; only the metrics leave.
+
+    The run must be one the node accepts (as for training): evaluation answers with
+    figures computed from the node's customers.
+    """
     try:
-        schema = _load_task(node, request)
+        request = RoundRequest.from_config(config)
+        schema = load_schema(node.task_path)
+        run = admit(node, schema, config, request.run, app_sha256).run
         data = load_data(node, schema)
     except FedscoreError as problem:
-        status = protocol.REFUSED if isinstance(problem, NodeRefusal) else protocol.FAILED
+        status = _status_of(problem)
         return RecordDict(
             {
                 protocol.METRICS: MetricRecord({protocol.NUM_EXAMPLES: 0}),
                 protocol.PARTY: _party_record(node, status, str(problem)),
             }
         )
-    model = _model_from(arrays, request.run, data.valid_x.shape[1])
+    model = _model_from(arrays, run, data.valid_x.shape[1])
     metrics = score_metrics(data.valid_y, predict_proba(model, data.valid_x))
     return RecordDict(
         {

@@ -33,6 +33,14 @@ REFUSED = "refused"
 EVALUATED = "evaluated"
 FAILED = "failed"  # bad input or configuration at the node; nothing was trained
 REJECTED = "rejected"  # the server dropped the update (NaN/Inf, wrong shapes, norm bound)
+# The node does not take part in the run: the app is not an approved release, the run
+# request is unsigned or not signed by an owner it lists, or the run is outside its policy.
+DECLINED = "declined"
+
+# Flower error codes of replies fedscore's task runner sends: an app it refused, a task
+# that failed at the node (the reason names the error's type, never a value).
+APP_NOT_APPROVED_CODE = 4031
+NODE_FAILED_CODE = 5001
 
 # MetricRecord keys.
 NUM_EXAMPLES = "num-examples"

@@ -81,8 +81,9 @@ def init_pki(
 
     Args:
         root: the PKI folder; refused if it already holds a CA.
-        server_names: every address nodes and model owners use for the SuperLink: IP
-            addresses and DNS names (each becomes a subject alternative name).
+        server_names: every address institutions' nodes use for the coordinator: IP
+            addresses and DNS names (each becomes a subject alternative name; 127.0.0.1
+            and localhost are always added, for the coordinator's own processes).
         valid_days: validity of both certificates.
         organization: the consortium's name in the certificates.
 
@@ -132,7 +133,9 @@ def init_pki(
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=valid_days))
-        .add_extension(x509.SubjectAlternativeName([_san(n) for n in server_names]), False)
+        .add_extension(
+            x509.SubjectAlternativeName([_san(n) for n in _with_loopback(server_names)]), False
+        )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
         .add_extension(
@@ -199,6 +202,12 @@ def load_node_list(root: Path) -> dict[str, str]:
         if not isinstance(key, ec.EllipticCurvePublicKey):
             raise ConfigError(f"{path}: node '{name}': not an ECDSA public key")
     return {str(k): str(v) for k, v in nodes.items()}
+
+
+def _with_loopback(server_names: Sequence[str]) -> list[str]:
+    """The names plus 127.0.0.1 and localhost: the coordinator's own processes (its fleet
+    gateway, executor and model owners) reach the SuperLink on loopback."""
+    return list(dict.fromkeys([*server_names, "127.0.0.1", "localhost"]))
 
 
 def _name(common_name: str, organization: str) -> x509.Name:

@@ -1,19 +1,37 @@
-"""The model owner's side: start, list and stop runs on a running federation.
+"""The model owner's side: sign a run, submit the approved release, read what came of it.
 
-These wrap Flower's own command line (`flwr run`, `flwr ls`, `flwr stop`) rather than
-re-implementing its protocol: fedscore only writes the connection (address and CA
-certificate) and turns fedscore's run settings into Flower's run config.
+A model owner starts runs on the coordinator itself (its control API listens only on
+loopback). `fedscore run` builds the run request, signs it with the owner's key, and
+submits the app release the institutions approved with Flower's own `flwr run` (the
+release is unpacked so that Flower rebuilds exactly the approved bundle). When the run
+ends, its verdict decides the exit status: a party that declined, a round that could
+not be aggregated, or a run the coordinator refused make it non-zero.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import subprocess
+import tempfile
 import tomllib
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
+
+import tomli_w
 
 import fedscore
 from fedscore.core.errors import ConfigError
+from fedscore.core.run_request import (
+    RUN_REQUEST_KEY,
+    CoordinatorOptions,
+    OwnerIdentity,
+    ReleaseAttestation,
+    RunRequest,
+    SignedRunRequest,
+    request_window,
+)
 from fedscore.core.runconfig import RunConfig
 from fedscore.deployment.connection import write_connection
 from fedscore.deployment.superlink import flower_environment, flower_tool
@@ -35,105 +53,240 @@ def app_project_dir() -> Path:
     return root
 
 
-def run_config_argument(settings: Mapping[str, object]) -> str:
-    """Flower's `--run-config` string: space-separated key=value, strings quoted."""
-    parts = []
-    for key, value in settings.items():
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, int | float):
-            text = repr(value)
-        else:
-            text = '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
-        parts.append(f"{key}={text}")
-    return " ".join(parts)
-
-
-def resume_settings(run_dir: Path) -> dict[str, object]:
-    """The run config that resumes the run in `run_dir` (the coordinator reads the run's
-    own settings there; see `ServerSettings`).
-
-    Raises:
-        ConfigError: `run_dir` holds no run configuration.
-    """
-    if not (run_dir / "run_config.json").is_file():
-        raise ConfigError(f"cannot resume: {run_dir} holds no run_config.json")
-    return {"run-dir": str(run_dir.resolve()), "resume": True}
-
-
-def start_run(
-    superlink: str,
-    root_certificates: Path | None,
-    flwr_home: Path,
-    settings: Mapping[str, object],
-    insecure_dev: bool = False,
-) -> int:
-    """Start a run with `settings` and stream its logs until it ends; returns the exit status.
-
-    Raises:
-        ConfigError: no CA certificate given (and not `insecure_dev`), or settings the
-            coordinator would refuse.
-    """
-    if not settings.get("resume"):
-        check_new_run(settings)
-    connection = _connect(superlink, root_certificates, flwr_home, insecure_dev)
-    command = [
-        flower_tool("flwr"),
-        "run",
-        str(app_project_dir()),
-        connection,
-        "--stream",
-        "--run-config",
-        run_config_argument(settings),
-    ]
-    return subprocess.run(command, env=flower_environment(flwr_home), check=False).returncode
-
-
-def check_new_run(settings: Mapping[str, object]) -> None:
-    """Refuse here, before anything starts, a new run the coordinator would refuse.
-
-    Args:
-        settings: the run config given to `flwr run` (over the app's defaults in
-            pyproject.toml `[tool.flwr.app.config]`).
+def deployment_run_config(options: Mapping[str, object], parties: int) -> RunConfig:
+    """A deployed run's settings: the app's deployment defaults (pyproject.toml
+    `[tool.flwr.app.config]`, secure aggregation on) with `options` on top.
 
     Raises:
         ConfigError: a setting is unknown or of the wrong type, settings contradict each
             other (e.g. a robust strategy with secure aggregation), or the strategy's own
             settings do not fit the number of parties.
     """
-    from fedscore.server.settings import PARTIES_KEY, SERVER_KEYS
+    from fedscore.server.settings import SERVER_KEYS
     from fedscore.server.strategy import build_strategy
 
     pyproject = tomllib.loads((app_project_dir() / "pyproject.toml").read_text("utf-8"))
-    merged = {**pyproject["tool"]["flwr"]["app"]["config"], **settings}
-    run = RunConfig.from_flower({k: v for k, v in merged.items() if k not in SERVER_KEYS})
+    defaults = pyproject["tool"]["flwr"]["app"]["config"]
+    merged = {k: v for k, v in {**defaults, **options}.items() if k not in SERVER_KEYS}
+    run = RunConfig.from_flower(merged)
     if run.extra:
         raise ConfigError(f"run config: unknown setting(s) {sorted(run.extra)}")
-    build_strategy(run, int(merged.get(PARTIES_KEY, 0) or 0))
+    build_strategy(run, parties)
+    return run
 
 
-def flwr_command(
-    arguments: Sequence[str],
-    superlink: str,
-    root_certificates: Path | None,
-    flwr_home: Path,
-    insecure_dev: bool = False,
-) -> int:
-    """Run `flwr ARGUMENTS... <connection>` against the federation; returns its status."""
-    connection = _connect(superlink, root_certificates, flwr_home, insecure_dev)
-    command = [flower_tool("flwr"), *arguments, connection]
-    return subprocess.run(command, env=flower_environment(flwr_home), check=False).returncode
+@dataclass(frozen=True)
+class AppRelease:
+    """The app bundle a run submits, and its release attestation if it has one.
+
+    Attributes:
+        fab: the Flower app bundle's bytes.
+        attestation: the release statement and signatures (`<name>.release.json`).
+    """
+
+    fab: bytes
+    attestation: ReleaseAttestation | None = None
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.fab).hexdigest()
 
 
-def _connect(
-    superlink: str, root_certificates: Path | None, flwr_home: Path, insecure_dev: bool
-) -> str:
-    if root_certificates is None and not insecure_dev:
-        raise ConfigError("name the consortium CA certificate with --root-certificates")
-    if root_certificates is not None and not root_certificates.is_file():
-        raise ConfigError(f"{root_certificates}: no such CA certificate")
-    return write_connection(
-        flwr_home,
-        superlink,
-        None if insecure_dev else root_certificates.resolve(),  # type: ignore[union-attr]
+def app_release(fab_path: Path | None) -> AppRelease:
+    """The release a run uses: the given FAB (with the `.release.json` beside it, if any),
+    else one built from the installed checkout's HEAD commit.
+
+    Raises:
+        ConfigError: the FAB or its release file is unreadable or does not match, or there
+            is no checkout to build from.
+    """
+    from fedscore.deployment.release import build_release, read_release_file
+
+    if fab_path is None:
+        return AppRelease(build_release(app_project_dir()).fab)
+    try:
+        fab = fab_path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the release {fab_path}: {exc.strerror}") from exc
+    statement_path = fab_path.with_suffix(".release.json")
+    if not statement_path.is_file():
+        return AppRelease(fab)
+    parsed = read_release_file(statement_path, fab)
+    return AppRelease(
+        fab,
+        ReleaseAttestation(
+            statement=asdict(parsed.statement),
+            signatures=[asdict(signature) for signature in parsed.signatures],
+        ),
     )
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """A run the model owner asks for.
+
+    Attributes:
+        run: the training settings.
+        parties: how many institutions it waits for.
+        runs_dir: the coordinator's folder of run directories.
+        consortium_test: the consortium test table on the coordinator, if any.
+        task_schema: the task schema on the coordinator (None: the bundled one).
+        round_timeout: seconds the coordinator waits for a round's replies.
+        valid_hours: how long the signed request is valid.
+    """
+
+    run: RunConfig
+    parties: int
+    runs_dir: Path
+    consortium_test: Path | None = None
+    task_schema: Path | None = None
+    round_timeout: float = 900.0
+    valid_hours: float = 24.0
+
+
+def new_run_request(new: NewRun, owner: OwnerIdentity, release: AppRelease) -> SignedRunRequest:
+    """The owner's signed request for a new run of `release`.
+
+    Raises:
+        ConfigError: an unreadable task schema or owner key.
+    """
+    from fedscore.core.schema import load_schema
+    from fedscore.datasets import default_task_path
+    from fedscore.server.settings import new_run_id
+
+    schema_path = (new.task_schema or default_task_path()).resolve()
+    schema = load_schema(schema_path)
+    issued, expires = request_window(new.valid_hours)
+    request = RunRequest(
+        run_id=new_run_id(),
+        owner=owner.name,
+        issued_at=issued,
+        expires_at=expires,
+        app_sha256=release.sha256,
+        release=release.attestation,
+        task=schema.name,
+        schema_sha256=schema.sha256,
+        parties=new.parties,
+        run=new.run.as_dict(),
+        coordinator=CoordinatorOptions(
+            runs_dir=str(new.runs_dir.resolve()),
+            consortium_test=str(new.consortium_test.resolve()) if new.consortium_test else "",
+            task_schema=str(schema_path),
+            round_timeout=new.round_timeout,
+        ),
+    )
+    return owner.sign(request)
+
+
+def resumed_run_request(
+    run_dir: Path, owner: OwnerIdentity | None, valid_hours: float = 24.0
+) -> SignedRunRequest:
+    """The request that resumes the run in `run_dir`: its own, or re-signed for a new
+    validity window when `owner` is given (same terms: institutions accept nothing else).
+
+    Raises:
+        ConfigError: `run_dir` holds no signed run request.
+    """
+    from fedscore.server.settings import RUN_REQUEST_FILE
+
+    path = run_dir / RUN_REQUEST_FILE
+    if not path.is_file():
+        raise ConfigError(f"cannot resume: {run_dir} holds no {RUN_REQUEST_FILE}")
+    signed = SignedRunRequest.decode(path.read_text(encoding="utf-8").strip())
+    if owner is None:
+        return signed
+    issued, expires = request_window(valid_hours)
+    window = {"issued_at": issued, "expires_at": expires}
+    return owner.sign(signed.request.model_copy(update=window))
+
+
+@dataclass(frozen=True)
+class FederationConnection:
+    """How the model owner's tools reach the coordinator's control API.
+
+    Attributes:
+        address: host:port of the SuperLink's control API (on the coordinator: loopback).
+        root_certificates: the consortium CA certificate (None: plaintext development).
+        flwr_home: Flower's settings folder for these tools.
+    """
+
+    address: str
+    root_certificates: Path | None
+    flwr_home: Path
+
+    def write(self) -> str:
+        """Write Flower's connection settings; returns the connection's name.
+
+        Raises:
+            ConfigError: the CA certificate named is missing.
+        """
+        if self.root_certificates is not None and not self.root_certificates.is_file():
+            raise ConfigError(f"{self.root_certificates}: no such CA certificate")
+        roots = self.root_certificates.resolve() if self.root_certificates else None
+        return write_connection(self.flwr_home, self.address, roots)
+
+
+def start_run(
+    connection: FederationConnection,
+    release: AppRelease,
+    signed: SignedRunRequest,
+    resume: bool = False,
+) -> int:
+    """Submit `release` with the signed request and stream the run's log until it ends.
+
+    Returns:
+        `flwr run`'s exit status.
+
+    Raises:
+        ConfigError: the release is not the one the request names, or cannot be submitted
+            byte for byte.
+    """
+    from fedscore.deployment.release import submittable_copy
+
+    if signed.request.app_sha256 != release.sha256:
+        raise ConfigError(
+            f"the run request names app sha256:{signed.request.app_sha256}, the release to "
+            f"submit is sha256:{release.sha256}; pass the run's own release with --release"
+        )
+    settings: dict[str, object] = {RUN_REQUEST_KEY: signed.encode()}
+    if resume:
+        settings.update({"resume": True, "run-dir": str(run_directory(signed))})
+    name = connection.write()
+    with tempfile.TemporaryDirectory(prefix="fedscore-release-") as folder:
+        app = submittable_copy(release.fab, Path(folder) / "app")
+        # A TOML file: Flower's key=value form cannot carry the request's quotes.
+        run_config = Path(folder) / "run-config.toml"
+        run_config.write_text(tomli_w.dumps(settings), encoding="utf-8")
+        command = [flower_tool("flwr"), "run", str(app), name, "--stream"]
+        command += ["--run-config", str(run_config)]
+        environment = flower_environment(connection.flwr_home)
+        return subprocess.run(command, env=environment, check=False).returncode
+
+
+def run_directory(signed: SignedRunRequest) -> Path:
+    """Where the coordinator writes the run's results."""
+    return Path(signed.request.coordinator.runs_dir) / signed.request.run_id
+
+
+def run_problems(signed: SignedRunRequest) -> list[str]:
+    """Why the finished run is not what was asked (empty: it is).
+
+    Reads the run's summary in the coordinator's runs folder (model owners start runs on
+    the coordinator).
+    """
+    summary_path = run_directory(signed) / "summary.json"
+    if not summary_path.is_file():
+        return [
+            f"the run did not finish: there is no {summary_path} (the coordinator refused "
+            "the run, or it failed: see the log above)"
+        ]
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    verdict = summary.get("verdict") or {"problems": ["the run's summary has no verdict"]}
+    return [str(problem) for problem in verdict.get("problems", [])]
+
+
+def flwr_command(arguments: Sequence[str], connection: FederationConnection) -> int:
+    """Run `flwr ARGUMENTS... <connection>` against the federation; returns its status."""
+    command = [flower_tool("flwr"), *arguments, connection.write()]
+    environment = flower_environment(connection.flwr_home)
+    return subprocess.run(command, env=environment, check=False).returncode

@@ -1,14 +1,19 @@
-"""The coordinator's SuperLink: Flower's server process, with TLS and SuperNode authentication.
+"""The coordinator: Flower's SuperLink behind a fleet-only TLS gateway, and its executor.
 
-`fedscore server start --config server.toml` starts `flower-superlink` with
+`fedscore server start --config server.toml` starts
 
-- TLS on every API, from the consortium PKI (no plaintext unless `insecure_dev`),
-- SuperNode authentication: only nodes whose public key is in the consortium's node
-  list (`nodes.toml`) are let in; they are registered when the SuperLink is up,
-- its state in an SQLite file (runs, nodes, messages survive a restart),
-- no runtime installation of app dependencies and no telemetry,
+- `flower-superlink` bound to 127.0.0.1 on an internal port: TLS on every API from the
+  consortium PKI, SuperNode authentication (only keys of the consortium's node list,
+  registered here on loopback), its state in SQLite, no runtime installation of app
+  dependencies, no telemetry, and `--isolation process`: Flower starts no ServerApp;
+- fedscore's executor (`deployment/executor.py`), which runs each run's ServerApp only
+  if the app is a release the coordinator approved and the run request is signed by a
+  model owner it lists;
+- the fleet gateway (`deployment/fleet_gateway.py`) on the public address: TLS, and
+  only the Fleet API (what SuperNodes use) is forwarded. Starting runs, registering
+  nodes and the runtime API are reachable only on the coordinator itself.
 
-and stops it cleanly on SIGTERM/SIGINT.
+It stops all three on SIGTERM/SIGINT, and all of them if one of them dies.
 """
 
 from __future__ import annotations
@@ -18,19 +23,49 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from fedscore.core.app_trust import AppTrust, PublicKeyHex
 from fedscore.core.documents import read_toml
 from fedscore.core.errors import ConfigError
+from fedscore.core.typed_config import parse_section, section_of
 from fedscore.deployment.pki import PkiLayout, load_node_list
 
 INSECURE_WARNING = (
     "WARNING: --insecure-dev: the SuperLink runs WITHOUT TLS and WITHOUT node "
-    "authentication. Model updates and ledger entries cross the network in plaintext. "
-    "Never use this outside a development machine."
+    "authentication, and its control API (start runs, register nodes) is on the public "
+    "address. Model updates and ledger entries cross the network in plaintext. Never use "
+    "this outside a development machine."
 )
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class _SuperLinkSection(BaseModel):
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+
+    pki: str
+    state_dir: str = "state"
+    host: str = "0.0.0.0"
+    port: Port = 9092
+    internal_port: Port | None = None
+    database: str | None = None
+    insecure_dev: bool = False
+
+
+class CoordinatorTrust(AppTrust):
+    """What the coordinator runs (`[trust]` of server.toml).
+
+    Attributes:
+        model_owners: who may start runs: owner name → Ed25519 public key (hex); the
+            coordinator runs only requests one of them signed (and every institution
+            checks again against its own list).
+    """
+
+    model_owners: dict[str, PublicKeyHex] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -38,26 +73,38 @@ class ServerConfig:
     """The coordinator's settings (server.toml).
 
     Attributes:
-        host: the address the SuperLink listens on ("0.0.0.0" for every interface).
-        port: the one port of all its APIs (Flower 1.42 serves the Fleet API for
-            SuperNodes, the Control API for model owners and the runtime API for its
-            own ServerApp processes over HTTPS on one port).
-        database: the SuperLink's state file (SQLite).
         pki: the consortium PKI folder (CA, server certificate, node list).
-        state_dir: where the coordinator keeps logs and its Flower client settings.
-        insecure_dev: no TLS, no node authentication (development only).
+        state_dir: where the coordinator keeps logs, its Flower client settings and the
+            task runners' working folder.
+        host: the public address of the fleet gateway ("0.0.0.0" for every interface).
+        port: the one public port: SuperNodes' Fleet API (HTTPS).
+        internal_port: the SuperLink's own port on 127.0.0.1 (control, runtime and fleet
+            APIs); default `port + 1`.
+        database: the SuperLink's state file (SQLite).
+        insecure_dev: no TLS, no node authentication, no gateway (development only).
+        trust: the releases the coordinator runs and the model owners it accepts.
     """
 
     pki: Path
     state_dir: Path
     host: str = "0.0.0.0"
     port: int = 9092
+    internal_port: int | None = None
     database: Path | None = None
     insecure_dev: bool = False
+    trust: CoordinatorTrust = field(default_factory=CoordinatorTrust)
+    source: Path | None = None
 
     @property
     def database_file(self) -> Path:
         return self.database or self.state_dir / "superlink.sqlite"
+
+    @property
+    def superlink_port(self) -> int:
+        """The port `flower-superlink` listens on (on loopback unless insecure_dev)."""
+        if self.insecure_dev:
+            return self.port
+        return self.internal_port or self.port + 1
 
     @property
     def client_host(self) -> str:
@@ -66,37 +113,43 @@ class ServerConfig:
 
     @property
     def address(self) -> str:
-        """Where clients on this machine reach the SuperLink."""
-        return f"{self.client_host}:{self.port}"
+        """Where the coordinator's own tools (model owners, node registration) reach the
+        SuperLink's control API: on loopback."""
+        return f"127.0.0.1:{self.superlink_port}"
 
     @classmethod
     def from_toml(cls, path: Path) -> ServerConfig:
         """Read server.toml; relative paths are relative to it.
 
         Raises:
-            ConfigError: the file is unreadable or a setting is missing or wrong.
+            ConfigError: the file is unreadable, or a setting is missing, unknown or of the
+                wrong type (every problem named).
         """
         doc = read_toml(path, "server config")
-        section: dict[str, Any] = doc.get("superlink", {})
+        unknown = sorted(set(doc) - {"superlink", "trust"})
+        if unknown:
+            raise ConfigError(f"{path}: unknown table(s) {unknown} (known: superlink, trust)")
+        section = parse_section(
+            _SuperLinkSection, section_of(doc, "superlink", path), path, "superlink"
+        )
+        trust = parse_section(CoordinatorTrust, section_of(doc, "trust", path), path, "trust")
         base = path.parent
 
         def resolve(value: str) -> Path:
             candidate = Path(value).expanduser()
             return candidate if candidate.is_absolute() else (base / candidate).resolve()
 
-        if "pki" not in section:
-            raise ConfigError(f"{path}: [superlink] needs 'pki' (the consortium PKI folder)")
-        try:
-            return cls(
-                pki=resolve(str(section["pki"])),
-                state_dir=resolve(str(section.get("state_dir", "state"))),
-                host=str(section.get("host", "0.0.0.0")),
-                port=int(section.get("port", 9092)),
-                database=resolve(str(section["database"])) if "database" in section else None,
-                insecure_dev=bool(section.get("insecure_dev", False)),
-            )
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{path}: a [superlink] setting has the wrong type ({exc})") from exc
+        return cls(
+            pki=resolve(section.pki),
+            state_dir=resolve(section.state_dir),
+            host=section.host,
+            port=section.port,
+            internal_port=section.internal_port,
+            database=resolve(section.database) if section.database else None,
+            insecure_dev=section.insecure_dev,
+            trust=trust,
+            source=path.resolve(),
+        )
 
 
 def superlink_command(config: ServerConfig) -> list[str]:
@@ -108,12 +161,14 @@ def superlink_command(config: ServerConfig) -> list[str]:
     command = [
         flower_tool("flower-superlink"),
         "--host",
-        config.host,
+        config.host if config.insecure_dev else "127.0.0.1",
         "--port",
-        str(config.port),
+        str(config.superlink_port),
         "--database",
         str(config.database_file),
         "--disable-runtime-dependency-installation",
+        "--isolation",
+        "process",
     ]
     if config.insecure_dev:
         return [*command, "--insecure"]
@@ -130,6 +185,45 @@ def superlink_command(config: ServerConfig) -> list[str]:
         "--ssl-keyfile",
         str(layout.server_key),
         "--enable-supernode-auth",
+    ]
+
+
+def executor_command(config: ServerConfig) -> list[str]:
+    """fedscore's executor for the coordinator's ServerApp tasks."""
+    command = [
+        sys.executable,
+        "-m",
+        "fedscore.deployment.executor",
+        "serverapp",
+        "--runtime-api-address",
+        f"127.0.0.1:{config.superlink_port}",
+        "--config",
+        str(config.source),
+        "--work-dir",
+        str(config.state_dir / "runner"),
+    ]
+    if not config.insecure_dev:
+        command += ["--root-certificates", str(PkiLayout(config.pki).ca_cert)]
+    return command
+
+
+def gateway_command(config: ServerConfig) -> list[str]:
+    """The fleet gateway on the public address, forwarding only the Fleet API."""
+    layout = PkiLayout(config.pki)
+    return [
+        sys.executable,
+        "-m",
+        "fedscore.deployment.fleet_gateway",
+        "--listen",
+        f"{config.host}:{config.port}",
+        "--upstream-port",
+        str(config.superlink_port),
+        "--certfile",
+        str(layout.server_cert),
+        "--keyfile",
+        str(layout.server_key),
+        "--ca-certfile",
+        str(layout.ca_cert),
     ]
 
 

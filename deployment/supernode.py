@@ -1,14 +1,23 @@
-"""An institution's SuperNode: Flower's client process, next to the institution's data.
+"""An institution's SuperNode and executor, next to the institution's data.
 
 `fedscore node start --config <institution>.toml` reads the `[deployment]` section of
-the institution's node config and starts `flower-supernode`, which connects out to
-the SuperLink over TLS (verifying it with the consortium CA certificate),
-authenticates with the institution's key, and runs fedscore's ClientApp with this
-very node config (data, consent, keys, budget, ledger: see `NodeConfig`).
+the institution's node config and starts
+
+- `flower-supernode`, which connects out to the coordinator over TLS (verifying it with
+  the consortium CA certificate) and authenticates with the institution's key, with
+  `--isolation process`: Flower itself starts no app process;
+- fedscore's executor (`deployment/executor.py`), which hands every task to fedscore's
+  task runner: it executes only app releases approved in the node config's `[trust]`,
+  and then only the installed fedscore ClientApp, with this very node config (data,
+  consent, keys, budget, ledger, policy: see `NodeConfig`).
+
+A node that lists no model owner (`[policy] model_owners`) or approves no release
+(`[trust]`) is not started: it would refuse every run.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,13 +88,32 @@ class NodeDeployment:
         )
 
 
+def check_deployable(node: NodeConfig, source: Path) -> None:
+    """Refuse to start a node that would refuse every run, or run unsigned ones.
+
+    Raises:
+        ConfigError: no model owner listed, or no app release approved.
+    """
+    if not node.policy.model_owners:
+        raise ConfigError(
+            f"{source}: [policy] model_owners is empty: a deployed node trains only for runs "
+            "a model owner it lists signed; add the owners' public keys (fedscore owner keygen)"
+        )
+    if not node.trust.configured:
+        raise ConfigError(
+            f"{source}: [trust] approves no app release: add approved_apps = "
+            '["sha256:..."] (fedscore release build prints it) or release_keys'
+        )
+
+
 def supernode_command(node_config: Path, deployment: NodeDeployment) -> list[str]:
     """The `flower-supernode` command line of one institution.
 
     Raises:
-        ConfigError: the node config itself is invalid (checked before anything starts).
+        ConfigError: the node config itself is invalid or not deployable (checked before
+            anything starts).
     """
-    NodeConfig.from_toml(node_config)
+    check_deployable(NodeConfig.from_toml(node_config), node_config)
     command = [
         flower_tool("flower-supernode"),
         "--superlink",
@@ -94,6 +122,8 @@ def supernode_command(node_config: Path, deployment: NodeDeployment) -> list[str
         f'{NODE_CONFIG_KEY}="{node_config.resolve()}"',
         "--port",
         str(deployment.runtime_port),
+        "--isolation",
+        "process",
     ]
     if deployment.insecure_dev:
         return [*command, "--insecure"]
@@ -104,4 +134,21 @@ def supernode_command(node_config: Path, deployment: NodeDeployment) -> list[str
         str(deployment.root_certificates),
         "--auth-supernode-private-key",
         str(deployment.auth_key),
+    ]
+
+
+def executor_command(node_config: Path, deployment: NodeDeployment) -> list[str]:
+    """fedscore's executor for the node's tasks (on the SuperNode's loopback runtime API)."""
+    node = NodeConfig.from_toml(node_config)
+    return [
+        sys.executable,
+        "-m",
+        "fedscore.deployment.executor",
+        "clientapp",
+        "--runtime-api-address",
+        f"127.0.0.1:{deployment.runtime_port}",
+        "--config",
+        str(node_config.resolve()),
+        "--work-dir",
+        str(node.state_dir / "runner"),
     ]

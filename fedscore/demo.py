@@ -13,6 +13,8 @@ Layout written under the output directory (a stable contract):
                                              label only: no identifiers)
     consortium/ledger_keys.toml              the consortium's key list: each institution's
                                              ledger public key, for audits
+    consortium/model_owner/ed25519.pem       the model owner's signing key (every node's
+                                             policy lists its public key)
     federation.toml                          which node config each simulated node plays
     runs/<run-id>/                           one directory per training run
 """
@@ -26,15 +28,18 @@ import tomli_w
 
 from fedscore.clients.federation import FederationManifest
 from fedscore.clients.node import NodeConfig
+from fedscore.core.run_request import OwnerIdentity
+from fedscore.core.signing import SigningKey
 from fedscore.core.tabular import write_table
 from fedscore.datasets.identities import IDENTITY_COLUMNS, add_identities
 from fedscore.datasets.market import CONSENT, CUSTOMER_KEY, INSTITUTIONS, split_market
 from fedscore.privacy.keys import KeyRing
-from fedscore.privacy.ledger import NodeSigner
 
 # The demo's budgets per data version: room for a few runs at epsilon 1 each.
 DEMO_MAX_EPSILON = {"large_bank": 4.0, "city_bank": 4.0, "loan_facilitator": 3.0}
 PURPOSE = "credit_risk_scoring"
+#: The demo's one model owner: signs every run request; every institution lists it.
+OWNER = "model_owner"
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ class DemoFederation:
     consortium_test: Path
     runs_dir: Path
     ledger_keys: Path
+    owner: OwnerIdentity
 
     @property
     def manifest(self) -> FederationManifest:
@@ -63,6 +69,9 @@ def prepare_demo(root: str | Path) -> DemoFederation:
     """
     root = Path(root).resolve()
     market = add_identities(split_market())
+    consortium = root / "consortium"
+    owner = OwnerIdentity(OWNER, consortium / OWNER / "ed25519.pem")
+    owner_public = SigningKey.load_or_create(owner.key).public_hex
     node_configs: list[Path] = []
     ledger_keys: dict[str, str] = {}
     for institution in INSTITUTIONS:
@@ -85,15 +94,15 @@ def prepare_demo(root: str | Path) -> DemoFederation:
                         "state_dir": "state",
                     },
                     "privacy": {"max_epsilon": DEMO_MAX_EPSILON[institution.name]},
+                    "policy": {"model_owners": {OWNER: owner_public}},
                     "deidentification": {"key_dir": "keys", "consent_table": "data/consent.csv"},
                 }
             ),
             encoding="utf-8",
         )
         node_configs.append(config)
-        signer = NodeSigner.load_or_create(NodeConfig.from_toml(config).ledger_key)
+        signer = SigningKey.load_or_create(NodeConfig.from_toml(config).ledger_key)
         ledger_keys[institution.name] = signer.public_hex
-    consortium = root / "consortium"
     consortium.mkdir(parents=True, exist_ok=True)
     test_path = consortium / "consortium_test.csv"
     model_columns = [
@@ -106,4 +115,4 @@ def prepare_demo(root: str | Path) -> DemoFederation:
     keys_path.write_text(tomli_w.dumps({"ledger_keys": ledger_keys}), encoding="utf-8")
     manifest_path = root / "federation.toml"
     FederationManifest(tuple(node_configs)).save(manifest_path)
-    return DemoFederation(root, manifest_path, test_path, root / "runs", keys_path)
+    return DemoFederation(root, manifest_path, test_path, root / "runs", keys_path, owner)

@@ -33,7 +33,8 @@ from fedscore.core.schema import TaskSchema
 from fedscore.server.evaluation import ConsortiumEvaluator
 from fedscore.server.history import RunHistory
 from fedscore.server.plots import plot_auc_per_round, plot_epsilon_per_round, plot_roc_ks
-from fedscore.server.settings import ServerSettings
+from fedscore.server.settings import RUN_REQUEST_FILE, ServerSettings
+from fedscore.server.verdict import judge_run
 
 LEDGER_HEADS = "ledger_heads.json"
 
@@ -87,6 +88,7 @@ def build_summary(
         "consortium_test": last.consortium_test if last else {},
         "parties": parties,
         "seconds": sum(r.seconds for r in history.rounds),
+        "verdict": judge_run(history, run).as_dict(),
         "privacy_note": (
             "epsilon is record-level (ε, δ)-DP per party, cumulative over every run on the "
             "party's data version; a customer held by several parties is covered by the sum."
@@ -124,6 +126,8 @@ class RunDirectory:
                 "consortium_test": str(settings.consortium_test_path or ""),
             },
         )
+        if settings.run_request:
+            write_text_atomic(self.path / RUN_REQUEST_FILE, settings.run_request + "\n")
 
     def write_history(self, history: RunHistory) -> None:
         write_json(self.path / "metrics.json", history.as_dict())
@@ -221,6 +225,8 @@ class RunDirectory:
             "rows: training rows after de-identification; k: smallest quasi-identifier class; "
             "each node's data is de-identified personal information (去标识化), not anonymized"
         )
+        for problem in summary["verdict"]["problems"]:
+            console.print(f"[bold red]problem:[/] {problem}", highlight=False, soft_wrap=True)
         console.print(f"run directory: {self.path}")
 
 

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from fedscore.core.errors import ConfigError
+from fedscore.core.run_request import (
+    RUN_REQUEST_KEY,
+    CoordinatorOptions,
+    OwnerIdentity,
+    RunRequest,
+    SignedRunRequest,
+    request_window,
+)
 from fedscore.core.runconfig import RunConfig
 
 # Run-config keys (Flower's flat run config) that are server settings, not RunConfig.
@@ -19,6 +27,8 @@ PARTIES_KEY = "parties"
 CONSORTIUM_TEST_KEY = "consortium-test"
 ROUND_TIMEOUT_KEY = "round-timeout"
 RESUME_KEY = "resume"
+#: The signed run request in a run directory (what a resumed run carries again).
+RUN_REQUEST_FILE = "run_request.json"
 SERVER_KEYS = (
     RESUME_KEY,
     TASK_KEY,
@@ -28,6 +38,7 @@ SERVER_KEYS = (
     CONSORTIUM_TEST_KEY,
     ROUND_TIMEOUT_KEY,
     "federation-manifest",
+    RUN_REQUEST_KEY,
 )
 
 
@@ -51,6 +62,8 @@ class ServerSettings:
         show_progress: draw a progress bar and the final summary table.
         resume: continue the run in `run_dir` from its last checkpoint (same run id,
             same run configuration) instead of starting a new one.
+        run_request: the model owner's signed run request (transport text), carried to
+            every party with every round; "" for an unsigned run (simulation).
     """
 
     run: RunConfig
@@ -62,6 +75,7 @@ class ServerSettings:
     round_timeout: float = 900.0
     show_progress: bool = True
     resume: bool = False
+    run_request: str = ""
 
     @classmethod
     def new_run(
@@ -87,19 +101,28 @@ class ServerSettings:
 
     @classmethod
     def from_flower(cls, flat: dict[str, Any]) -> ServerSettings:
-        """Settings from a Flower run config (`flwr run` / `[tool.flwr.app.config]`)."""
+        """Settings from a Flower run config (`flwr run` / `[tool.flwr.app.config]`).
+
+        With a signed run request in the run config, the run is the request's and every
+        other run setting is ignored (deployment: fedscore's task runner verified it).
+        """
         from fedscore.clients.federation import FederationManifest
         from fedscore.datasets import default_task_path
 
+        signed_text = str(flat.get(RUN_REQUEST_KEY, "") or "")
+        if signed_text and not _truthy(flat.get(RESUME_KEY)):
+            return cls.from_request(SignedRunRequest.decode(signed_text))
         run = RunConfig.from_flower({k: v for k, v in flat.items() if k not in SERVER_KEYS})
         run_id = new_run_id()
-        resume = str(flat.get(RESUME_KEY, "false")).lower() in ("1", "true", "yes")
+        resume = _truthy(flat.get(RESUME_KEY))
         if flat.get(RUN_DIR_KEY):
             run_dir = Path(str(flat[RUN_DIR_KEY]))
         else:
             run_dir = Path(str(flat.get(RUNS_DIR_KEY) or "runs")) / run_id
         if resume:
-            return _resumed(run_dir.resolve(), float(flat.get(ROUND_TIMEOUT_KEY, 900.0)))
+            return _resumed(
+                run_dir.resolve(), float(flat.get(ROUND_TIMEOUT_KEY, 900.0)), signed_text
+            )
         parties = int(flat.get(PARTIES_KEY, 0) or 0)
         manifest = str(flat.get("federation-manifest", ""))
         if not parties and manifest:
@@ -121,8 +144,72 @@ class ServerSettings:
             resume=resume,
         )
 
+    @classmethod
+    def from_request(cls, signed: SignedRunRequest) -> ServerSettings:
+        """The settings of a new run as its signed request states them.
 
-def _resumed(run_dir: Path, round_timeout: float) -> ServerSettings:
+        Raises:
+            ConfigError: the request's settings are invalid, or the coordinator's task
+                schema is not the one the request names.
+        """
+        from fedscore.core.schema import load_schema
+        from fedscore.datasets import default_task_path
+
+        request = signed.request
+        options = request.coordinator
+        task_path = Path(options.task_schema) if options.task_schema else default_task_path()
+        if load_schema(task_path).sha256 != request.schema_sha256:
+            raise ConfigError(
+                f"the coordinator's task schema {task_path} is not the one the run request "
+                f"names (sha256 {request.schema_sha256[:12]}…)"
+            )
+        runs_dir = Path(options.runs_dir or "runs")
+        return cls(
+            run=request.run_config(),
+            task_path=task_path,
+            run_dir=(runs_dir / request.run_id).resolve(),
+            run_id=request.run_id,
+            expected_parties=request.parties,
+            consortium_test_path=Path(options.consortium_test) if options.consortium_test else None,
+            round_timeout=options.round_timeout,
+            run_request=signed.encode(),
+        )
+
+    def signed_by(self, owner: OwnerIdentity, valid_hours: float = 24.0) -> ServerSettings:
+        """These settings with the model owner's signed request for them (simulation: no
+        app release is named; deployment signs with `fedscore run`).
+
+        Raises:
+            ConfigError: an unreadable task schema or owner key.
+        """
+        from fedscore.core.schema import load_schema
+
+        schema = load_schema(self.task_path)
+        issued, expires = request_window(valid_hours)
+        request = RunRequest(
+            run_id=self.run_id,
+            owner=owner.name,
+            issued_at=issued,
+            expires_at=expires,
+            task=schema.name,
+            schema_sha256=schema.sha256,
+            parties=self.expected_parties,
+            run=self.run.as_dict(),
+            coordinator=CoordinatorOptions(
+                runs_dir=str(self.run_dir.parent),
+                consortium_test=str(self.consortium_test_path or ""),
+                task_schema=str(self.task_path),
+                round_timeout=self.round_timeout,
+            ),
+        )
+        return replace(self, run_request=owner.sign(request).encode())
+
+
+def _truthy(value: object) -> bool:
+    return str(value if value is not None else "false").lower() in ("1", "true", "yes")
+
+
+def _resumed(run_dir: Path, round_timeout: float, signed_text: str = "") -> ServerSettings:
     """The settings of the run in `run_dir`, as it was started: a resumed run keeps its id,
     its parties, its test set and the run configuration its parties calibrated noise for.
 
@@ -142,6 +229,7 @@ def _resumed(run_dir: Path, round_timeout: float) -> ServerSettings:
             f"cannot resume: {saved_path} is not a run's configuration ({exc})"
         ) from exc
     test = saved.get("consortium_test")
+    run_request = _resumed_request(run_dir, signed_text)
     return ServerSettings(
         run=run,
         task_path=task_path,
@@ -151,4 +239,26 @@ def _resumed(run_dir: Path, round_timeout: float) -> ServerSettings:
         consortium_test_path=Path(test) if test else None,
         round_timeout=round_timeout,
         resume=True,
+        run_request=run_request,
     )
+
+
+def _resumed_request(run_dir: Path, signed_text: str) -> str:
+    """The signed request a resumed run carries: a re-signed one (a later expiry) if given
+    and of the same terms, else the one the run started with ("" for an unsigned run).
+
+    Raises:
+        ConfigError: the given request is for other terms than the run's.
+    """
+    saved_path = run_dir / RUN_REQUEST_FILE
+    saved = saved_path.read_text(encoding="utf-8").strip() if saved_path.is_file() else ""
+    if not signed_text:
+        return saved
+    if saved and (
+        SignedRunRequest.decode(saved).request.terms()
+        != SignedRunRequest.decode(signed_text).request.terms()
+    ):
+        raise ConfigError(
+            f"cannot resume {run_dir.name} with a run request of other terms than the run's"
+        )
+    return signed_text

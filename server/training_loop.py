@@ -26,11 +26,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from fedscore.core import protocol
 from fedscore.core.encoding import FeatureEncoder
 from fedscore.core.models import ModelSpec, build_model
+from fedscore.core.run_request import RUN_REQUEST_KEY
 from fedscore.core.schema import load_schema
 from fedscore.server.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from fedscore.server.evaluation import ConsortiumEvaluator
 from fedscore.server.history import PartyOutcome, RoundHistory, RunHistory, node_key
 from fedscore.server.messages import expiring
+from fedscore.server.polling_grid import PollingGrid
 from fedscore.server.rundir import RunDirectory
 from fedscore.server.secure_aggregation import aggregate_securely
 from fedscore.server.settings import ServerSettings
@@ -68,7 +70,9 @@ def _placeholder(node_id: int) -> str:
 def _outcome(reply: Message, party: str) -> PartyOutcome:
     """What a party's reply says; a reply that is not fedscore's shape counts as failed."""
     if reply.has_error():
-        return PartyOutcome(party, protocol.FAILED, reason=reply.error.reason)
+        declined = reply.error.code == protocol.APP_NOT_APPROVED_CODE
+        status = protocol.DECLINED if declined else protocol.FAILED
+        return PartyOutcome(party, status, reason=reply.error.reason)
     try:
         record = reply.content.config_records[protocol.PARTY]
         metrics = reply.content.metric_records[protocol.METRICS]
@@ -223,6 +227,7 @@ def run_training(
 ) -> RunHistory:
     """Run every round of a training run and write its run directory."""
     console = console or Console(stderr=True, width=None if sys.stderr.isatty() else 140)
+    grid = PollingGrid(grid)
     run = settings.run
     schema = load_schema(settings.task_path)
     encoder = FeatureEncoder(schema)
@@ -242,6 +247,8 @@ def run_training(
             protocol.TASK: schema.name,
         }
     )
+    if settings.run_request:
+        config[RUN_REQUEST_KEY] = settings.run_request
     run_dir = RunDirectory(settings.run_dir)
     checkpoint = load_checkpoint(settings.run_dir) if settings.resume else None
     names = _PartyNames()

@@ -53,8 +53,8 @@ from fedscore.core.encoding import FeatureEncoder
 from fedscore.core.models import ModelSpec, build_model
 from fedscore.core.runconfig import RunConfig
 from fedscore.core.schema import load_schema
+from fedscore.core.signing import SigningKey
 from fedscore.privacy.accounting import AccountantStore
-from fedscore.privacy.ledger import NodeSigner
 
 PHASES = ("ledger-insert", "before-commit", "after-commit")
 OUTBOX_PREFIX = "round-"
@@ -204,9 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     args.outbox.mkdir(parents=True, exist_ok=True)
     # What train_round would do first anyway; done before "ready" so the test's timed
     # kills measure rounds, not start-up. Creating the ledger key is also not crash-safe
-    # (NodeSigner.load_or_create writes the PEM after creating the file, then the .pub),
+    # (SigningKey.load_or_create writes the PEM after creating the file, then the .pub),
     # a window this test deliberately keeps its kills out of.
-    NodeSigner.load_or_create(node.ledger_key)
+    SigningKey.load_or_create(node.ledger_key)
     load_data = CachedPartyData()
     load_data(node, schema)
     n_features = FeatureEncoder(schema).n_features

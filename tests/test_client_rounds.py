@@ -111,13 +111,13 @@ def test_bad_table_fails_the_round_and_writes_nothing(tmp_path, party_table, sch
     assert store.load(_key(node, schema)).steps == 0
 
 
-def test_schema_mismatch_is_refused(node, schema):
+def test_schema_mismatch_is_declined(node, schema):
     run = RunConfig(rounds=1, delta=1e-4)
     request = _request(schema, run, 1)
     request[protocol.SCHEMA_SHA256] = "0" * 64
     party = train_round(node, _arrays(schema, run), request).config_records[protocol.PARTY]
     assert (
-        party[protocol.STATUS] == protocol.REFUSED
+        party[protocol.STATUS] == protocol.DECLINED
         and "task schema mismatch" in party[protocol.REASON]
     )
 
@@ -134,7 +134,7 @@ def test_non_private_rounds_need_the_node_to_allow_them(tmp_path, party_table, s
     run = RunConfig(rounds=1, private=False)
     closed = NodeConfig.from_toml(make_node(tmp_path / "c", "c", party_table))
     reply = train_round(closed, _arrays(schema, run), _request(schema, run, 1))
-    assert reply.config_records[protocol.PARTY][protocol.STATUS] == protocol.REFUSED
+    assert reply.config_records[protocol.PARTY][protocol.STATUS] == protocol.DECLINED
     opened = NodeConfig.from_toml(
         make_node(tmp_path / "o", "o", party_table, allow_non_private=True)
     )

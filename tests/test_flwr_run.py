@@ -10,8 +10,12 @@ from pathlib import Path
 
 import psutil
 import pytest
+import tomli_w
 
+from fedscore.core.runconfig import RunConfig
+from fedscore.datasets import default_task_path
 from fedscore.demo import prepare_demo
+from fedscore.server.settings import ServerSettings
 
 pytestmark = pytest.mark.simulation
 PROJECT = Path(__file__).parent.parent
@@ -42,10 +46,23 @@ def test_flwr_run_trains_the_demo_federation(tmp_path):
         "FLWR_TELEMETRY_ENABLED": "0",
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
     }
-    run_config = (
-        f'federation-manifest="{federation.manifest_path}" '
-        f'consortium-test="{federation.consortium_test}" '
-        f'runs-dir="{federation.runs_dir}" rounds=2'
+    # The demo's nodes train only for runs their model owner signed.
+    settings = ServerSettings.new_run(
+        RunConfig(rounds=2, secure_aggregation=True),
+        default_task_path(),
+        federation.runs_dir,
+        expected_parties=3,
+        consortium_test_path=federation.consortium_test,
+    ).signed_by(federation.owner)
+    run_config = tmp_path / "run-config.toml"
+    run_config.write_text(
+        tomli_w.dumps(
+            {
+                "run-request": settings.run_request,
+                "federation-manifest": str(federation.manifest_path),
+            }
+        ),
+        encoding="utf-8",
     )
     try:
         result = subprocess.run(
@@ -55,7 +72,7 @@ def test_flwr_run_trains_the_demo_federation(tmp_path):
                 ".",
                 "--stream",
                 "--run-config",
-                run_config,
+                str(run_config),
                 "--federation-config",
                 "num-supernodes=3",
             ],
@@ -71,4 +88,5 @@ def test_flwr_run_trains_the_demo_federation(tmp_path):
     (run_dir,) = federation.runs_dir.iterdir()
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["rounds"] == 2 and len(summary["parties"]) == 3
+    assert summary["verdict"]["ok"] and summary["secure_aggregation"]
     assert all(p["epsilon"] <= 1.0 for p in summary["parties"].values())

@@ -20,11 +20,11 @@ from fedscore.core.encoding import FeatureEncoder
 from fedscore.core.errors import ConfigError
 from fedscore.core.models import ModelSpec, build_model
 from fedscore.core.runconfig import RunConfig
+from fedscore.core.signing import SigningKey
 from fedscore.privacy.accounting import AccountantKey, AccountantStore, PartyAccountant, RoundRecord
 from fedscore.privacy.ledger import (
     HASH_ALGORITHMS,
     LEDGER_SCHEMA,
-    NodeSigner,
     append_entry,
     chain_hash,
     read_entries,
@@ -35,7 +35,7 @@ from fedscore.privacy.ledger import (
 
 @pytest.fixture()
 def signer(tmp_path):
-    return NodeSigner.load_or_create(tmp_path / "keys" / "ledger" / "ed25519.pem")
+    return SigningKey.load_or_create(tmp_path / "keys" / "ledger" / "ed25519.pem")
 
 
 @pytest.fixture(params=HASH_ALGORITHMS)
@@ -131,7 +131,7 @@ def test_rewritten_tail_with_recomputed_hashes_needs_the_key(tmp_path, ledger, s
     # An attacker rewrites entries 25.. consistently but signs with their own key.
     db = sqlite3.connect(ledger, isolation_level=None)
     db.execute("DELETE FROM ledger WHERE seq >= 25")
-    forger = NodeSigner.load_or_create(tmp_path / "forger.pem")
+    forger = SigningKey.load_or_create(tmp_path / "forger.pem")
     for index in range(25, 40):
         append_entry(db, {"round": index + 1, "epsilon_rdp": 0.0}, forger)
     db.close()
@@ -141,7 +141,7 @@ def test_rewritten_tail_with_recomputed_hashes_needs_the_key(tmp_path, ledger, s
 
 
 def test_a_wrong_public_key_fails(ledger, tmp_path):
-    other = NodeSigner.load_or_create(tmp_path / "other.pem")
+    other = SigningKey.load_or_create(tmp_path / "other.pem")
     assert not verify_ledger(ledger, other.public_key).ok
 
 
@@ -201,13 +201,13 @@ def test_node_rounds_are_ledgered_and_the_cli_verifies(tmp_path, party_table, sc
 
 def test_the_ledger_key_is_whole_or_refused(tmp_path):
     path = tmp_path / "keys" / "ledger" / "ed25519.pem"
-    signer = NodeSigner.load_or_create(path)
+    signer = SigningKey.load_or_create(path)
     assert path.stat().st_mode & 0o777 == 0o600
     assert not list(path.parent.glob("*.partial"))
     path.with_suffix(".pub").unlink()  # e.g. a crash before it was written
-    again = NodeSigner.load_or_create(path)
+    again = SigningKey.load_or_create(path)
     assert again.public_hex == signer.public_hex
     assert path.with_suffix(".pub").read_text().strip() == signer.public_hex
     path.write_bytes(b"")
     with pytest.raises(ConfigError, match="not a readable private key"):
-        NodeSigner.load_or_create(path)
+        SigningKey.load_or_create(path)

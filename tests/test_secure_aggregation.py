@@ -29,7 +29,7 @@ from fedscore.core import protocol
 from fedscore.core.errors import ConfigError
 from fedscore.core.runconfig import RunConfig
 from fedscore.datasets import default_task_path
-from fedscore.deployment.runs import check_new_run
+from fedscore.deployment.runs import deployment_run_config
 from fedscore.server.settings import ServerSettings
 from fedscore.server.strategy import build_strategy
 from fedscore.simulation import run_simulated_training
@@ -117,10 +117,10 @@ def test_robust_strategies_are_refused_with_secure_aggregation(strategy):
     with pytest.raises(ConfigError, match="secure aggregation shows the server only their sum"):
         build_strategy(run, 3)
     with pytest.raises(ConfigError, match="needs every party's update in the clear"):
-        check_new_run({"parties": 3, "strategy": strategy, "trim-beta": 0.4})
+        deployment_run_config({"strategy": strategy, "trim-beta": 0.4}, parties=3)
     build_strategy(run.replace(secure_aggregation=False), 3)
-    check_new_run(
-        {"parties": 3, "strategy": strategy, "trim-beta": 0.4, "secure-aggregation": False}
+    deployment_run_config(
+        {"strategy": strategy, "trim-beta": 0.4, "secure-aggregation": False}, parties=3
     )
 
 

@@ -10,10 +10,11 @@ import tomli_w
 import typer
 from rich.console import Console
 
-from fedscore.cli import deploy, scoring
+from fedscore.cli import deploy, release, scoring
 from fedscore.cli.output import console, fail
 from fedscore.clients.federation import FederationManifest
 from fedscore.core.errors import FedscoreError
+from fedscore.core.run_request import OwnerIdentity
 from fedscore.core.runconfig import RunConfig
 from fedscore.datasets import default_task_path
 from fedscore.server.rundir import LEDGER_HEADS
@@ -109,12 +110,13 @@ def demo(
             federation.runs_dir,
             len(manifest.node_configs),
             federation.consortium_test,
-        )
-        run_simulated_training(settings, manifest, verbose=verbose)
+        ).signed_by(federation.owner)
+        run_dir = run_simulated_training(settings, manifest, verbose=verbose)
         console.print("[bold]compliance audit[/] of every institution's ledger and the runs")
         audit_report([federation.root], keys=federation.ledger_keys, out=federation.root / "audit")
     except FedscoreError as error:
         fail(error)
+    _exit_unless_done(run_dir)
 
 
 @app.command()
@@ -155,9 +157,17 @@ def train(
         Path | None, typer.Option(help="Run config TOML ([run] table); options override it.")
     ] = None,
     secure_aggregation: SecureAggregation = False,
+    owner: Annotated[
+        str | None,
+        typer.Option(help="Sign the run as this model owner (nodes listing owners need it)."),
+    ] = None,
+    owner_key: Annotated[
+        Path | None, typer.Option(help="The model owner's signing key (with --owner).")
+    ] = None,
     verbose: Verbose = False,
 ) -> None:
-    """Train a federated model in Flower's simulation engine, one node per party."""
+    """Train a federated model in Flower's simulation engine, one node per party; exit 1
+    unless the run did what was asked."""
     from fedscore.simulation import run_simulated_training
 
     try:
@@ -209,9 +219,23 @@ def train(
             len(node_configs),
             test.resolve() if test else None,
         )
-        run_simulated_training(settings, manifest, verbose=verbose)
+        if owner or owner_key:
+            if not (owner and owner_key):
+                raise FedscoreError("sign with both --owner NAME and --owner-key KEY")
+            settings = settings.signed_by(OwnerIdentity(owner, owner_key))
+        run_dir = run_simulated_training(settings, manifest, verbose=verbose)
     except FedscoreError as error:
         fail(error)
+    _exit_unless_done(run_dir)
+
+
+def _exit_unless_done(run_dir: Path) -> None:
+    """Exit 1 when the run did not do what was asked (its problems were printed)."""
+    import json
+
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    if summary["verdict"]["problems"]:
+        raise typer.Exit(code=1)
 
 
 keys_app = typer.Typer(
@@ -507,6 +531,7 @@ def _fmt_epsilon(value: object) -> str:
 
 deploy.register(app)
 scoring.register(app)
+release.register(app)
 
 
 def main() -> None:

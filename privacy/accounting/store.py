@@ -19,11 +19,11 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from fedscore.core.signing import SigningKey
 from fedscore.privacy.accounting.accountant import PartyAccountant
 from fedscore.privacy.ledger import (
     LEDGER_SCHEMA,
     LedgerEntry,
-    NodeSigner,
     append_entry,
     check_hash_algorithm,
 )
@@ -131,7 +131,7 @@ class AccountantStore:
     ----------
     path : Path
         The SQLite file; created with owner-only permissions if absent.
-    signer : NodeSigner | None
+    signer : SigningKey | None
         The node's ledger key: with it, every round record is also appended to the
         signed, hash-chained ledger in the same transaction.
     ledger_hash : str
@@ -139,7 +139,7 @@ class AccountantStore:
     """
 
     def __init__(
-        self, path: str | Path, signer: NodeSigner | None = None, ledger_hash: str = "sha256"
+        self, path: str | Path, signer: SigningKey | None = None, ledger_hash: str = "sha256"
     ) -> None:
         self.path = Path(path)
         self.signer = signer

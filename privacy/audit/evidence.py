@@ -25,10 +25,10 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from fedscore.core.errors import FedscoreError
+from fedscore.core.signing import public_key_from_hex
 from fedscore.privacy.accounting.accountant import PartyAccountant
 from fedscore.privacy.deidentification.report import DeidentificationReport
 from fedscore.privacy.ledger import Verification, read_entries, verify_entries
-from fedscore.privacy.ledger.signing import public_key_from_hex
 from fedscore.privacy.ledger.verify import compare_with_heads, verify_signed_head
 
 NODE_CONFIG = "node.toml"

@@ -6,7 +6,7 @@ from fedscore.privacy.ledger.chain import (
     chain_hash,
     check_hash_algorithm,
 )
-from fedscore.privacy.ledger.signing import NodeSigner, load_public_keys
+from fedscore.privacy.ledger.signing import load_public_keys
 from fedscore.privacy.ledger.store import LEDGER_SCHEMA, append_entry, read_entries
 from fedscore.privacy.ledger.verify import Verification, verify_entries, verify_ledger
 
@@ -14,7 +14,6 @@ __all__ = [
     "HASH_ALGORITHMS",
     "LEDGER_SCHEMA",
     "LedgerEntry",
-    "NodeSigner",
     "Verification",
     "append_entry",
     "chain_hash",

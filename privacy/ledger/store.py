@@ -10,8 +10,8 @@ import json
 import sqlite3
 from typing import Any
 
+from fedscore.core.signing import SigningKey
 from fedscore.privacy.ledger.chain import LedgerEntry, canonical, chain_hash
-from fedscore.privacy.ledger.signing import NodeSigner
 
 LEDGER_SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger (
@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS ledger (
 
 
 def append_entry(
-    db: sqlite3.Connection, content: dict[str, Any], signer: NodeSigner, algorithm: str = "sha256"
+    db: sqlite3.Connection, content: dict[str, Any], signer: SigningKey, algorithm: str = "sha256"
 ) -> LedgerEntry:
     """Append one signed entry (call within an open transaction).
 

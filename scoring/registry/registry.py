@@ -31,8 +31,8 @@ from fedscore.core.artifact import ScoringModel, load_model
 from fedscore.core.documents import write_json
 from fedscore.core.errors import ConfigError, FedscoreError
 from fedscore.core.files import write_bytes_atomic
+from fedscore.core.signing import SigningKey
 from fedscore.privacy.ledger.chain import canonical
-from fedscore.privacy.ledger.signing import NodeSigner
 from fedscore.scoring.config import ScoringConfig, load_scoring_config
 from fedscore.scoring.development import DevelopmentProfile
 from fedscore.scoring.registry.card import ModelCard
@@ -96,7 +96,7 @@ class ModelRegistry:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.index = RegistryIndex(self.root / "registry.sqlite")
-        self.signer = NodeSigner.load_or_create(self.root / "keys" / "registry_ed25519.pem")
+        self.signer = SigningKey.load_or_create(self.root / "keys" / "registry_ed25519.pem")
 
     # -- registering ----------------------------------------------------------------
 

@@ -1,0 +1,158 @@
+"""fedscore's executor: takes a party's Flower tasks and hands each to fedscore's runner.
+
+It replaces Flower's `flower-superexec` beside a SuperNode or SuperLink started with
+`--isolation process`: it follows the same loop (acquire a task from the runtime API,
+launch a process for it), but the process it launches is `fedscore.deployment.
+task_runner` in Python's isolated mode, which checks the app before anything of it
+could run. The executor itself never reads an app bundle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from fedscore.deployment import flower_runtime as runtime
+
+#: Seconds between two requests for a task when there was none.
+DEFAULT_POLL_INTERVAL = 0.05
+
+
+@dataclass(frozen=True)
+class ExecutorSettings:
+    """What an executor serves.
+
+    Attributes:
+        kind: "clientapp" beside a SuperNode, "serverapp" beside the SuperLink.
+        endpoint: the runtime API it takes tasks from.
+        root_certificates: the CA file the runtime API's certificate is signed by (None:
+            a plaintext runtime API on loopback).
+        config: the party's node.toml or the coordinator's server.toml.
+        work_dir: the folder task runners run in (owner-only; no app file is ever there).
+        poll_interval: seconds between requests for a task while there is none.
+    """
+
+    kind: str
+    endpoint: runtime.RuntimeEndpoint
+    root_certificates: Path | None
+    config: Path
+    work_dir: Path
+    poll_interval: float = DEFAULT_POLL_INTERVAL
+
+    @property
+    def task_type(self) -> str:
+        return runtime.CLIENT_APP_TASK if self.kind == "clientapp" else runtime.SERVER_APP_TASK
+
+    def runner_command(self, token: str) -> list[str]:
+        """The task runner's command line for the task `token` stands for."""
+        command = [
+            sys.executable,
+            "-I",
+            "-m",
+            "fedscore.deployment.task_runner",
+            self.kind,
+            "--runtime-api-address",
+            self.endpoint.address,
+            "--token",
+            token,
+            "--config",
+            str(self.config.resolve()),
+            "--parent-pid",
+            str(os.getpid()),
+        ]
+        if self.root_certificates is not None:
+            command += ["--root-certificates", str(self.root_certificates.resolve())]
+        return command
+
+
+def serve(settings: ExecutorSettings) -> None:
+    """Take tasks and launch a runner for each until SIGTERM/SIGINT."""
+    settings.work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    client = settings.endpoint.client(f"fedscore-executor-{settings.kind}")
+    running: list[subprocess.Popen[bytes]] = []
+    stopping = False
+
+    def stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"fedscore executor ({settings.kind}) ready", flush=True)
+    try:
+        while not stopping:
+            running = [process for process in running if process.poll() is None]
+            acquired = _acquire(client, settings.task_type)
+            if acquired is None:
+                time.sleep(settings.poll_interval)
+                continue
+            token, task_id, run_id = acquired
+            print(f"task {task_id} of run {run_id}: starting the task runner", flush=True)
+            running.append(
+                subprocess.Popen(
+                    settings.runner_command(token), cwd=settings.work_dir, env=_runner_env()
+                )
+            )
+    finally:
+        for process in running:
+            if process.poll() is None:
+                process.terminate()
+        for process in running:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        client.close()
+
+
+def _acquire(client: object, task_type: str) -> tuple[str, int, int] | None:
+    """A pending task, or None (also when the runtime API is briefly unreachable)."""
+    try:
+        return runtime.acquire_task(client, task_type)  # type: ignore[arg-type]
+    except Exception as error:  # the runtime restarting must not end the executor
+        print(f"no task: the runtime API did not answer ({type(error).__name__})", flush=True)
+        time.sleep(1.0)
+        return None
+
+
+def _runner_env() -> dict[str, str]:
+    """The runner's environment: no Python path or start-up hooks from the caller."""
+    blocked = ("PYTHONPATH", "PYTHONSTARTUP", "PYTHONHOME", "PYTHONUSERBASE")
+    return {key: value for key, value in os.environ.items() if key not in blocked}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m fedscore.deployment.executor clientapp|serverapp ...`."""
+    parser = argparse.ArgumentParser(description="fedscore's executor for a Flower runtime API.")
+    parser.add_argument("kind", choices=("clientapp", "serverapp"))
+    parser.add_argument("--runtime-api-address", required=True)
+    parser.add_argument("--config", required=True, type=Path)
+    parser.add_argument("--work-dir", required=True, type=Path)
+    parser.add_argument("--root-certificates", type=Path)
+    parser.add_argument("--poll-interval", type=float, default=DEFAULT_POLL_INTERVAL)
+    arguments = parser.parse_args(argv)
+    roots = arguments.root_certificates
+    serve(
+        ExecutorSettings(
+            kind=arguments.kind,
+            endpoint=runtime.RuntimeEndpoint(
+                arguments.runtime_api_address,
+                roots.read_bytes() if roots else None,
+                insecure=roots is None,
+            ),
+            root_certificates=roots,
+            config=arguments.config,
+            work_dir=arguments.work_dir,
+            poll_interval=arguments.poll_interval,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""One task of a deployed party: check the app, then run the *installed* fedscore app.
+
+fedscore's executor (`deployment/executor.py`) starts this module for every task the
+party's Flower runtime hands out, in Python's isolated mode (`python -I`: no current
+folder, no PYTHONPATH, no user site-packages on `sys.path`) and in a folder of its own.
+It pulls the task from the runtime API, recomputes the hash of the app bundle (FAB) the
+run carries and checks it against the party's approved releases (`app_approval.py`).
+A refused app gets a clear error reply ("large_bank refused app sha256:…: not an
+approved release") and a line in the party's log; nothing of it is unpacked, imported
+or executed. An approved app is not executed either: the runner runs the installed
+`fedscore.clients.app:app` (node) or `fedscore.server.app:app` (coordinator), the
+code its operator installed, with the verified release hash handed to it.
+
+The coordinator's runner also checks the run request before the ServerApp starts:
+signed by a model owner the coordinator lists, naming exactly this release.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fedscore.core.errors import FedscoreError
+from fedscore.deployment import flower_runtime as runtime
+
+if TYPE_CHECKING:
+    from fedscore.deployment.superlink import ServerConfig
+
+
+def run_client_task(endpoint: runtime.RuntimeEndpoint, token: str, node_config: Path) -> int:
+    """Handle one message at an institution's node; returns the process's exit status."""
+    from fedscore.clients.node import VERIFIED_APP_KEY, NodeConfig
+    from fedscore.core import protocol
+    from fedscore.deployment.app_approval import check_app
+
+    client = endpoint.client("fedscore-clientapp", token)
+    beat = runtime.heartbeat(client)
+    task: runtime.ClientTask | None = None
+    try:
+        node = NodeConfig.from_toml(node_config)
+        task = runtime.pull_client_task(client)
+        verdict = check_app(
+            node.trust, task.fab.content, task.run.fab_hash, dict(task.context.run_config)
+        )
+        if not verdict.approved:
+            reason = f"{node.party} refused app sha256:{verdict.sha256}: {verdict.problem}"
+            _log(reason)
+            reply = runtime.error_reply(task.message, protocol.APP_NOT_APPROVED_CODE, reason)
+            runtime.push_client_reply(client, reply, task.context)
+            runtime.push_task_output(client, task.context, runtime.FAILED, reason)
+            return 0
+        task.context.node_config[VERIFIED_APP_KEY] = verdict.sha256
+        from fedscore.clients.app import app
+
+        reply = app(message=task.message, context=task.context)
+        runtime.push_client_reply(client, reply, task.context)
+        runtime.push_task_output(client, task.context, runtime.COMPLETED, "")
+        return 0
+    except Exception as error:  # the process boundary: report, never leak a value
+        reason = f"{_party(node_config)}: the task failed: {_described(error)}"
+        _log(reason)
+        if task is not None:
+            failed = runtime.error_reply(task.message, protocol.NODE_FAILED_CODE, reason)
+            runtime.push_client_reply(client, failed, task.context)
+        runtime.push_task_output(client, task.context if task else None, runtime.FAILED, reason)
+        return 1
+    finally:
+        beat.stop()
+        client.close()
+
+
+def run_server_task(endpoint: runtime.RuntimeEndpoint, token: str, server_config: Path) -> int:
+    """Run one training run on the coordinator; returns the process's exit status."""
+    from fedscore.deployment.superlink import ServerConfig
+
+    client = endpoint.client("fedscore-serverapp", token)
+    beat = runtime.heartbeat(client)
+    logs = runtime.LogStream()
+    task: runtime.ServerTask | None = None
+
+    def finish(status: str, details: str) -> int:
+        # The log first: the model owner's stream ends when the task's output arrives.
+        logs.close()
+        runtime.push_task_output(client, task.context if task else None, status, details)
+        return 0 if status == runtime.COMPLETED else 1
+
+    try:
+        config = ServerConfig.from_toml(server_config)
+        task = runtime.pull_server_task(client)
+        logs.upload(client, task.run.run_id)
+        run_config = runtime.fused_run_config(task)
+        problem = _coordinator_refusal(config, task, run_config)
+        if problem:
+            _log(f"the coordinator refused run {task.run.run_id}: {problem}")
+            return finish(runtime.FAILED, problem)
+        from fedscore.server.app import app
+
+        task.context.run_config = run_config  # type: ignore[assignment]
+        runtime.run_server_app(
+            grid=endpoint.grid(token, task.run),
+            context=task.context,
+            server_app_dir="",
+            loaded_server_app=app,
+        )
+        return finish(runtime.COMPLETED, "")
+    except Exception as error:  # the process boundary: report what failed
+        reason = f"the run failed: {_described(error)}"
+        _log(reason)
+        return finish(runtime.FAILED, reason)
+    finally:
+        beat.stop()
+        client.close()
+
+
+def _coordinator_refusal(
+    config: ServerConfig, task: runtime.ServerTask, run_config: dict[str, object]
+) -> str:
+    """Why the coordinator does not run this app or request ("" if it does)."""
+    from fedscore.core.errors import ConfigError
+    from fedscore.core.run_request import RUN_REQUEST_KEY, SignedRunRequest
+    from fedscore.deployment.app_approval import check_app
+
+    verdict = check_app(config.trust, task.fab.content, task.run.fab_hash, run_config)
+    if not verdict.approved:
+        return f"app sha256:{verdict.sha256}: {verdict.problem}"
+    text = run_config.get(RUN_REQUEST_KEY)
+    if not text:
+        return "unsigned run: start runs with `fedscore run --owner-key ...`"
+    try:
+        signed = SignedRunRequest.decode(str(text))
+        signed.verify(dict(config.trust.model_owners), datetime.now(UTC))
+    except ConfigError as error:
+        return str(error)
+    if signed.request.app_sha256 != verdict.sha256:
+        return "the run request names another app release than the one submitted"
+    return ""
+
+
+def _described(error: Exception) -> str:
+    """What failed, without the values an unexpected error's text may hold.
+
+    fedscore's own errors are written never to name a value of a customer's field; any
+    other error is named by its type and where it was raised only.
+    """
+    if isinstance(error, FedscoreError):
+        return str(error)
+    frame = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
+    where = f" in {Path(frame.filename).name}:{frame.lineno}" if frame else ""
+    return f"{type(error).__name__}{where}"
+
+
+def _party(node_config: Path) -> str:
+    """The institution's name, for messages (the config file's name if it is unreadable)."""
+    from fedscore.clients.node import NodeConfig
+
+    try:
+        return NodeConfig.from_toml(node_config).party
+    except FedscoreError:
+        return node_config.name
+
+
+def _log(line: str) -> None:
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    print(f"{stamp} fedscore task runner: {line}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -I -m fedscore.deployment.task_runner clientapp|serverapp ...`."""
+    parser = argparse.ArgumentParser(description="Run one fedscore task (started by the executor).")
+    parser.add_argument("kind", choices=("clientapp", "serverapp"))
+    parser.add_argument("--runtime-api-address", required=True)
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--config", required=True, type=Path, help="node.toml or server.toml")
+    parser.add_argument("--root-certificates", type=Path)
+    parser.add_argument("--parent-pid", type=int)
+    arguments = parser.parse_args(argv)
+    if arguments.parent_pid is not None:
+        runtime.start_parent_process_monitor(arguments.parent_pid)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    roots = arguments.root_certificates
+    endpoint = runtime.RuntimeEndpoint(
+        arguments.runtime_api_address,
+        roots.read_bytes() if roots else None,
+        insecure=roots is None,
+    )
+    if arguments.kind == "clientapp":
+        return run_client_task(endpoint, arguments.token, arguments.config)
+    return run_server_task(endpoint, arguments.token, arguments.config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
