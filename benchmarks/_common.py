@@ -138,7 +138,7 @@ def run_federated(root: Path, run: RunConfig, keys_from: Path | None = None) -> 
         len(manifest.node_configs),
         federation.consortium_test,
         show_progress=False,
-    )
+    ).signed_by(federation.owner)
     started = time.perf_counter()
     run_dir = run_simulated_training(settings, manifest)
     wall = time.perf_counter() - started

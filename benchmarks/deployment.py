@@ -47,11 +47,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psutil
 import tomli_w
+import trust_overhead
 from _common import (
     RESULTS_DIR,
     FederatedRun,
@@ -67,8 +69,11 @@ from _common import (
     write_results,
 )
 
+from fedscore.core.run_request import OwnerIdentity
 from fedscore.core.runconfig import RunConfig
+from fedscore.core.signing import SigningKey
 from fedscore.deployment.pki import PkiLayout, init_pki, issue_node_key
+from fedscore.deployment.release import build_release, working_tree_commit, write_release
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 180.0
@@ -386,10 +391,13 @@ class Consortium:
     root: Path
     pki: PkiLayout
     superlink_port: int
+    internal_port: int
     proxy_ports: dict[str, int]
     nodes: dict[str, Path]
     consortium_test: Path
     runs_dir: Path
+    release: Path
+    owner: OwnerIdentity
 
 
 def prepare_consortium(root: Path, run: RunConfig, keys_from: Path) -> Consortium:
@@ -399,7 +407,11 @@ def prepare_consortium(root: Path, run: RunConfig, keys_from: Path) -> Consortiu
     """
     federation = fresh_federation(root, run, keys_from)
     pki = init_pki(root / "pki", [HOST, "localhost"], organization="fedscore benchmark")
-    superlink_port = free_port()
+    repository = Path(__file__).resolve().parent.parent
+    release = build_release(repository, working_tree_commit(repository))
+    fab, _ = write_release(release, root / "releases")
+    approved = [f"sha256:{release.sha256}"]
+    superlink_port, internal_port = free_port(), free_port()
     proxy_ports: dict[str, int] = {}
     nodes: dict[str, Path] = {}
     for config in federation.manifest.node_configs:
@@ -407,12 +419,13 @@ def prepare_consortium(root: Path, run: RunConfig, keys_from: Path) -> Consortiu
         private, _ = issue_node_key(pki.root, party)
         proxy_ports[party] = free_port()
         section = {
+            "trust": {"approved_apps": approved},
             "deployment": {
                 "superlink": f"{HOST}:{proxy_ports[party]}",
                 "root_certificates": str(pki.ca_cert),
                 "auth_key": str(private),
                 "runtime_port": free_port(),
-            }
+            },
         }
         with config.open("a", encoding="utf-8") as handle:
             handle.write("\n" + tomli_w.dumps(section))
@@ -423,17 +436,28 @@ def prepare_consortium(root: Path, run: RunConfig, keys_from: Path) -> Consortiu
             "state_dir": str(root / "coordinator"),
             "host": HOST,
             "port": superlink_port,
-        }
+            "internal_port": internal_port,
+            "gateway_log_level": "debug",  # counts the Fleet requests per round
+        },
+        "trust": {
+            "approved_apps": approved,
+            "model_owners": {
+                federation.owner.name: SigningKey.load(federation.owner.key).public_hex
+            },
+        },
     }
     (root / "server.toml").write_text(tomli_w.dumps(server), encoding="utf-8")
     return Consortium(
         root,
         pki,
         superlink_port,
+        internal_port,
         proxy_ports,
         nodes,
         federation.consortium_test,
         federation.runs_dir,
+        fab,
+        federation.owner,
     )
 
 
@@ -488,10 +512,12 @@ def owner_run(
     log = root / f"owner{mode}.log"
     series = [(0.0, proxy.snapshot())]
     started = time.perf_counter()
+    started_at = datetime.now(UTC)
     process = processes.start(
         "owner", log, "run",
-        "--superlink", f"{HOST}:{consortium.superlink_port}",
-        "--root-certificates", str(consortium.pki.ca_cert),
+        "--server-config", str(root / "server.toml"),
+        "--owner", consortium.owner.name, "--owner-key", str(consortium.owner.key),
+        "--release", str(consortium.release),
         "--parties", str(len(consortium.nodes)),
         "--rounds", str(run.rounds),
         "--epsilon", repr(run.epsilon),
@@ -524,6 +550,8 @@ def owner_run(
         "run_dir_seen": run_dir_seen,
         "round_seen": round_seen,
         "ended": ended,
+        "started_at": started_at,
+        "ended_at": datetime.now(UTC),
     }
 
 
@@ -582,6 +610,8 @@ def deployment_measurement(
                 time.process_time() - own_cpu,
                 machine_busy_cpu() - busy,
             )
+        progress("deployment: measuring what the trust boundary costs")
+        trust = _trust_overhead(consortium, runs[PLAIN], run.rounds)
     finally:
         progress("deployment: stopping every process")
         processes.stop_all()
@@ -606,11 +636,32 @@ def deployment_measurement(
         superlink_ready + nodes_connected + first_round_start + (run_window - round_seen[-1])
     )
     plain["secure_aggregation"] = results[SECAGG][0]
+    plain["trust_boundary"] = trust
     plain["problems"] += [f"SecAgg+ run: {p}" for p in results[SECAGG][0]["problems"]]
     return plain, results[PLAIN][1]
 
 
 PLAIN, SECAGG = "plain", "secagg"
+
+
+def _trust_overhead(consortium: Consortium, plain: _MeasuredRun, rounds: int) -> dict[str, Any]:
+    """The trust boundary's checks, timed on the running consortium (trust_overhead.py)."""
+    run_dir, _ = _read_rounds(plain.runs_dir)
+    assert run_dir is not None
+    forwarded = trust_overhead.forwarded_requests(
+        consortium.root / "coordinator" / "gateway.log",
+        plain.observed["started_at"],
+        plain.observed["ended_at"],
+    )
+    return trust_overhead.measure(
+        next(iter(consortium.nodes.values())),
+        consortium.release,
+        run_dir,
+        consortium.superlink_port,
+        consortium.internal_port,
+        consortium.pki.ca_cert,
+        forwarded / rounds / len(consortium.nodes),
+    )
 
 
 @dataclass
@@ -868,6 +919,8 @@ def render_markdown(result: dict[str, Any]) -> str:
         "## Secure aggregation (SecAgg+)",
         "",
         secagg_markdown(result),
+        "",
+        trust_overhead.markdown(dep["trust_boundary"]),
         "",
     ]
     cores = result["machine"]["usable_cores"] or 1

@@ -160,7 +160,7 @@ def _problems(
     run: RunConfig,
     round_run: RunConfig,
 ) -> list[str]:
-    found = node.policy.problems(run, task, schema.name)
+    found = node.policy.problems(run, task, schema.name, schema.purpose)
     if schema_sha256 != schema.sha256:
         found.append(
             f"task schema mismatch: this node holds {node.task_path.name} (sha256 "

@@ -31,6 +31,8 @@ class NodePolicy(_Strict):
             with owners listed, and every deployed node, trains only for requests one
             of them signed.
         tasks: task names the node trains for; empty: only its own task schema's.
+        purposes: processing purposes (the task schema's `purpose`, the purpose its
+            customers consented to) the node trains for; empty: any its schema states.
         max_epsilon_per_run: the most epsilon one run may ask of this node.
         max_epsilon_per_day, max_epsilon_per_month: the most epsilon the runs accepted
             in one UTC calendar day / month may ask together (each run counted with the
@@ -45,6 +47,7 @@ class NodePolicy(_Strict):
 
     model_owners: dict[str, PublicKeyHex] = {}
     tasks: list[str] = []
+    purposes: list[str] = []
     max_epsilon_per_run: PositiveEpsilon | None = None
     max_epsilon_per_day: PositiveEpsilon | None = None
     max_epsilon_per_month: PositiveEpsilon | None = None
@@ -58,15 +61,18 @@ class NodePolicy(_Strict):
     def _lower_case_keys(cls, owners: dict[str, str]) -> dict[str, str]:
         return {name: key.lower() for name, key in owners.items()}
 
-    def problems(self, run: RunConfig, task: str, own_task: str) -> list[str]:
+    def problems(self, run: RunConfig, task: str, own_task: str, purpose: str) -> list[str]:
         """Why this node does not accept a run of `task` with `run` (empty: it does).
 
         Args:
             run: the run's settings as signed by its owner.
             task: the run's task name.
             own_task: the name of the task schema this node holds.
+            purpose: that schema's processing purpose.
         """
         found: list[str] = []
+        if self.purposes and purpose not in self.purposes:
+            found.append(f"purpose '{purpose}' is not one this node trains for")
         allowed_tasks = self.tasks or [own_task]
         if task not in allowed_tasks:
             found.append(f"task '{task}' is not one this node trains for ({allowed_tasks})")

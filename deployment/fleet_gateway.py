@@ -22,6 +22,7 @@ import socket
 import ssl
 import sys
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -184,6 +185,7 @@ class FleetGateway:
         except ClientDisconnect:
             return Response(status_code=400)
         headers = _kept_headers(scope["headers"], _DROPPED_REQUEST)
+        started = time.perf_counter()
         try:
             upstream = await self.client.send(
                 self.client.build_request(
@@ -201,6 +203,13 @@ class FleetGateway:
         except httpx.TransportError as exc:
             log.error("upstream unreachable (%s) for %s from %s", type(exc).__name__, path, client)
             return JSONResponse({"detail": "SuperLink unreachable"}, status_code=502)
+        log.debug(
+            "forwarded %s -> %d in %.1f ms from %s",
+            path,
+            upstream.status_code,
+            1000 * (time.perf_counter() - started),
+            client,
+        )
         response = Response(content, status_code=upstream.status_code)
         kept = _kept_headers(upstream.headers.raw, _DROPPED_RESPONSE)
         response.raw_headers = [*kept, (b"content-length", str(len(content)).encode("ascii"))]

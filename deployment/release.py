@@ -431,3 +431,17 @@ def submittable_copy(fab: bytes, dest: Path) -> Path:
         shutil.rmtree(dest)
         raise ConfigError(f"Flower rebuilds {rebuilt} from the FAB sha256:{expected}, not itself")
     return dest
+
+
+def working_tree_commit(repo: Path) -> str:
+    """HEAD, or (with uncommitted changes to tracked files) a commit object of HEAD plus
+    those changes, written by `git stash create` without touching the working tree, the
+    index or the stash. For developers and benchmarks that build a release of the code
+    they are running; a consortium's releases name real commits.
+
+    Raises:
+        ConfigError: `repo` is not a git repository.
+    """
+    identity = ("-c", "user.name=fedscore", "-c", "user.email=fedscore@localhost")
+    created = _git(repo, *identity, "stash", "create").decode("ascii").strip()
+    return created or "HEAD"

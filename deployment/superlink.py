@@ -25,7 +25,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -54,6 +54,7 @@ class _SuperLinkSection(BaseModel):
     internal_port: Port | None = None
     database: str | None = None
     insecure_dev: bool = False
+    gateway_log_level: Literal["debug", "info", "warning"] = "info"
 
 
 class CoordinatorTrust(AppTrust):
@@ -82,6 +83,8 @@ class ServerConfig:
             APIs); default `port + 1`.
         database: the SuperLink's state file (SQLite).
         insecure_dev: no TLS, no node authentication, no gateway (development only).
+        gateway_log_level: "debug" logs one line per forwarded Fleet request (path,
+            status, time, client address); refusals are logged at every level.
         trust: the releases the coordinator runs and the model owners it accepts.
     """
 
@@ -92,6 +95,7 @@ class ServerConfig:
     internal_port: int | None = None
     database: Path | None = None
     insecure_dev: bool = False
+    gateway_log_level: str = "info"
     trust: CoordinatorTrust = field(default_factory=CoordinatorTrust)
     source: Path | None = None
 
@@ -147,6 +151,7 @@ class ServerConfig:
             internal_port=section.internal_port,
             database=resolve(section.database) if section.database else None,
             insecure_dev=section.insecure_dev,
+            gateway_log_level=section.gateway_log_level,
             trust=trust,
             source=path.resolve(),
         )
@@ -192,6 +197,7 @@ def executor_command(config: ServerConfig) -> list[str]:
     """fedscore's executor for the coordinator's ServerApp tasks."""
     command = [
         sys.executable,
+        "-I",
         "-m",
         "fedscore.deployment.executor",
         "serverapp",
@@ -224,6 +230,8 @@ def gateway_command(config: ServerConfig) -> list[str]:
         str(layout.server_key),
         "--ca-certfile",
         str(layout.ca_cert),
+        "--log-level",
+        config.gateway_log_level,
     ]
 
 

@@ -142,6 +142,7 @@ def executor_command(node_config: Path, deployment: NodeDeployment) -> list[str]
     node = NodeConfig.from_toml(node_config)
     return [
         sys.executable,
+        "-I",
         "-m",
         "fedscore.deployment.executor",
         "clientapp",

@@ -1,15 +1,16 @@
 """One task of a deployed party: check the app, then run the *installed* fedscore app.
 
-fedscore's executor (`deployment/executor.py`) starts this module for every task the
-party's Flower runtime hands out, in Python's isolated mode (`python -I`: no current
-folder, no PYTHONPATH, no user site-packages on `sys.path`) and in a folder of its own.
-It pulls the task from the runtime API, recomputes the hash of the app bundle (FAB) the
-run carries and checks it against the party's approved releases (`app_approval.py`).
-A refused app gets a clear error reply ("large_bank refused app sha256:…: not an
-approved release") and a line in the party's log; nothing of it is unpacked, imported
-or executed. An approved app is not executed either: the runner runs the installed
-`fedscore.clients.app:app` (node) or `fedscore.server.app:app` (coordinator), the
-code its operator installed, with the verified release hash handed to it.
+fedscore's executor (`deployment/executor.py`) runs `run_task` in a fresh process for
+every task the party's Flower runtime hands out: a process forked from a warm one that
+has imported fedscore (Python's isolated mode: no current folder, no PYTHONPATH, no user
+site-packages on `sys.path`), in a folder of its own. It pulls the task from the
+runtime API, recomputes the hash of the app bundle (FAB) the run carries and checks it
+against the party's approved releases (`app_approval.py`). A refused app gets a clear
+error reply ("large_bank refused app sha256:…: not an approved release") and a line in
+the party's log; nothing of it is unpacked, imported or executed. An approved app is
+not executed either: the runner runs the installed `fedscore.clients.app:app` (node) or
+`fedscore.server.app:app` (coordinator), the code its operator installed, with the
+verified release hash handed to it.
 
 The coordinator's runner also checks the run request before the ServerApp starts:
 signed by a model owner the coordinator lists, naming exactly this release.
@@ -21,6 +22,7 @@ import argparse
 import signal
 import sys
 import traceback
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -169,9 +171,49 @@ def _log(line: str) -> None:
     print(f"{stamp} fedscore task runner: {line}", file=sys.stderr, flush=True)
 
 
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task to run: what it is, where its runtime API is, whose configuration.
+
+    Attributes:
+        kind: "clientapp" (an institution's node) or "serverapp" (the coordinator).
+        runtime_api_address: host:port of the runtime API the task comes from.
+        token: the task's token (it authenticates the task's calls).
+        config: the party's node.toml or the coordinator's server.toml.
+        root_certificates: the CA file of the runtime API's certificate (None: plaintext).
+        parent_pid: the executor's pid: the task stops if the executor dies.
+    """
+
+    kind: str
+    runtime_api_address: str
+    token: str
+    config: Path
+    root_certificates: Path | None = None
+    parent_pid: int | None = None
+
+
+def run_task(spec: TaskSpec) -> int:
+    """Run the task `spec` names in this process; returns its exit status."""
+    if spec.parent_pid is not None:
+        runtime.start_parent_process_monitor(spec.parent_pid)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    roots = spec.root_certificates
+    endpoint = runtime.RuntimeEndpoint(
+        spec.runtime_api_address, roots.read_bytes() if roots else None, insecure=roots is None
+    )
+    if spec.kind == "clientapp":
+        return run_client_task(endpoint, spec.token, spec.config)
+    return run_server_task(endpoint, spec.token, spec.config)
+
+
+def run_task_and_exit(spec: TaskSpec) -> None:
+    """`run_task` as a process's whole work (the executor's forked processes)."""
+    sys.exit(run_task(spec))
+
+
 def main(argv: list[str] | None = None) -> int:
-    """`python -I -m fedscore.deployment.task_runner clientapp|serverapp ...`."""
-    parser = argparse.ArgumentParser(description="Run one fedscore task (started by the executor).")
+    """`python -I -m fedscore.deployment.task_runner clientapp|serverapp ...` (by hand)."""
+    parser = argparse.ArgumentParser(description="Run one fedscore task.")
     parser.add_argument("kind", choices=("clientapp", "serverapp"))
     parser.add_argument("--runtime-api-address", required=True)
     parser.add_argument("--token", required=True)
@@ -179,18 +221,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root-certificates", type=Path)
     parser.add_argument("--parent-pid", type=int)
     arguments = parser.parse_args(argv)
-    if arguments.parent_pid is not None:
-        runtime.start_parent_process_monitor(arguments.parent_pid)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    roots = arguments.root_certificates
-    endpoint = runtime.RuntimeEndpoint(
-        arguments.runtime_api_address,
-        roots.read_bytes() if roots else None,
-        insecure=roots is None,
+    return run_task(
+        TaskSpec(
+            arguments.kind,
+            arguments.runtime_api_address,
+            arguments.token,
+            arguments.config,
+            arguments.root_certificates,
+            arguments.parent_pid,
+        )
     )
-    if arguments.kind == "clientapp":
-        return run_client_task(endpoint, arguments.token, arguments.config)
-    return run_server_task(endpoint, arguments.token, arguments.config)
 
 
 if __name__ == "__main__":

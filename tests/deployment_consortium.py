@@ -21,7 +21,12 @@ from process_support import free_port, stop_tree
 
 from fedscore.core.signing import SigningKey
 from fedscore.deployment.pki import PkiLayout, init_pki, issue_node_key
-from fedscore.deployment.release import build_release, unpack_release, write_release
+from fedscore.deployment.release import (
+    build_release,
+    unpack_release,
+    working_tree_commit,
+    write_release,
+)
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 PARTIES = ("large_bank", "city_bank", "loan_facilitator")
@@ -122,7 +127,8 @@ def prepare(root: Path, make_node, tables: dict, test_table) -> Consortium:
     from fedscore.core.tabular import write_table
 
     pki = init_pki(root / "pki", ["127.0.0.1", "localhost"], organization="test consortium")
-    release = build_release(REPOSITORY, _commit_of_the_working_tree())
+    # The code under test, committed or not (a release names a commit).
+    release = build_release(REPOSITORY, working_tree_commit(REPOSITORY))
     fab, _ = write_release(release, root / "releases")
     owner = SigningKey.create(root / "owner" / "ed25519.pem")
     markers = root / "attacker-markers"
@@ -167,16 +173,6 @@ def prepare(root: Path, make_node, tables: dict, test_table) -> Consortium:
         root, pki, port, internal, nodes, test, fab, root / "owner" / "ed25519.pem",
         hostile, rogue, markers,
     )  # fmt: skip
-
-
-def _commit_of_the_working_tree() -> str:
-    """HEAD, or a commit object of HEAD plus the uncommitted changes to tracked files
-    (`git stash create` writes it without touching the working tree or the stash): the
-    release must declare the run settings of the code under test."""
-    created = subprocess.run(
-        ["git", "stash", "create"], cwd=REPOSITORY, capture_output=True, text=True, check=True
-    ).stdout.strip()
-    return created or "HEAD"
 
 
 def _sha256(path: Path) -> str:

@@ -180,6 +180,7 @@ def test_the_coordinator_cannot_change_the_signed_settings(
         ({"require_secure_aggregation": True}, RUN.replace(secure_aggregation=False), "SecAgg"),
         ({"min_parties": 3}, RUN, "below this node's minimum 3"),
         ({"tasks": ["behaviour_score"]}, RUN, "is not one this node trains for"),
+        ({"purposes": ["marketing"]}, RUN, "purpose 'credit_risk_scoring' is not one"),
         ({}, RUN.replace(private=False), "non-private training is disabled"),
     ],
 )

@@ -80,19 +80,46 @@ def pki_init(
 def pki_node(
     name: Annotated[str, typer.Argument(help="The institution's party name.")],
     pki_dir: PkiDir,
+    register: Annotated[
+        Path | None,
+        typer.Option(
+            "--register",
+            help="server.toml of the running coordinator (on this machine): register the "
+            "new key with its SuperLink now.",
+        ),
+    ] = None,
 ) -> None:
     """Create an institution's SuperNode key pair and add it to the consortium's node list."""
     from fedscore.deployment.pki import issue_node_key
 
     try:
         private, public = issue_node_key(pki_dir, name)
+        registered = _register_now(register) if register is not None else []
     except FedscoreError as error:
         fail(error)
+    when = (
+        "registered with the running SuperLink"
+        if name in registered
+        else "registered when `fedscore server start` next starts (or use --register)"
+    )
     console.print(
         f"{name}: private key {private} (to the institution only), public key {public} "
-        "(added to nodes.toml; restart the SuperLink or re-run `server start` to register)",
+        f"(added to nodes.toml; {when})",
         markup=False,
     )
+
+
+def _register_now(server_config: Path) -> list[str]:
+    """Register the node list's new keys with the coordinator's running SuperLink (on
+    loopback: registration is not reachable from the network)."""
+    from fedscore.deployment.connection import write_connection
+    from fedscore.deployment.pki import PkiLayout
+    from fedscore.deployment.superlink import ServerConfig, register_nodes
+
+    settings = ServerConfig.from_toml(server_config)
+    flwr_home = settings.state_dir / "flwr-home"
+    connection = write_connection(flwr_home, settings.address, PkiLayout(settings.pki).ca_cert)
+    return register_nodes(settings, connection, flwr_home)
 
 
 @server_app.command("start")
