@@ -25,7 +25,6 @@ from typing import Any
 from fedscore.clients.node import NODE_CONFIG_KEY, NodeConfig
 from fedscore.core.documents import read_toml
 from fedscore.core.errors import ConfigError
-from fedscore.deployment.superlink import flower_tool
 
 #: What flower-supernode logs (then exiting with status 1) when the SuperLink refuses to
 #: activate it: an unknown key, or an earlier session of the same node that the SuperLink
@@ -115,7 +114,9 @@ def supernode_command(node_config: Path, deployment: NodeDeployment) -> list[str
     """
     check_deployable(NodeConfig.from_toml(node_config), node_config)
     command = [
-        flower_tool("flower-supernode"),
+        sys.executable,
+        "-m",
+        "fedscore.deployment.supernode_process",  # Flower's SuperNode, shorter waits
         "--superlink",
         deployment.superlink,
         "--node-config",
