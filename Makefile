@@ -7,7 +7,7 @@ DEMO_OUT ?= demo-output
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install browser demo test lint bench-quality bench-speed bench-deployment clean protos bench-scoring
+.PHONY: install browser demo test fuzz lint bench-quality bench-speed bench-deployment clean protos bench-scoring
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ demo: $(STAMP)
 test: $(STAMP) $(CHROMIUM)
 	FLWR_TELEMETRY_ENABLED=0 FEDSCORE_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 	$(BIN)/ruff check .
+
+# The PII validators against a million arbitrary texts (make test runs 25,000).
+fuzz: $(STAMP)
+	FEDSCORE_PII_FUZZ_EXAMPLES=1000000 $(BIN)/python -m pytest -q tests/test_pii_detectors.py -k fuzz
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
