@@ -10,7 +10,7 @@ import tomli_w
 import typer
 from rich.console import Console
 
-from fedscore.cli import deploy, release, scoring
+from fedscore.cli import parties, release, runs, scoring
 from fedscore.cli.output import console, fail
 from fedscore.clients.federation import FederationManifest
 from fedscore.core.errors import FedscoreError
@@ -166,8 +166,10 @@ def train(
     ] = None,
     verbose: Verbose = False,
 ) -> None:
-    """Train a federated model in Flower's simulation engine, one node per party; exit 1
-    unless the run did what was asked."""
+    """Train a federated model in Flower's simulation engine, one node per party.
+
+    Exits with status 1 unless the run did what was asked (see its summary's verdict).
+    """
     from fedscore.simulation import run_simulated_training
 
     try:
@@ -529,7 +531,8 @@ def _fmt_epsilon(value: object) -> str:
     return f"{float(value):.4f}"  # type: ignore[arg-type]
 
 
-deploy.register(app)
+parties.register(app)
+runs.register(app)
 scoring.register(app)
 release.register(app)
 

@@ -1,0 +1,270 @@
+"""`fedscore owner|run|runs|stop`: a model owner signs runs and drives them on the
+coordinator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+
+from fedscore.cli.consortium_options import (
+    DEFAULT_FLWR_HOME,
+    FlwrHome,
+    InsecureDev,
+    RootCertificates,
+    SuperLinkAddress,
+)
+from fedscore.cli.output import console, fail
+from fedscore.core.errors import FedscoreError
+
+if TYPE_CHECKING:
+    from fedscore.core.run_request import OwnerIdentity
+    from fedscore.deployment.runs import FederationConnection
+
+owner_app = typer.Typer(help="A model owner's signing key (who may start runs).")
+ServerConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--server-config",
+        help="The coordinator's server.toml: reach its SuperLink on loopback with its CA "
+        "(instead of --superlink and --root-certificates).",
+    ),
+]
+OwnerName = Annotated[
+    str | None,
+    typer.Option("--owner", help="Your name as a model owner in the consortium's lists."),
+]
+OwnerKey = Annotated[
+    Path | None,
+    typer.Option("--owner-key", help="Your model owner's signing key (fedscore owner keygen)."),
+]
+
+
+def run(
+    superlink: SuperLinkAddress = "",
+    server_config: ServerConfigOption = None,
+    owner: OwnerName = None,
+    owner_key: OwnerKey = None,
+    parties: Annotated[int, typer.Option(help="How many institutions the run waits for.")] = 0,
+    runs_dir: Annotated[
+        Path | None, typer.Option(help="Where the coordinator writes run directories (its path).")
+    ] = None,
+    root_certificates: RootCertificates = None,
+    rounds: Annotated[int, typer.Option(help="Federated rounds.")] = 10,
+    epsilon: Annotated[float, typer.Option(help="Epsilon each party spends on this run.")] = 1.0,
+    model: Annotated[str, typer.Option(help="Model: lr or mlp.")] = "lr",
+    test: Annotated[
+        Path | None, typer.Option(help="Consortium test table (on the coordinator).")
+    ] = None,
+    task: Annotated[
+        Path | None, typer.Option(help="The task schema (default: the bundled default_risk).")
+    ] = None,
+    release: Annotated[
+        Path | None,
+        typer.Option(
+            help="The approved app release (.fab from `fedscore release build`; a "
+            ".release.json beside it is sent along). Default: built from this checkout's HEAD."
+        ),
+    ] = None,
+    option: Annotated[
+        list[str], typer.Option(help="More run settings as key=value (run config keys).")
+    ] = [],  # noqa: B006
+    valid_hours: Annotated[
+        float, typer.Option(help="How long institutions accept the signed request.")
+    ] = 24.0,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            help="Continue the run in this run directory from its last checkpoint, with its "
+            "own signed request (re-signed for a new validity window with --owner-key)."
+        ),
+    ] = None,
+    secure_aggregation: Annotated[
+        bool,
+        typer.Option(
+            "--secure-aggregation/--no-secure-aggregation",
+            help="Aggregate with SecAgg+ so the coordinator learns only the sum of the "
+            "updates (on by default; off for fedmedian / fedtrimmedavg).",
+        ),
+    ] = True,
+    flwr_home: FlwrHome = DEFAULT_FLWR_HOME,
+    insecure_dev: InsecureDev = False,
+) -> None:
+    """Sign and start a training run (or resume one) on the coordinator.
+
+    Exits with status 1, naming who and why, unless the run did what was asked.
+    """
+    from fedscore.deployment.runs import (
+        NewRun,
+        app_release,
+        deployment_run_config,
+        new_run_request,
+        resumed_run_request,
+        run_problems,
+        start_run,
+    )
+
+    try:
+        connection = _connection(
+            superlink, server_config, root_certificates, flwr_home, insecure_dev
+        )
+        identity = _owner(owner, owner_key, required=resume is None)
+        app = app_release(release)
+        if resume is not None:
+            signed = resumed_run_request(resume, identity, valid_hours)
+        else:
+            if parties < 1 or runs_dir is None:
+                raise FedscoreError("a new run needs --parties and --runs-dir")
+            options: dict[str, object] = {
+                "rounds": rounds,
+                "epsilon": epsilon,
+                "model": model,
+                "secure-aggregation": secure_aggregation,
+            }
+            for item in option:
+                key, sep, value = item.partition("=")
+                if not sep:
+                    raise FedscoreError(f"--option expects key=value, got '{item}'")
+                options[key] = _typed(value)
+            round_timeout = float(options.pop("round-timeout", 900.0))  # type: ignore[arg-type]
+            new = NewRun(
+                deployment_run_config(options, parties),
+                parties,
+                runs_dir,
+                test,
+                task,
+                round_timeout,
+                valid_hours,
+            )
+            assert identity is not None
+            signed = new_run_request(new, identity, app)
+        console.print(
+            f"run {signed.request.run_id}: signed by {signed.request.owner}, app "
+            f"sha256:{signed.request.app_sha256}, request sha256:{signed.sha256}",
+            markup=False,
+        )
+        status = start_run(connection, app, signed, resume=resume is not None)
+    except FedscoreError as error:
+        fail(error)
+    problems = run_problems(signed)
+    for problem in problems:
+        console.print(f"[bold red]problem:[/] {problem}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=1 if problems or status else 0)
+
+
+def runs(
+    superlink: SuperLinkAddress = "",
+    server_config: ServerConfigOption = None,
+    root_certificates: RootCertificates = None,
+    flwr_home: FlwrHome = DEFAULT_FLWR_HOME,
+    insecure_dev: InsecureDev = False,
+) -> None:
+    """List the federation's runs (on the coordinator)."""
+    _flwr(["ls"], superlink, server_config, root_certificates, flwr_home, insecure_dev)
+
+
+def stop(
+    run_id: Annotated[str, typer.Argument(help="The Flower run id (see `fedscore runs`).")],
+    superlink: SuperLinkAddress = "",
+    server_config: ServerConfigOption = None,
+    root_certificates: RootCertificates = None,
+    flwr_home: FlwrHome = DEFAULT_FLWR_HOME,
+    insecure_dev: InsecureDev = False,
+) -> None:
+    """Stop a run (on the coordinator)."""
+    _flwr(["stop", run_id], superlink, server_config, root_certificates, flwr_home, insecure_dev)
+
+
+@owner_app.command("keygen")
+def owner_keygen(
+    out: Annotated[Path, typer.Option(help="Where to write the new private key (0600).")],
+) -> None:
+    """Create a model owner's signing key; its public key goes into the consortium's lists."""
+    from fedscore.core.signing import SigningKey
+
+    try:
+        key = SigningKey.create(out)
+    except FedscoreError as error:
+        fail(error)
+    console.print(
+        f"model owner key {out} (keep it secret); public key for [policy] model_owners and "
+        f"the coordinator's [trust] model_owners:\n{key.public_hex}",
+        markup=False,
+    )
+
+
+def _flwr(
+    arguments: list[str],
+    superlink: str,
+    server_config: Path | None,
+    root_certificates: Path | None,
+    flwr_home: Path,
+    insecure_dev: bool,
+) -> NoReturn:
+    """Run a `flwr` command against the federation and exit with its status."""
+    from fedscore.deployment.runs import flwr_command
+
+    try:
+        connection = _connection(
+            superlink, server_config, root_certificates, flwr_home, insecure_dev
+        )
+        status = flwr_command(arguments, connection)
+    except FedscoreError as error:
+        fail(error)
+    raise typer.Exit(code=status)
+
+
+def _connection(
+    superlink: str,
+    server_config: Path | None,
+    root_certificates: Path | None,
+    flwr_home: Path,
+    insecure_dev: bool,
+) -> FederationConnection:
+    """How to reach the coordinator's control API: from server.toml, or given directly."""
+    from fedscore.deployment.pki import PkiLayout
+    from fedscore.deployment.runs import FederationConnection
+    from fedscore.deployment.superlink import ServerConfig
+
+    if server_config is not None:
+        settings = ServerConfig.from_toml(server_config)
+        roots = None if settings.insecure_dev else PkiLayout(settings.pki).ca_cert
+        return FederationConnection(settings.address, roots, flwr_home)
+    if not superlink:
+        raise FedscoreError("name the coordinator with --server-config (or --superlink)")
+    if root_certificates is None and not insecure_dev:
+        raise FedscoreError("name the consortium CA certificate with --root-certificates")
+    return FederationConnection(superlink, None if insecure_dev else root_certificates, flwr_home)
+
+
+def _owner(name: str | None, key: Path | None, required: bool) -> OwnerIdentity | None:
+    """The model owner signing the request (None for a resume without re-signing)."""
+    from fedscore.core.run_request import OwnerIdentity
+
+    if name and key:
+        return OwnerIdentity(name, key)
+    if name or key or required:
+        raise FedscoreError(
+            "sign the run as a model owner: give both --owner NAME and --owner-key KEY "
+            "(create one with `fedscore owner keygen`)"
+        )
+    return None
+
+
+def register(app: typer.Typer) -> None:
+    """Add the model owner's commands to the `fedscore` command line."""
+    app.add_typer(owner_app, name="owner")
+    app.command("run")(run)
+    app.command("runs")(runs)
+    app.command("stop")(stop)
+
+
+def _typed(value: str) -> object:
+    """A run-config value as TOML reads it (30 → int, 0.5 → float, true → bool), else text."""
+    import tomllib
+
+    try:
+        return tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        return value
