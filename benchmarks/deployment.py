@@ -72,18 +72,24 @@ from _common import (
 from fedscore.core.run_request import OwnerIdentity
 from fedscore.core.runconfig import RunConfig
 from fedscore.core.signing import SigningKey
+from fedscore.deployment.executor import DEFAULT_POLL_INTERVAL as EXECUTOR_POLL_SECONDS
 from fedscore.deployment.pki import PkiLayout, init_pki, issue_node_key
 from fedscore.deployment.release import build_release, working_tree_commit, write_release
+from fedscore.deployment.supernode_process import IDLE_POLL_SECONDS, REPLY_POLL_SECONDS
+from fedscore.server.polling_grid import DEFAULT_INTERVAL as GRID_POLL_SECONDS
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 180.0
-#: Flower 1.42's fixed waits on this path (seconds), from its source.
-FLOWER_POLLING = {
-    "supernode_pull_when_idle": 3.0,  # flwr/supernode/start_client_internal.py
-    "supernode_reply_wait": 0.5,  # idem, waiting for the ClientApp's reply
-    "serverapp_grid_pull": 3.0,  # flwr/superlink/grid/http_grid.py send_and_receive
-    "superexec_task_poll": 1.0,  # flwr/supercore/superexec/run_superexec.py default
+#: The waits on a deployed round's path (seconds): Flower 1.42's own (from its source) and
+#: what fedscore's processes use instead.
+POLLING = {
+    "supernode_pull_when_idle": {"flower": 3.0, "fedscore": IDLE_POLL_SECONDS},
+    "supernode_reply_wait": {"flower": 0.5, "fedscore": REPLY_POLL_SECONDS},
+    "serverapp_grid_pull": {"flower": 3.0, "fedscore": GRID_POLL_SECONDS},
+    "executor_task_poll": {"flower": 1.0, "fedscore": EXECUTOR_POLL_SECONDS},
 }
+#: The task processes: forked from the executor's warm forkserver.
+TASK_PROCESS = "task process"
 
 
 class BenchmarkError(RuntimeError):
@@ -182,16 +188,32 @@ class ByteCountingProxy:
 # ------------------------------------------------------------------- processes we start
 
 
+#: Module names in a command line → the process kind reported.
+_FEDSCORE_PROCESSES = {
+    "fedscore.deployment.supernode_process": "flower-supernode",
+    "fedscore.deployment.executor": "fedscore executor",
+    "fedscore.deployment.fleet_gateway": "fleet gateway",
+    "multiprocessing.forkserver": TASK_PROCESS,
+    "fedscore.cli.main": "fedscore",
+}
+
+
 def _kind(process: psutil.Process) -> str:
-    """What a process is: Flower's tool name, 'fedscore' for our CLI, else its name."""
+    """What a process is: Flower's tool name, one of fedscore's processes, else its name.
+
+    The executor's forkserver and the task processes forked from it share one command
+    line; both count as task processes (the forkserver itself uses next to no CPU).
+    """
     try:
         cmdline = process.cmdline()
         for arg in cmdline[:3]:
             base = Path(arg).name
             if base.startswith(("flower-", "flwr")):
                 return base
-        if "fedscore.cli.main" in cmdline:
-            return "fedscore"
+        joined = " ".join(cmdline)
+        for module, kind in _FEDSCORE_PROCESSES.items():
+            if module in joined:
+                return kind
         return process.name()
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return "?"
@@ -854,7 +876,7 @@ def render_markdown(result: dict[str, Any]) -> str:
         if c["cpu_seconds"] >= 0.05
     )
     total_cpu = sum(c["cpu_seconds"] for c in cpu.values())
-    clientapp = cpu.get("flwr-clientapp", {"started": 0, "lifetimes_seconds": [], "cpu_each": []})
+    clientapp = cpu.get(TASK_PROCESS, {"started": 0, "lifetimes_seconds": [], "cpu_each": []})
     lifetimes, cpu_each = clientapp["lifetimes_seconds"], clientapp["cpu_each"]
     clientapp_text = (
         f"each lived a median {statistics.median(lifetimes):.1f} s "
@@ -864,7 +886,7 @@ def render_markdown(result: dict[str, Any]) -> str:
         else "lifetimes not sampled"
     )
     fab = result.get("fab_bytes")
-    poll = result["flower_polling_seconds"]
+    poll = result["polling_seconds"]
     lines = [
         "# Deployment vs simulation",
         "",
@@ -890,14 +912,22 @@ def render_markdown(result: dict[str, Any]) -> str:
         "input checks, Ray start and stop, initial consortium test, run directory.",
         "",
         "Where a deployed round's time goes: a round is two exchanges (train, then "
-        "evaluate), and every message runs in a fresh `flwr-clientapp` process "
-        f"({int(clientapp['started'])} started for {rounds} rounds × 2 messages × 3 "
-        f"parties; {clientapp_text}) that installs the FAB, imports torch/Opacus/fedscore "
-        "and loads and de-identifies the party's table again (the ClientApp's cache lives "
-        "in the process). On top come Flower 1.42's fixed waits: an idle SuperNode pulls "
-        f"every {poll['supernode_pull_when_idle']:g} s, its SuperExec looks for tasks every "
-        f"{poll['superexec_task_poll']:g} s, the ServerApp's grid pulls replies every "
-        f"{poll['serverapp_grid_pull']:g} s. CPU during the run, all processes: "
+        "evaluate), and every message runs in a task process of its own, forked from the "
+        "party's warm forkserver (fedscore's executor: torch, Opacus and fedscore imported "
+        f"once; {int(clientapp['started'])} started for {rounds} rounds × 2 messages × 3 "
+        f"parties and the ServerApp; {clientapp_text}), which checks the app, then loads "
+        "and de-identifies the party's table again. The waits on the path, Flower 1.42's "
+        "→ fedscore's: "
+        + " / ".join(
+            f"{poll[key]['flower']:g} → {poll[key]['fedscore']:g} s ({label})"
+            for key, label in (
+                ("supernode_pull_when_idle", "idle SuperNode pull"),
+                ("supernode_reply_wait", "SuperNode reply check"),
+                ("executor_task_poll", "task poll"),
+                ("serverapp_grid_pull", "ServerApp reply pull"),
+            )
+        )
+        + ". CPU during the run, all processes: "
         f"{total_cpu:.0f} s over {dep['run_wall_seconds']:.0f} s of wall time on "
         f"{result['machine']['usable_cores']} cores — {cpu_text}; the proxies and samplers "
         f"in the benchmark process {dep['cpu_during_run']['benchmark_process_seconds']:.1f} s.",
@@ -1002,17 +1032,15 @@ def secagg_markdown(result: dict[str, Any]) -> str:
             ]
         )
     table = markdown_table(["", "SecAgg+ off", "SecAgg+ on", "on / off"], rows)
-    clientapps = secure["cpu_during_run"]["by_process_kind"].get("flwr-clientapp", {})
+    clientapps = secure["cpu_during_run"]["by_process_kind"].get(TASK_PROCESS, {})
     return (
         f"{table}\n\nThe same running consortium, a second run with SecAgg+ on (as `fedscore "
         "run` does by default). A SecAgg+ round sends each party four training requests "
         "instead of one (setup, share keys, collect masked vectors, unmask) and each "
         "party's update travels masked (quantized to 32-bit integers) next to its key "
-        f"shares; {int(clientapps.get('started', 0))} `flwr-clientapp` processes were "
-        "started for that run. The three protocol-only steps import no torch, Opacus or "
-        "data pipeline (fedscore's ClientApp imports them only where it trains or "
-        "evaluates), so they mostly cost Flower's polling waits. Target: a SecAgg+ round "
-        "under 2× a plain round."
+        f"shares; {int(clientapps.get('started', 0))} task processes were started for that "
+        "run. The three protocol-only steps need no model and no data, so they mostly cost "
+        "the exchanges' waits. Target: a SecAgg+ round under 2× a plain round."
     )
 
 
@@ -1092,7 +1120,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "secure_aggregation": secagg_ratios(deployment),
         "fab_bytes": fab,
-        "flower_polling_seconds": FLOWER_POLLING,
+        "polling_seconds": POLLING,
         "problems": problems,
         "load_average_at_start": load_at_start,
         "machine": machine_info(),
