@@ -33,7 +33,7 @@ browser: $(CHROMIUM)
 demo: $(STAMP)
 	FLWR_TELEMETRY_ENABLED=0 $(BIN)/fedscore demo --out $(DEMO_OUT)
 	$(BIN)/fedscore models register "$$(ls -d $(DEMO_OUT)/runs/*/ | tail -n 1)" \
-		--registry $(DEMO_OUT)/registry --promote
+		--keys $(DEMO_OUT)/consortium/ledger_keys.toml --registry $(DEMO_OUT)/registry --promote
 	$(BIN)/fedscore score --model production --registry $(DEMO_OUT)/registry \
 		--input $(DEMO_OUT)/institutions/large_bank/data/customers.csv \
 		--output $(DEMO_OUT)/large_bank_graded.parquet

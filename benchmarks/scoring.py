@@ -17,8 +17,8 @@ registers it, then measures:
 
 Writes benchmarks/results/scoring.json and scoring.md.
 
-Usage: python benchmarks/scoring.py [--run-dir RUN] [--load-seconds 60] [--batch-rows N]
-                                    [--repeats 3] [--out-dir DIR]
+Usage: python benchmarks/scoring.py [--run-dir RUN --keys KEYS] [--load-seconds 60]
+                                    [--batch-rows N] [--repeats 3] [--out-dir DIR]
 """
 
 from __future__ import annotations
@@ -281,6 +281,12 @@ def main() -> None:
     parser.add_argument(
         "--run-dir", type=Path, help="A finished run to register (default: train one)."
     )
+    parser.add_argument(
+        "--keys",
+        type=Path,
+        help="The consortium's key list its parties' ledger entries verify with "
+        "(needed with --run-dir).",
+    )
     parser.add_argument("--load-seconds", type=float, default=60.0)
     parser.add_argument(
         "--repeats", type=int, default=3, help="Latency runs; the table shows the best p99."
@@ -288,16 +294,19 @@ def main() -> None:
     parser.add_argument("--batch-rows", type=int, default=10_000_000)
     parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args()
+    if args.run_dir is not None and args.keys is None:
+        parser.error("--run-dir needs --keys: the consortium's key list")
 
     work = Path(tempfile.mkdtemp(prefix="fedscore-bench-scoring-"))
-    run_dir = args.run_dir
+    run_dir, keys = args.run_dir, args.keys
     if run_dir is None:
         console.print("training the demo consortium's LR model (10 rounds, ε = 1)")
         run_dir = run_federated(
             work / "demo", RunConfig(rounds=10, model="lr", epsilon=1.0)
         ).run_dir
+        keys = work / "demo" / "consortium" / "ledger_keys.toml"
     registry = ModelRegistry(work / "registry")
-    registry.promote(registry.register(run_dir).version)
+    registry.promote(registry.register(run_dir, keys).version)
     model = registry.load("production")
     scorer = model.scorer()
     features = list(scorer.records.feature_names)

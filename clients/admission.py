@@ -78,6 +78,7 @@ def admit(
     round_run: RunConfig,
     app_sha256: str | None,
     now: datetime | None = None,
+    dry_run: bool = False,
 ) -> Admission:
     """Accept the run of this round, or raise `RunDeclined` (recorded at the node).
 
@@ -88,13 +89,14 @@ def admit(
         round_run: the run settings those instructions give.
         app_sha256: the app release the task runner verified (None outside deployment).
         now: the time to judge validity and caps by (default: now).
+        dry_run: check only, without recording the run as accepted (before round 1).
     """
     moment = now or datetime.now(UTC)
     store = AdmissionStore(node.accountant_db)
     verifying = app_sha256 is not None or bool(node.policy.model_owners)
     text = round_config.get(RUN_REQUEST_KEY)
     if not verifying:
-        return _admit_unsigned(store, node, schema, round_config, round_run, moment)
+        return _admit_unsigned(store, node, schema, round_config, round_run, moment, dry_run)
     if not text:
         reason = "unsigned run request: this node trains only for runs its model owners signed"
         raise _declined(store, moment, reason)
@@ -113,7 +115,7 @@ def admit(
         named = f"sha256:{request.app_sha256}" if request.app_sha256 else "no app"
         problems.insert(0, f"the request names {named}, but this task runs sha256:{app_sha256}")
     terms = RunTerms(request.run_id, request.terms_sha256(), owner, signed.sha256, run.epsilon)
-    _accept(store, node, moment, problems, terms, signed)
+    _accept(store, node, moment, problems, terms, signed, dry_run)
     return Admission(run, owner, signed.public_key, signed.sha256)
 
 
@@ -124,6 +126,7 @@ def _admit_unsigned(
     round_config: Mapping[str, object],
     round_run: RunConfig,
     moment: datetime,
+    dry_run: bool,
 ) -> Admission:
     """A simulated node without listed owners: its policy and caps still apply."""
     task = str(round_config.get(protocol.TASK, schema.name))
@@ -132,7 +135,7 @@ def _admit_unsigned(
     run_id = str(round_config.get(protocol.RUN_ID, ""))
     terms_sha256 = hashlib.sha256(canonical_json(round_run.as_dict())).hexdigest()
     terms = RunTerms(run_id, terms_sha256, UNSIGNED_OWNER, "", round_run.epsilon)
-    _accept(store, node, moment, problems, terms, None)
+    _accept(store, node, moment, problems, terms, None, dry_run)
     return Admission(run=round_run)
 
 
@@ -143,10 +146,11 @@ def _accept(
     problems: list[str],
     terms: RunTerms,
     signed: SignedRunRequest | None,
+    dry_run: bool,
 ) -> None:
     if not problems:
         caps = EpsilonCaps(node.policy.max_epsilon_per_day, node.policy.max_epsilon_per_month)
-        refusal = store.accept(terms, caps, moment)
+        refusal = store.accept(terms, caps, moment, record=not dry_run)
         problems = [refusal] if refusal else []
     if problems:
         raise _declined(store, moment, "; ".join(problems), signed, terms.run_id)

@@ -89,13 +89,14 @@ class AdmissionStore:
         finally:
             db.close()
 
-    def accept(self, terms: RunTerms, caps: EpsilonCaps, now: datetime) -> str:
+    def accept(self, terms: RunTerms, caps: EpsilonCaps, now: datetime, record: bool = True) -> str:
         """Accept `terms`, or say why not.
 
         A run already accepted with the same terms is accepted again at no new cost (a
         later round, a resumed run); with other terms it is declined. A new run is
         accepted if the epsilon of the runs accepted in the same UTC day and month,
-        plus its own, stays within `caps`.
+        plus its own, stays within `caps`. With `record` False nothing is written (the
+        check before round 1).
 
         Returns:
             "" when accepted, else the reason it is not.
@@ -105,7 +106,7 @@ class AdmissionStore:
             db.execute("BEGIN IMMEDIATE")
             try:
                 reason = _refusal(db, terms, caps, day, month)
-                if not reason and not _known(db, terms.run_id):
+                if record and not reason and not _known(db, terms.run_id):
                     db.execute(
                         "INSERT INTO accepted_run (run_id, terms_sha256, owner, request_sha256, "
                         "epsilon, accepted_at) VALUES (:run_id, :terms_sha256, :owner, "

@@ -70,6 +70,16 @@ def build_client_app(resolve_node: NodeResolver = node_from_context) -> ClientAp
         )
         return Message(content=content, reply_to=msg)
 
+    @client_app.query()
+    def query(msg: Message, context: Context) -> Message:
+        from fedscore.clients.rounds import check_readiness, readiness_reply
+
+        node = resolve_node(context)
+        readiness = check_readiness(
+            node, msg.content[protocol.CONFIG], party_data, verified_app(context)
+        )
+        return Message(content=readiness_reply(node, readiness), reply_to=msg)
+
     return client_app
 
 

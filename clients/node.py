@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fedscore.clients.node_document import NodeDocument
 from fedscore.clients.policy import NodePolicy
 from fedscore.core.app_trust import AppTrust
+from fedscore.core.documents import read_toml
 from fedscore.core.errors import ConfigError
-from fedscore.core.typed_config import parse_section, section_of
+from fedscore.core.typed_config import parse_section
 from fedscore.datasets import default_task_path
-from fedscore.privacy.ledger import HASH_ALGORITHMS
 
 # The one key a SuperNode's --node-config must carry: the node config file.
 NODE_CONFIG_KEY = "node-config-file"
@@ -67,17 +67,6 @@ class NodeConfig:
     policy: NodePolicy = field(default_factory=NodePolicy)
     trust: AppTrust = field(default_factory=AppTrust)
 
-    def __post_init__(self) -> None:
-        if self.ledger_hash not in HASH_ALGORITHMS:
-            raise ConfigError(
-                f"node '{self.party}': [ledger] hash must be one of "
-                f"{', '.join(HASH_ALGORITHMS)}, not '{self.ledger_hash}'"
-            )
-        if self.max_epsilon <= 0:
-            raise ConfigError(f"node '{self.party}': max_epsilon must be > 0")
-        if not 0 < self.validation_fraction < 1:
-            raise ConfigError(f"node '{self.party}': validation_fraction must be in (0, 1)")
-
     @property
     def accountant_db(self) -> Path:
         return self.state_dir / "privacy.sqlite"
@@ -98,54 +87,43 @@ class NodeConfig:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> NodeConfig:
-        """Read a node config; relative paths are relative to the config file."""
-        path = Path(path)
-        try:
-            doc = tomllib.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"cannot read node config {path}: {exc.strerror}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-        node: dict[str, Any] = doc.get("node", {})
-        privacy: dict[str, Any] = doc.get("privacy", {})
-        deid: dict[str, Any] = doc.get("deidentification", {})
-        audit: dict[str, Any] = doc.get("audit", {})
-        ledger: dict[str, Any] = doc.get("ledger", {})
-        base = path.parent
+        """Read a node config; relative paths are relative to the config file.
 
-        def required(table: dict[str, Any], key: str, section: str) -> Any:
-            if key not in table:
-                raise ConfigError(f"{path}: [{section}] needs '{key}'")
-            return table[key]
+        Raises:
+            ConfigError: the file is unreadable, not TOML, or a setting is missing,
+                unknown, of the wrong type or out of range (every problem named).
+        """
+        path = Path(path)
+        document = parse_section(NodeDocument, read_toml(path, "node config"), path)
+        return cls.from_document(document, path.parent)
+
+    @classmethod
+    def from_document(cls, document: NodeDocument, base: Path) -> NodeConfig:
+        """The node config a validated document describes; paths relative to `base`."""
 
         def resolve(value: str) -> Path:
             candidate = Path(value).expanduser()
             return candidate if candidate.is_absolute() else (base / candidate).resolve()
 
-        task = node.get("task")
-        try:
-            return cls(
-                party=str(required(node, "party", "node")),
-                display_name=str(node.get("display_name", "")),
-                kind=str(node.get("kind", "bank")),
-                data_path=resolve(str(required(node, "data", "node"))),
-                task_path=resolve(str(task)) if task else default_task_path(),
-                state_dir=resolve(str(node.get("state_dir", "state"))),
-                max_epsilon=float(required(privacy, "max_epsilon", "privacy")),
-                allow_non_private=bool(privacy.get("allow_non_private", False)),
-                validation_fraction=float(node.get("validation_fraction", 0.2)),
-                key_dir=resolve(str(deid["key_dir"])) if deid.get("key_dir") else None,
-                consent_table=(
-                    resolve(str(deid["consent_table"])) if deid.get("consent_table") else None
-                ),
-                capture_outgoing=bool(audit.get("capture_outgoing", False)),
-                budget_epoch=str(privacy.get("budget_epoch", "default")),
-                ledger_hash=str(ledger.get("hash", "sha256")),
-                policy=parse_section(NodePolicy, section_of(doc, "policy", path), path, "policy"),
-                trust=parse_section(AppTrust, section_of(doc, "trust", path), path, "trust"),
-            )
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{path}: a setting has the wrong type ({exc})") from exc
+        node, deid = document.node, document.deidentification
+        return cls(
+            party=node.party,
+            display_name=node.display_name,
+            kind=node.kind,
+            data_path=resolve(node.data),
+            task_path=resolve(node.task) if node.task else default_task_path(),
+            state_dir=resolve(node.state_dir),
+            max_epsilon=document.privacy.max_epsilon,
+            allow_non_private=document.privacy.allow_non_private,
+            validation_fraction=node.validation_fraction,
+            key_dir=resolve(deid.key_dir) if deid.key_dir else None,
+            consent_table=resolve(deid.consent_table) if deid.consent_table else None,
+            capture_outgoing=document.audit.capture_outgoing,
+            budget_epoch=document.privacy.budget_epoch,
+            ledger_hash=document.ledger.hash,
+            policy=document.policy,
+            trust=document.trust,
+        )
 
     @classmethod
     def from_flower_node_config(cls, node_config: dict[str, Any]) -> NodeConfig:

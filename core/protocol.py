@@ -28,6 +28,7 @@ LEDGER_HEAD = "ledger-head"  # JSON of the round's signed ledger entry
 DEIDENTIFICATION = "deidentification"  # JSON summary of the node's de-identification report
 
 # Round outcomes a node reports.
+READY = "ready"  # before round 1: the node can take part in the run
 TRAINED = "trained"
 REFUSED = "refused"
 EVALUATED = "evaluated"

@@ -1,21 +1,32 @@
-"""The model owner's run configuration: what to train, how long, with how much privacy."""
+"""The model owner's run configuration: what to train, how long, with how much privacy.
+
+`RunConfig` is a strict pydantic dataclass: every setting has its type (a string is
+never a boolean, a boolean never a number, numbers are finite), so a run config from
+TOML, from Flower's run config or from a signed run request is checked the same way,
+and `replace` re-checks the result.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field, ValidationError
+from pydantic.dataclasses import dataclass
+from pydantic.json_schema import SkipJsonSchema
 
 from fedscore.core.errors import ConfigError
+from fedscore.core.typed_config import describe_errors
 
 # Settings that may be unset (None): absent from TOML and from Flower's run config.
 _OPTIONAL_FLOATS = frozenset({"max_update_norm"})
+_STRICT = ConfigDict(strict=True, allow_inf_nan=False, extra="forbid")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_STRICT)
 class RunConfig:
     """One training run, identical for every party.
 
@@ -63,49 +74,32 @@ class RunConfig:
         seed: seed of the initial model.
     """
 
-    rounds: int = 10
+    rounds: Annotated[int, Field(ge=1)] = 10
     model: str = "lr"
-    hidden: tuple[int, ...] = (64, 32)
+    hidden: tuple[Annotated[int, Field(ge=1)], ...] = (64, 32)
     strategy: str = "fedavg"
-    proximal_mu: float = 0.0
-    trim_beta: float = 0.2
-    local_epochs: int = 1
-    batch_size: int = 512
-    learning_rate: float = 0.1
-    momentum: float = 0.9
+    proximal_mu: Annotated[float, Field(ge=0)] = 0.0
+    trim_beta: Annotated[float, Field(ge=0, lt=0.5)] = 0.2
+    local_epochs: Annotated[int, Field(ge=1)] = 1
+    batch_size: Annotated[int, Field(ge=1)] = 512
+    learning_rate: Annotated[float, Field(gt=0)] = 0.1
+    momentum: Annotated[float, Field(ge=0, lt=1)] = 0.9
     private: bool = True
-    epsilon: float = 1.0
-    delta: float = 1e-5
-    max_grad_norm: float = 4.0
-    accountant: str = "rdp"
-    min_parties: int = 2
-    max_update_norm: float | None = None
+    epsilon: Annotated[float, Field(gt=0)] = 1.0
+    delta: Annotated[float, Field(gt=0, lt=1)] = 1e-5
+    max_grad_norm: Annotated[float, Field(gt=0)] = 4.0
+    accountant: Literal["rdp", "prv"] = "rdp"
+    min_parties: Annotated[int, Field(ge=1)] = 2
+    max_update_norm: Annotated[float, Field(gt=0)] | None = None
     secure_aggregation: bool = False
-    secagg_clipping_range: float = 8.0
-    secagg_max_weight: float = 100_000.0
+    secagg_clipping_range: Annotated[float, Field(gt=0)] = 8.0
+    secagg_max_weight: Annotated[float, Field(gt=0)] = 100_000.0
     seed: int = 0
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    extra: SkipJsonSchema[dict[str, Any]] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
+        # Rules across settings (each setting's own bounds are its field's constraints).
         checks = [
-            (self.rounds >= 1, "rounds must be >= 1"),
-            (self.local_epochs >= 1, "local_epochs must be >= 1"),
-            (self.batch_size >= 1, "batch_size must be >= 1"),
-            (self.learning_rate > 0, "learning_rate must be > 0"),
-            (self.epsilon > 0, "epsilon must be > 0"),
-            (0 < self.delta < 1, "delta must be in (0, 1)"),
-            (self.max_grad_norm > 0, "max_grad_norm must be > 0"),
-            (self.accountant in ("rdp", "prv"), "accountant must be 'rdp' or 'prv'"),
-            (self.proximal_mu >= 0, "proximal_mu must be >= 0"),
-            (self.min_parties >= 1, "min_parties must be >= 1"),
-            (0 <= self.trim_beta < 0.5, "trim_beta must be in [0, 0.5)"),
-            (
-                self.max_update_norm is None
-                or (math.isfinite(self.max_update_norm) and self.max_update_norm > 0),
-                "max_update_norm must be > 0 (or unset for no norm check)",
-            ),
-            (self.secagg_clipping_range > 0, "secagg_clipping_range must be > 0"),
-            (self.secagg_max_weight > 0, "secagg_max_weight must be > 0"),
             (
                 not (self.secure_aggregation and self.min_parties < 2),
                 "secure_aggregation needs min_parties >= 2 (the sum of one update is that update)",
@@ -145,30 +139,25 @@ class RunConfig:
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any], extra: dict[str, Any] | None = None) -> RunConfig:
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - set(known))
+        """A run config from settings by name (TOML, JSON), checked strictly.
+
+        `hidden` may be a list of widths or Flower's "64,32"; an optional float may be
+        unset as None or "".
+
+        Raises:
+            ConfigError: an unknown setting, a value of the wrong type, a non-finite
+                number, or settings that contradict each other (every problem named).
+        """
+        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigError(f"run config: unknown setting(s) {unknown}")
-        typed: dict[str, Any] = {}
-        for name, value in values.items():
-            default = known[name].default
-            try:
-                if name in _OPTIONAL_FLOATS:
-                    typed[name] = _optional_float(value)
-                elif name == "hidden":
-                    parts = value.split(",") if isinstance(value, str) else value
-                    typed[name] = tuple(int(v) for v in parts)
-                elif isinstance(default, bool):
-                    typed[name] = value if isinstance(value, bool) else str(value).lower() == "true"
-                elif isinstance(default, int):
-                    typed[name] = int(value)
-                elif isinstance(default, float):
-                    typed[name] = float(value)
-                else:
-                    typed[name] = str(value)
-            except (TypeError, ValueError) as exc:
-                raise ConfigError(f"run config: '{name}' has the wrong type") from exc
-        return cls(**typed, extra=dict(extra or {}))
+        typed = dict(values)
+        if isinstance(typed.get("hidden"), str | list):
+            typed["hidden"] = _widths(typed["hidden"])
+        for name in _OPTIONAL_FLOATS & typed.keys():
+            typed[name] = _optional_float(typed[name])
+        return _checked(lambda: cls(**typed, extra=dict(extra or {})))
 
     @classmethod
     def from_toml(cls, path: str | Path) -> RunConfig:
@@ -180,7 +169,12 @@ class RunConfig:
         return cls.from_mapping(doc.get("run", doc))
 
     def replace(self, **changes: Any) -> RunConfig:
-        return dataclasses.replace(self, **changes)
+        """These settings with `changes`, checked again.
+
+        Raises:
+            ConfigError: a changed setting has the wrong type or breaks a rule.
+        """
+        return _checked(lambda: dataclasses.replace(self, **changes))
 
     def as_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -189,14 +183,27 @@ class RunConfig:
         return data
 
 
-def _optional_float(value: Any) -> float | None:
-    """A float setting that may be unset: None, "" or "none" (any case) mean unset.
+def _checked(build: Any) -> RunConfig:
+    """`build()`, with a type error turned into a ConfigError naming the setting."""
+    try:
+        return build()  # type: ignore[no-any-return]
+    except ValidationError as exc:
+        raise ConfigError(describe_errors(exc, RunConfig, "run config", "")) from exc
 
-    Raises:
-        ValueError: the value is neither unset nor a number.
-    """
+
+def _widths(value: str | list[Any]) -> tuple[int, ...] | list[Any]:
+    """Hidden widths from "64,32" (Flower's run config holds no lists) or a list."""
+    if isinstance(value, list):
+        return tuple(value)
+    try:
+        return tuple(int(part) for part in value.split(",") if part.strip())
+    except ValueError as exc:
+        raise ConfigError("run config: 'hidden' must be widths like \"64,32\"") from exc
+
+
+def _optional_float(value: Any) -> Any:
+    """A float setting that may be unset: None, "" or "none" (any case) mean unset; any
+    other value is checked by the dataclass (a boolean or a text is not a number)."""
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
         return None
-    if isinstance(value, bool):
-        raise ValueError("a boolean is not a number")
-    return float(value)
+    return value

@@ -29,12 +29,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from fedscore.clients.node_document import PARTY_NAME_PATTERN
 from fedscore.core.documents import read_toml
 from fedscore.core.errors import ConfigError
 from fedscore.core.files import write_bytes_atomic, write_private
 
 CURVE = ec.SECP384R1
-NODE_NAME = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
+NODE_NAME = re.compile(PARTY_NAME_PATTERN)
 
 
 @dataclass(frozen=True)

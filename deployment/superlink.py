@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from fedscore.core.app_trust import AppTrust, PublicKeyHex
 from fedscore.core.documents import read_toml
 from fedscore.core.errors import ConfigError
-from fedscore.core.typed_config import parse_section, section_of
+from fedscore.core.typed_config import parse_section
 from fedscore.deployment.pki import PkiLayout, load_node_list
 
 INSECURE_WARNING = (
@@ -67,6 +67,15 @@ class CoordinatorTrust(AppTrust):
     """
 
     model_owners: dict[str, PublicKeyHex] = Field(default_factory=dict)
+
+
+class ServerDocument(BaseModel):
+    """A whole server.toml."""
+
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+
+    superlink: _SuperLinkSection
+    trust: CoordinatorTrust = CoordinatorTrust()
 
 
 @dataclass(frozen=True)
@@ -129,14 +138,8 @@ class ServerConfig:
             ConfigError: the file is unreadable, or a setting is missing, unknown or of the
                 wrong type (every problem named).
         """
-        doc = read_toml(path, "server config")
-        unknown = sorted(set(doc) - {"superlink", "trust"})
-        if unknown:
-            raise ConfigError(f"{path}: unknown table(s) {unknown} (known: superlink, trust)")
-        section = parse_section(
-            _SuperLinkSection, section_of(doc, "superlink", path), path, "superlink"
-        )
-        trust = parse_section(CoordinatorTrust, section_of(doc, "trust", path), path, "trust")
+        document = parse_section(ServerDocument, read_toml(path, "server config"), path)
+        section, trust = document.superlink, document.trust
         base = path.parent
 
         def resolve(value: str) -> Path:

@@ -20,11 +20,12 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from fedscore.clients.node import NODE_CONFIG_KEY, NodeConfig
+from fedscore.clients.node_document import NodeDocument
 from fedscore.core.documents import read_toml
 from fedscore.core.errors import ConfigError
+from fedscore.core.typed_config import parse_section
 
 #: What flower-supernode logs (then exiting with status 1) when the SuperLink refuses to
 #: activate it: an unknown key, or an earlier session of the same node that the SuperLink
@@ -55,35 +56,34 @@ class NodeDeployment:
         """The `[deployment]` section of a node config; relative paths are relative to it.
 
         Raises:
-            ConfigError: the section is missing, incomplete, or names missing files.
+            ConfigError: the node config is invalid, or the section is missing, incomplete,
+                or names missing files.
         """
-        doc = read_toml(path, "node config")
-        section: dict[str, Any] = doc.get("deployment", {})
-        if "superlink" not in section:
+        document = parse_section(NodeDocument, read_toml(path, "node config"), path)
+        section = document.deployment
+        if section is None:
             raise ConfigError(f"{path}: [deployment] needs 'superlink' (host:port)")
-        insecure = bool(section.get("insecure_dev", False))
 
-        def resolve(key: str) -> Path | None:
-            value = section.get(key)
+        def resolve(key: str, value: str | None) -> Path | None:
             if value is None:
-                if insecure:
+                if section.insecure_dev:
                     return None
                 raise ConfigError(f"{path}: [deployment] needs '{key}'")
-            candidate = Path(str(value)).expanduser()
+            candidate = Path(value).expanduser()
             resolved = candidate if candidate.is_absolute() else (path.parent / candidate)
             if not resolved.is_file():
                 raise ConfigError(f"{path}: [deployment] {key} = {resolved}: no such file")
             return resolved.resolve()
 
-        auth_key = resolve("auth_key")
+        auth_key = resolve("auth_key", section.auth_key)
         if auth_key is not None and auth_key.stat().st_mode & 0o077:
             raise ConfigError(f"{auth_key}: readable by others; restrict it with chmod 600")
         return cls(
-            superlink=str(section["superlink"]),
-            root_certificates=resolve("root_certificates"),
+            superlink=section.superlink,
+            root_certificates=resolve("root_certificates", section.root_certificates),
             auth_key=auth_key,
-            runtime_port=int(section.get("runtime_port", 9094)),
-            insecure_dev=insecure,
+            runtime_port=section.runtime_port,
+            insecure_dev=section.insecure_dev,
         )
 
 

@@ -7,6 +7,7 @@ deployment; only this module knows that the nodes are simulated, so moving to
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import warnings
@@ -17,11 +18,12 @@ from flwr.simulation import run_simulation
 from fedscore.clients.app import build_client_app
 from fedscore.clients.federation import FederationManifest, ManifestResolver
 from fedscore.clients.local_data import load_party_data
+from fedscore.clients.node import NodeConfig
 from fedscore.core.errors import FedscoreError
 from fedscore.core.schema import load_schema
 from fedscore.core.validation import load_validated
 from fedscore.server.app import build_server_app
-from fedscore.server.settings import ServerSettings
+from fedscore.server.settings import ServerSettings, round_config
 from fedscore.server.strategy import build_strategy
 
 
@@ -38,19 +40,53 @@ def simulation_backend(cpus: int | None = None) -> dict[str, object]:
     }
 
 
-def check_inputs(settings: ServerSettings, manifest: FederationManifest) -> None:
-    """Validate and de-identify every table before any node starts: a bad file costs nothing.
+def check_inputs(settings: ServerSettings, manifest: FederationManifest) -> ServerSettings:
+    """Ask every party, before anything starts, whether it can take part in the run.
 
-    In simulation the model owner's machine holds every party's file; in deployment
-    each node validates its own table at every round instead. The aggregation strategy
-    is built once too, so an unknown name or unfitting settings stop here.
+    In simulation the model owner's machine holds every party's configuration, so the
+    question the coordinator would ask before round 1 (`check_readiness`) is asked here,
+    directly, and every party's problems are reported together; a bad table costs
+    nothing. Returns the settings marked as checked (the ServerApp does not ask again).
+
+    Raises:
+        FedscoreError: the strategy does not fit, two entries are the same node, or a
+            party cannot take part (every problem of every party listed).
     """
+    from fedscore.clients.rounds import check_readiness
+
     build_strategy(settings.run, settings.expected_parties)
     schema = load_schema(settings.task_path)
-    for node in manifest.nodes():
-        load_party_data(node, schema)
+    nodes = manifest.nodes()
+    problems = _duplicate_nodes(nodes)
+    config = round_config(settings, schema)
+    for node in nodes if not problems else []:
+        readiness = check_readiness(node, config, load_party_data)
+        problems += [f"{node.party}: {problem}" for problem in readiness.problems]
     if settings.consortium_test_path is not None:
-        load_validated(settings.consortium_test_path, schema, model_columns_only=True)
+        try:
+            load_validated(settings.consortium_test_path, schema, model_columns_only=True)
+        except FedscoreError as error:
+            problems.append(f"consortium test set: {error}")
+    if problems:
+        raise FedscoreError(
+            "the run cannot start:\n" + "\n".join(f"  - {problem}" for problem in problems)
+        )
+    return dataclasses.replace(settings, parties_checked=True)
+
+
+def _duplicate_nodes(nodes: list[NodeConfig]) -> list[str]:
+    """Two simulated nodes that are one institution, or share one state folder."""
+    problems = []
+    for seen, node in enumerate(nodes):
+        for other in nodes[:seen]:
+            if other.party == node.party:
+                problems.append(f"party '{node.party}' is given twice")
+            elif other.state_dir == node.state_dir:
+                problems.append(
+                    f"parties '{other.party}' and '{node.party}' share the state folder "
+                    f"{node.state_dir}"
+                )
+    return problems
 
 
 def run_simulated_training(
@@ -61,7 +97,7 @@ def run_simulated_training(
     Returns the run directory; raises `FedscoreError` if an input is invalid (before
     anything is written) or the run did not finish.
     """
-    check_inputs(settings, manifest)
+    settings = check_inputs(settings, manifest)
     flwr_logger = logging.getLogger("flwr")
     previous_level = flwr_logger.level
     if not verbose:

@@ -1,24 +1,34 @@
 """The scoring configuration: scorecard scaling, grades and actions, reason codes, PSI.
 
-One TOML file (`configs/default.toml` is the bundled default) read into frozen
-dataclasses; every value is checked when the file is read, and errors name the entry.
+One TOML file (`configs/default.toml` is the bundled default) read into strict, frozen
+pydantic models with `fedscore.core.typed_config.parse_section`: a misspelt key, a wrong
+type (a string is never a number), a non-finite number or a broken rule is refused
+with one `ConfigError` naming the file, the key path and the rule.
 """
 
 from __future__ import annotations
 
 import itertools
-import math
-import tomllib
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fedscore.core.errors import ConfigError
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from fedscore.core.documents import read_toml
+from fedscore.core.typed_config import parse_section
+
+#: Where errors about the bundled default configuration point.
+BUNDLED_SOURCE = "fedscore.scoring.configs/default.toml"
 
 
-@dataclass(frozen=True)
-class ScorecardConfig:
+class _Strict(BaseModel):
+    # Numbers must be finite: TOML's inf and nan are refused.
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+class ScorecardConfig(_Strict):
     """How a probability of default becomes score points.
 
     Attributes:
@@ -28,38 +38,25 @@ class ScorecardConfig:
     """
 
     base_score: float = 600.0
-    base_odds: float = 50.0
-    pdo: float = 20.0
+    base_odds: float = Field(default=50.0, gt=0)
+    pdo: float = Field(default=20.0, gt=0)
 
 
-@dataclass(frozen=True)
-class GradeBand:
+class GradeBand(_Strict):
     """One risk grade.
 
     Attributes:
         name: the grade ("A").
-        min_score: the fewest points of this grade; None for the last (worst) grade.
         action: what risk operations do with its customers.
+        min_score: the fewest points of this grade; None for the last (worst) grade.
     """
 
-    name: str
+    name: str = Field(min_length=1)
     action: str
     min_score: float | None = None
 
 
-def _bundled_document() -> dict[str, Any]:
-    """The bundled default configuration file, parsed."""
-    bundled = resources.files("fedscore.scoring.configs").joinpath("default.toml")
-    return tomllib.loads(bundled.read_text(encoding="utf-8"))
-
-
-def _default_grades() -> tuple[GradeBand, ...]:
-    """The grades of the bundled default configuration (A–D with their actions)."""
-    return tuple(GradeBand(**entry) for entry in _bundled_document()["grades"])
-
-
-@dataclass(frozen=True)
-class ReasonConfig:
+class ReasonConfig(_Strict):
     """Reason codes.
 
     Attributes:
@@ -69,13 +66,24 @@ class ReasonConfig:
         integrated_gradient_steps: Riemann steps of integrated gradients.
     """
 
-    top: int = 3
+    top: int = Field(default=3, ge=0)
     method: str = "auto"
-    integrated_gradient_steps: int = 32
+    integrated_gradient_steps: int = Field(default=32, ge=1)
+
+    @field_validator("method")
+    @classmethod
+    def _registered(cls, method: str) -> str:
+        from fedscore.scoring.reasons import available_attributions
+
+        known = ["auto", *available_attributions()]
+        if method not in known:
+            raise PydanticCustomError(
+                "unknown_method", "must be one of: {known}", {"known": ", ".join(known)}
+            )
+        return method
 
 
-@dataclass(frozen=True)
-class PsiConfig:
+class PsiConfig(_Strict):
     """Population stability.
 
     Attributes:
@@ -83,81 +91,107 @@ class PsiConfig:
         warn_above: a PSI above this is reported as a population shift.
     """
 
-    bins: int = 10
-    warn_above: float = 0.25
+    bins: int = Field(default=10, ge=2)
+    warn_above: float = Field(default=0.25, gt=0)
 
 
-@dataclass(frozen=True)
-class ScoringConfig:
-    """Everything that turns a model's output into a decision-ready score."""
+def _bundled_document() -> dict[str, Any]:
+    """The bundled default configuration file, parsed."""
+    bundled = resources.files("fedscore.scoring.configs").joinpath("default.toml")
+    with resources.as_file(bundled) as path:
+        return read_toml(path, "the bundled scoring configuration")
 
-    scorecard: ScorecardConfig = field(default_factory=ScorecardConfig)
-    grades: tuple[GradeBand, ...] = field(default_factory=_default_grades)
-    reasons: ReasonConfig = field(default_factory=ReasonConfig)
-    psi: PsiConfig = field(default_factory=PsiConfig)
 
-    def __post_init__(self) -> None:
-        _check(self)
+def _default_grades() -> tuple[GradeBand, ...]:
+    """The grades of the bundled default configuration (A–D with their actions)."""
+    return parse_section(ScoringConfig, _bundled_document(), BUNDLED_SOURCE).grades
+
+
+class ScoringConfig(_Strict):
+    """Everything that turns a model's output into a decision-ready score.
+
+    Attributes:
+        scorecard: points scaling (`[scorecard]`).
+        grades: the risk grades, best first (`[[grades]]`); the last one takes every
+            score below the others' cut-offs. Default: the bundled A–D grades.
+        reasons: reason codes (`[reasons]`).
+        psi: population stability (`[psi]`).
+    """
+
+    scorecard: ScorecardConfig = ScorecardConfig()
+    grades: tuple[GradeBand, ...] = Field(default_factory=_default_grades)
+    reasons: ReasonConfig = ReasonConfig()
+    psi: PsiConfig = PsiConfig()
+
+    @field_validator("grades", mode="before")
+    @classmethod
+    def _array_of_tables(cls, grades: object) -> object:
+        # TOML arrays arrive as lists; strict mode takes only tuples for a tuple field.
+        return tuple(grades) if isinstance(grades, list) else grades
+
+    @field_validator("grades")
+    @classmethod
+    def _ordered_cut_offs(cls, grades: tuple[GradeBand, ...]) -> tuple[GradeBand, ...]:
+        rule = _grade_rule_broken(grades)
+        if rule is not None:
+            raise PydanticCustomError("grade_rule", rule)
+        return grades
 
     @classmethod
     def from_toml(cls, path: str | Path) -> ScoringConfig:
-        """Read a scoring configuration file; raises `ConfigError` naming the bad entry."""
+        """Read a scoring configuration file.
+
+        Args:
+            path: the TOML file; sections it leaves out take their defaults.
+
+        Raises:
+            ConfigError: the file cannot be read, is not TOML, or breaks a rule (naming
+                the file, the key path and the rule).
+        """
         path = Path(path)
-        try:
-            doc = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read the scoring configuration: {exc}") from exc
-        return cls.from_mapping(doc, source=str(path))
+        return cls.from_mapping(read_toml(path, "scoring configuration"), source=str(path))
 
     @classmethod
-    def from_mapping(cls, doc: dict[str, Any], source: str = "<scoring config>") -> ScoringConfig:
-        """Build from a parsed TOML document; missing sections take their defaults."""
-        try:
-            grades = doc.get("grades")
-            return cls(
-                scorecard=ScorecardConfig(**doc.get("scorecard", {})),
-                grades=(
-                    tuple(GradeBand(**entry) for entry in grades)
-                    if grades is not None
-                    else _default_grades()
-                ),
-                reasons=ReasonConfig(**doc.get("reasons", {})),
-                psi=PsiConfig(**doc.get("psi", {})),
-            )
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{source}: {exc}") from exc
+    def from_mapping(cls, doc: Any, source: str = "<scoring config>") -> ScoringConfig:
+        """Validate a parsed TOML document; missing sections take their defaults.
+
+        Args:
+            doc: the document as TOML read it.
+            source: where it came from (named in errors).
+
+        Raises:
+            ConfigError: naming `source`, the key path and the rule of every problem.
+        """
+        return parse_section(cls, doc, source)
+
+
+def _grade_rule_broken(grades: tuple[GradeBand, ...]) -> str | None:
+    """The first rule the grades break, in words; None when they keep every rule."""
+    if len(grades) < 2:
+        return "at least two grades are needed"
+    names = [grade.name for grade in grades]
+    if len(set(names)) != len(names):
+        return "grade names must be distinct"
+    if grades[-1].min_score is not None:
+        return f"the last grade '{grades[-1].name}' takes no min_score"
+    missing = [grade.name for grade in grades[:-1] if grade.min_score is None]
+    if missing:
+        return f"every grade but the last needs a min_score (missing: {', '.join(missing)})"
+    cuts = [grade.min_score for grade in grades[:-1]]
+    if any(lower >= higher for higher, lower in itertools.pairwise(cuts)):  # type: ignore[operator]
+        return "min_score must fall strictly from the first grade down"
+    return None
 
 
 def load_scoring_config(path: str | Path | None = None) -> ScoringConfig:
-    """The configuration at `path`, or the bundled default (`configs/default.toml`)."""
+    """The configuration at `path`, or the bundled default (`configs/default.toml`).
+
+    Args:
+        path: a scoring configuration TOML file; None for the bundled default.
+
+    Raises:
+        ConfigError: the file is unreadable or invalid (file, key path and rule).
+    """
     if path is not None:
         return ScoringConfig.from_toml(path)
-    return ScoringConfig.from_mapping(
-        _bundled_document(), source="fedscore.scoring.configs/default.toml"
-    )
-
-
-def _check(config: ScoringConfig) -> None:
-    card = config.scorecard
-    for name in ("base_score", "base_odds", "pdo"):
-        if not math.isfinite(float(getattr(card, name))):
-            raise ValueError(f"[scorecard] '{name}' must be a finite number")
-    if card.base_odds <= 0 or card.pdo <= 0:
-        raise ValueError("[scorecard] 'base_odds' and 'pdo' must be > 0")
-    grades = config.grades
-    if len(grades) < 2:
-        raise ValueError("[[grades]] at least two grades are needed")
-    names = [g.name for g in grades]
-    if len(set(names)) != len(names) or not all(names):
-        raise ValueError("[[grades]] grade names must be distinct and non-empty")
-    if grades[-1].min_score is not None:
-        raise ValueError(f"[[grades]] the last grade '{grades[-1].name}' takes no min_score")
-    cuts = [g.min_score for g in grades[:-1]]
-    if any(c is None for c in cuts):
-        raise ValueError("[[grades]] every grade but the last needs a min_score")
-    if any(b >= a for a, b in itertools.pairwise(cuts)):  # type: ignore[operator]
-        raise ValueError("[[grades]] min_score must fall strictly from the first grade down")
-    if config.reasons.top < 0 or config.reasons.integrated_gradient_steps < 1:
-        raise ValueError("[reasons] 'top' must be >= 0 and 'integrated_gradient_steps' >= 1")
-    if config.psi.bins < 2 or config.psi.warn_above <= 0:
-        raise ValueError("[psi] 'bins' must be >= 2 and 'warn_above' > 0")
+    return ScoringConfig.from_mapping(_bundled_document(), source=BUNDLED_SOURCE)

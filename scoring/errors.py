@@ -1,8 +1,9 @@
-"""Errors of a scoring request: which field is wrong and why, never the field's value."""
+"""Errors of scoring: which field is wrong and why, never the field's value; and output
+that cannot be written."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fedscore.core.errors import FedscoreError
 
@@ -12,15 +13,31 @@ class FieldProblem:
     """One problem of one field of a scoring request.
 
     Attributes:
-        field: the request field (a feature name, or another key the request carried).
+        field: the request field as sent (a feature name, or another key the request
+            carried); shown only when `position` is None.
         problem: what is wrong, without the value.
+        position: set when the field's name must not be shown (it holds an identifier,
+            or is too long or not printable): the field's 1-based position among the
+            request's field names in sorted order, by which errors name it instead.
     """
 
-    field: str
+    field: str = field(repr=False)
     problem: str
+    position: int | None = None
+
+    @property
+    def reference(self) -> str:
+        """How errors and the `fedscore-fields` trailer name the field: its name, or
+        "#N" when the name is withheld."""
+        return self.field if self.position is None else f"#{self.position}"
 
     def describe(self) -> str:
-        return f"field '{self.field}': {self.problem}"
+        if self.position is None:
+            return f"field '{self.field}': {self.problem}"
+        return (
+            f"field #{self.position} (name withheld; fields counted in the sorted order of "
+            f"their names): {self.problem}"
+        )
 
 
 class RequestError(FedscoreError):
@@ -36,4 +53,9 @@ class RequestError(FedscoreError):
 
     @property
     def fields(self) -> list[str]:
-        return [p.field for p in self.problems]
+        """The wrong fields as errors name them (see `FieldProblem.reference`)."""
+        return list(dict.fromkeys(p.reference for p in self.problems))
+
+
+class OutputWriteError(FedscoreError):
+    """A scored book or its summary cannot be written; nothing was left behind."""

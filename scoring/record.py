@@ -5,8 +5,9 @@ DataFrame through `validate_frame` and `FeatureEncoder` (several milliseconds) c
 do. `RecordEncoder` applies the same rules compiled from the same task schema:
 
 - validation as `fedscore.core.validation` (same problems, same words): a numeric
-  feature must be a finite number (numbers or numeric text), a categorical feature one
-  of its vocabulary (integer codes accept "3", "3.0", 3), nothing may be missing;
+  feature must be a finite number (numbers or numeric text; a NaN or infinity is a
+  wrong value, not a missing one), a categorical feature one of its vocabulary
+  (integer codes accept "3", "3.0", 3), nothing may be missing (absent, None, blank);
 - encoding as `fedscore.core.encoding.FeatureEncoder`: banding of generalized
   quasi-identifiers, clipping to the agreed bounds, transform, scaling to [0, 1],
   bins, one-hot levels, derived ratios and counts.
@@ -113,11 +114,13 @@ def _number(value: object) -> float | None:
 
 
 def _is_missing(value: object) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    return isinstance(value, str) and not value.strip()
+    """Whether a field is left empty (absent, None or blank text).
+
+    A NaN is not a missing value here: a record leaves a value out to say it is missing,
+    so a NaN sent as a number is a number that is not finite, refused as such (in a
+    table, pandas reads an empty cell as NaN, and `validate_frame` calls it missing).
+    """
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 class RecordEncoder:

@@ -34,7 +34,7 @@ from fedscore.server.evaluation import ConsortiumEvaluator
 from fedscore.server.history import RunHistory
 from fedscore.server.plots import plot_auc_per_round, plot_epsilon_per_round, plot_roc_ks
 from fedscore.server.settings import RUN_REQUEST_FILE, ServerSettings
-from fedscore.server.verdict import judge_run
+from fedscore.server.verdict import RunVerdict, judge_run
 
 LEDGER_HEADS = "ledger_heads.json"
 
@@ -128,6 +128,27 @@ class RunDirectory:
         )
         if settings.run_request:
             write_text_atomic(self.path / RUN_REQUEST_FILE, settings.run_request + "\n")
+
+    def refuse(
+        self, settings: ServerSettings, schema: TaskSchema, problems: list[str], console: Console
+    ) -> None:
+        """The run stops before round 1: its summary names every party's problems."""
+        write_json(
+            self.path / "summary.json",
+            {
+                "run_id": settings.run_id,
+                "task": schema.name,
+                "task_version": schema.version,
+                "rounds": 0,
+                "model": settings.run.model,
+                "consortium_test": {},
+                "parties": {},
+                "verdict": RunVerdict(["the run was refused before round 1", *problems]).as_dict(),
+            },
+        )
+        for problem in problems:
+            console.print(f"[bold red]problem:[/] {problem}", highlight=False, soft_wrap=True)
+        console.print(f"run directory: {self.path}", markup=False)
 
     def write_history(self, history: RunHistory) -> None:
         write_json(self.path / "metrics.json", history.as_dict())

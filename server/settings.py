@@ -6,8 +6,11 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from flwr.app import ConfigRecord
+
+from fedscore.core import protocol
 from fedscore.core.errors import ConfigError
 from fedscore.core.run_request import (
     RUN_REQUEST_KEY,
@@ -18,6 +21,9 @@ from fedscore.core.run_request import (
     request_window,
 )
 from fedscore.core.runconfig import RunConfig
+
+if TYPE_CHECKING:
+    from fedscore.core.schema import TaskSchema
 
 # Run-config keys (Flower's flat run config) that are server settings, not RunConfig.
 TASK_KEY = "task"
@@ -64,6 +70,9 @@ class ServerSettings:
             same run configuration) instead of starting a new one.
         run_request: the model owner's signed run request (transport text), carried to
             every party with every round; "" for an unsigned run (simulation).
+        parties_checked: every party was already asked before the run started (the
+            simulation driver does it on the same machine), so the server does not ask
+            them again before round 1.
     """
 
     run: RunConfig
@@ -76,6 +85,7 @@ class ServerSettings:
     show_progress: bool = True
     resume: bool = False
     run_request: str = ""
+    parties_checked: bool = False
 
     @classmethod
     def new_run(
@@ -262,3 +272,20 @@ def _resumed_request(run_dir: Path, signed_text: str) -> str:
             f"cannot resume {run_dir.name} with a run request of other terms than the run's"
         )
     return signed_text
+
+
+def round_config(settings: ServerSettings, schema: TaskSchema) -> ConfigRecord:
+    """The instructions every round of the run carries to every party (and the question
+    before round 1): the run's settings, its id, the task, the signed request."""
+    config = ConfigRecord(
+        {
+            **settings.run.to_flower(),
+            protocol.RUN_ID: settings.run_id,
+            protocol.SERVER_ROUND: 0,  # before round 1; every round sets its own
+            protocol.SCHEMA_SHA256: schema.sha256,
+            protocol.TASK: schema.name,
+        }
+    )
+    if settings.run_request:
+        config[RUN_REQUEST_KEY] = settings.run_request
+    return config

@@ -26,45 +26,19 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from fedscore.core import protocol
 from fedscore.core.encoding import FeatureEncoder
 from fedscore.core.models import ModelSpec, build_model
-from fedscore.core.run_request import RUN_REQUEST_KEY
 from fedscore.core.schema import load_schema
 from fedscore.server.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from fedscore.server.evaluation import ConsortiumEvaluator
-from fedscore.server.history import PartyOutcome, RoundHistory, RunHistory, node_key
+from fedscore.server.history import PartyOutcome, RoundHistory, RunHistory
 from fedscore.server.messages import expiring
+from fedscore.server.party_names import PartyNames
 from fedscore.server.polling_grid import PollingGrid
+from fedscore.server.preflight import readiness_problems
 from fedscore.server.rundir import RunDirectory
 from fedscore.server.secure_aggregation import aggregate_securely
-from fedscore.server.settings import ServerSettings
+from fedscore.server.settings import ServerSettings, round_config
 from fedscore.server.strategy import build_strategy
 from fedscore.server.update_screening import screen_updates
-
-
-class _PartyNames:
-    """Maps Flower node ids to the institutions that answered from them."""
-
-    def __init__(self) -> None:
-        self.by_node: dict[int, str] = {}
-
-    def learn(self, reply: Message) -> str:
-        if not reply.has_error() and protocol.PARTY in reply.content.config_records:
-            name = str(reply.content.config_records[protocol.PARTY][protocol.PARTY_NAME])
-            self.by_node[reply.metadata.src_node_id] = name
-            return name
-        return self.name(reply.metadata.src_node_id)
-
-    def name(self, node_id: int) -> str:
-        return self.by_node.get(node_id, _placeholder(node_id))
-
-    def name_earlier_rounds(self, history: RunHistory) -> None:
-        """Give every node known by name now that name in the rounds before it was known."""
-        for node_id, party in self.by_node.items():
-            history.rename_party(_placeholder(node_id), party)
-
-
-def _placeholder(node_id: int) -> str:
-    """How a node that has not told its institution's name is recorded."""
-    return f"node-{node_key(node_id)}"
 
 
 def _outcome(reply: Message, party: str) -> PartyOutcome:
@@ -107,7 +81,7 @@ def _outcome(reply: Message, party: str) -> PartyOutcome:
 def collect_training(
     replies: Iterable[Message],
     sent_to: list[int],
-    names: _PartyNames,
+    names: PartyNames,
     record: RoundHistory,
     addressed: dict[str, int] | None = None,
 ) -> list[Message]:
@@ -141,7 +115,7 @@ def collect_training(
 
 
 def collect_evaluation(
-    replies: Iterable[Message], names: _PartyNames, record: RoundHistory
+    replies: Iterable[Message], names: PartyNames, record: RoundHistory
 ) -> list[Message]:
     evaluated: list[Message] = []
     for reply in replies:
@@ -164,7 +138,7 @@ def _train_in_the_clear(
     config: ConfigRecord,
     server_round: int,
     settings: ServerSettings,
-    names: _PartyNames,
+    names: PartyNames,
     record: RoundHistory,
 ) -> ArrayRecord:
     """One round's training with every update seen, screened and aggregated by the server.
@@ -199,7 +173,7 @@ def _train_securely(
     config: ConfigRecord,
     server_round: int,
     settings: ServerSettings,
-    names: _PartyNames,
+    names: PartyNames,
     record: RoundHistory,
 ) -> ArrayRecord:
     """One round's training under SecAgg+: the server learns only the weighted sum.
@@ -239,19 +213,10 @@ def run_training(
     model = build_model(ModelSpec(run.model, encoder.n_features, run.hidden, run.seed))
     arrays = ArrayRecord(model.state_dict())
     strategy = build_strategy(run, settings.expected_parties)
-    config = ConfigRecord(
-        {
-            **run.to_flower(),
-            protocol.RUN_ID: settings.run_id,
-            protocol.SCHEMA_SHA256: schema.sha256,
-            protocol.TASK: schema.name,
-        }
-    )
-    if settings.run_request:
-        config[RUN_REQUEST_KEY] = settings.run_request
+    config = round_config(settings, schema)
     run_dir = RunDirectory(settings.run_dir)
     checkpoint = load_checkpoint(settings.run_dir) if settings.resume else None
-    names = _PartyNames()
+    names = PartyNames()
     if checkpoint is not None:
         arrays, history = checkpoint.arrays, checkpoint.history
         names.by_node.update(checkpoint.party_names)
@@ -261,6 +226,11 @@ def run_training(
         )
     else:
         run_dir.start(settings, schema)
+        if not settings.parties_checked:
+            problems = readiness_problems(grid, config, settings, names)
+            if problems:
+                run_dir.refuse(settings, schema, problems, console)
+                return RunHistory()
         history = RunHistory()
         if evaluator is not None:
             history.initial_consortium_test = evaluator(arrays).as_dict()

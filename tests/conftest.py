@@ -157,8 +157,10 @@ def fedscore_cli():
     return run_fedscore
 
 
-#: The consortium `trained_consortium` trains: the facilitator's budget runs out in round 2.
-CONSORTIUM_BUDGETS = {"large_bank": 5.0, "city_bank": 5.0, "loan_facilitator": 0.75}
+#: The consortium `trained_consortium` trains; after its run, the facilitator's budget
+#: (1.15) cannot afford a round of a second, overlapping run (`OVERLAPPING_RUN`).
+CONSORTIUM_BUDGETS = {"large_bank": 5.0, "city_bank": 5.0, "loan_facilitator": 1.15}
+OVERLAPPING_RUN = "overlapping-run"
 
 
 @dataclass(frozen=True)
@@ -216,6 +218,7 @@ def trained_consortium(tmp_path_factory, market) -> TrainedConsortium:
     result = run_fedscore(*args, cwd=root)
     assert result.returncode == 0, result.stderr[-3000:]
     (run_dir,) = (root / "work" / "runs").iterdir()
+    _refused_overlapping_round(nodes[-1], run_dir)
     keys = root / "consortium_keys.toml"
     keys.write_text(
         tomli_w.dumps(
@@ -229,6 +232,35 @@ def trained_consortium(tmp_path_factory, market) -> TrainedConsortium:
         encoding="utf-8",
     )
     return TrainedConsortium(root, nodes, test, run_dir, keys, result.stderr)
+
+
+def _refused_overlapping_round(node_config: Path, run_dir: Path) -> None:
+    """A round of another run reaches the facilitator after the fixture's run spent most of
+    its budget (two runs that passed their checks before round 1 while neither had spent
+    anything): the node refuses it, records and ledgers the refusal, spends nothing."""
+    from flwr.app import ArrayRecord, ConfigRecord
+
+    from fedscore.clients.node import NodeConfig
+    from fedscore.clients.rounds import train_round
+    from fedscore.core import protocol
+    from fedscore.core.artifact import load_model
+    from fedscore.core.runconfig import RunConfig
+
+    node = NodeConfig.from_toml(node_config)
+    schema = load_schema(node.task_path)
+    run = RunConfig(rounds=2, epsilon=1.0)
+    config = ConfigRecord(
+        {
+            **run.to_flower(),
+            protocol.RUN_ID: OVERLAPPING_RUN,
+            protocol.SERVER_ROUND: 1,
+            protocol.SCHEMA_SHA256: schema.sha256,
+            protocol.TASK: schema.name,
+        }
+    )
+    arrays = ArrayRecord(load_model(run_dir).model.state_dict())
+    reply = train_round(node, arrays, config)
+    assert reply.config_records[protocol.PARTY][protocol.STATUS] == protocol.REFUSED
 
 
 #: Headless Chromium as this machine runs it: no sandbox as root, and no background

@@ -18,6 +18,9 @@ import pytest
 
 from fedscore.clients.node import NodeConfig
 
+#: The run `trained_consortium` has the facilitator refuse after its own (see conftest.py).
+OVERLAPPING_RUN = "overlapping-run"
+
 pytestmark = pytest.mark.simulation
 PARTIES = ("city_bank", "large_bank", "loan_facilitator")
 
@@ -57,7 +60,8 @@ def test_the_report_covers_every_party_from_verified_evidence(audited, trained_c
     assert verification["key_list"] == str(trained_consortium.keys)
     for party in PARTIES:
         ledger = verification["ledgers"][party]
-        assert ledger["ok"] and ledger["entries"] == 2 and ledger["signature_checks"] == 1
+        entries = 3 if party == "loan_facilitator" else 2  # + the overlapping run's refusal
+        assert ledger["ok"] and ledger["entries"] == entries and ledger["signature_checks"] == 1
         assert "consortium key list" in ledger["key_source"]
     (run,) = report["runs"]
     assert verification["runs"][run["run_id"]]["verified_heads"] == dict.fromkeys(PARTIES, 2)
@@ -67,7 +71,8 @@ def test_the_report_covers_every_party_from_verified_evidence(audited, trained_c
     for party in PARTIES:
         view = report["parties"][party]
         (version,) = view["data_versions"]
-        assert [r["server_round"] for r in view["rounds"]] == [1, 2]
+        ours = [r for r in view["rounds"] if r["run_id"] == run["run_id"]]
+        assert [r["server_round"] for r in ours] == [1, 2]
         assert all(r["epsilon_prv"] is None or r["epsilon_prv"] > 0 for r in view["rounds"])
         assert version["budget_used"] == pytest.approx(summary["parties"][party]["epsilon"])
         assert version["budget_used"] + version["budget_remaining"] == pytest.approx(
@@ -75,7 +80,7 @@ def test_the_report_covers_every_party_from_verified_evidence(audited, trained_c
         )
         assert version["mechanism"]["sampler"] == "poisson"
         assert version["mechanism"]["noise_multiplier"] > 0
-        (deid,) = view["deidentification"]
+        (deid,) = (d for d in view["deidentification"] if d["run_id"] == run["run_id"])
         assert deid["verified"] and deid["k_achieved"] >= deid["k_min"] == 5
         assert (
             deid["report_sha256"] == summary["parties"][party]["deidentification"]["report_sha256"]
@@ -83,10 +88,10 @@ def test_the_report_covers_every_party_from_verified_evidence(audited, trained_c
         assert view["consent"]["valid"] == deid["consent"]["valid"] > 0
 
     facilitator = report["parties"]["loan_facilitator"]
-    assert [r["status"] for r in facilitator["rounds"]] == ["trained", "refused"]
+    assert [r["status"] for r in facilitator["rounds"]] == ["trained", "trained", "refused"]
     (refused,) = facilitator["refused"]
-    assert refused["server_round"] == 2 and "max_epsilon 0.75" in refused["reason"]
-    assert facilitator["data_versions"][0]["budget_used"] <= 0.75
+    assert refused["run_id"] == OVERLAPPING_RUN and "max_epsilon 1.15" in refused["reason"]
+    assert facilitator["data_versions"][0]["budget_used"] <= 1.15
 
     shared = report["shared_customers"]
     everyone = next(c for c in shared["combinations"] if len(c["parties"]) == 3)

@@ -106,6 +106,72 @@ def test_edited_value_is_detected_at_its_entry(ledger, signer):
     assert not verdict.ok and verdict.first_broken == 17 and "hash chain breaks" in verdict.problem
 
 
+def _rewrite_text(path, seq, rewrite):
+    db = sqlite3.connect(path, isolation_level=None)
+    (text,) = db.execute("SELECT content FROM ledger WHERE seq=?", (seq,)).fetchone()
+    db.execute("UPDATE ledger SET content=? WHERE seq=?", (rewrite(text), seq))
+    db.close()
+
+
+@pytest.mark.parametrize(
+    ("rewrite", "problem"),
+    [
+        pytest.param(
+            lambda text: '{"epsilon_rdp":0.001,' + text[1:],
+            "holds the key 'epsilon_rdp' twice",
+            id="a key stored twice",
+        ),
+        pytest.param(
+            lambda text: json.dumps(json.loads(text)),
+            "not the canonical JSON of its content",
+            id="whitespace",
+        ),
+        pytest.param(
+            lambda text: json.dumps(
+                dict(reversed(json.loads(text).items())), separators=(",", ":")
+            ),
+            "not the canonical JSON of its content",
+            id="unsorted keys",
+        ),
+        pytest.param(
+            lambda text: text.encode("utf-8"), "stored as bytes, not text", id="stored as a BLOB"
+        ),
+    ],
+)
+def test_stored_text_must_be_the_canonical_json_of_its_content(ledger, signer, rewrite, problem):
+    # Each still parses (in Python) to the content that was hashed and signed.
+    _rewrite_text(ledger, 17, rewrite)
+    verdict = verify_ledger(ledger, signer.public_key)
+    assert not verdict.ok and verdict.first_broken == 17
+    assert verdict.problem.startswith("entry #17: ") and problem in verdict.problem
+
+
+def test_the_node_cannot_sign_a_text_readers_disagree_on(ledger, signer):
+    db = sqlite3.connect(ledger, isolation_level=None)
+    (previous_hash, previous_signature), (text, algorithm) = (
+        db.execute("SELECT entry_hash, signature FROM ledger WHERE seq=38").fetchone(),
+        db.execute("SELECT content, algorithm FROM ledger WHERE seq=39").fetchone(),
+    )
+    twice = '{"epsilon_rdp":0.001,' + text[1:]
+    entry_hash = chain_hash(previous_hash, previous_signature, twice.encode(), algorithm)
+    db.execute(
+        "UPDATE ledger SET content=?, entry_hash=?, signature=? WHERE seq=39",
+        (twice, entry_hash, signer.sign(entry_hash)),
+    )
+    db.close()
+    verdict = verify_ledger(ledger, signer.public_key)
+    assert not verdict.ok and verdict.first_broken == 39
+    assert "holds the key 'epsilon_rdp' twice" in verdict.problem
+
+
+def test_an_unknown_hash_algorithm_fails_verification(ledger, signer):
+    _tamper(ledger, "UPDATE ledger SET algorithm='md5' WHERE seq=3")
+    verdict = verify_ledger(ledger, signer.public_key)
+    assert (
+        not verdict.ok and verdict.first_broken == 3 and "unknown hash algorithm" in verdict.problem
+    )
+
+
 def test_deleted_entry_is_detected(ledger, signer):
     _tamper(ledger, "DELETE FROM ledger WHERE seq=9")
     verdict = verify_ledger(ledger, signer.public_key)

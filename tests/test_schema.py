@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+from enum import Enum
+from pathlib import Path
+
 import pytest
 
 from fedscore.core.errors import SchemaError
-from fedscore.core.schema import Role, load_schema, parse_schema
+from fedscore.core.schema import Role, load_schema, parse_schema, schema_json_schema
+from fedscore.core.schema.columns import COLUMN_MODELS
+from fedscore.datasets import default_task_path
+
+#: The bundled schema as the hand-written parser read it before the typed document models.
+BUNDLED_SCHEMA_DUMP = Path(__file__).parent / "data" / "default_risk_schema.json"
 
 
 def test_bundled_schema_declares_every_role(schema):
@@ -95,7 +106,7 @@ def test_hierarchy_and_rules_parse(minimal_schema):
     [
         (('release = "city"', 'release = "town"'), "needs 'levels'"),
         (('privacy_unit = "id"', 'privacy_unit = "x"'), "privacy_unit 'x' must be"),
-        (("k_min = 3", "k_min = 0"), "'k_min' and 'max_rows_per_customer' must be >= 1"),
+        (("k_min = 3", "k_min = 0"), r"\[deidentification\]: 'k_min' must be >= 1"),
         (
             ('name = "city"\nrole = "quasi_identifier"', 'name = "city"\nrole = "ignore"'),
             "level 'city' must be a declared quasi-identifier",
@@ -125,3 +136,185 @@ def test_derived_feature_must_use_numeric_columns(minimal_schema):
 def test_unreadable_schema_file(tmp_path):
     with pytest.raises(SchemaError, match="cannot read task schema"):
         load_schema(tmp_path / "absent.toml")
+
+
+def canonical(value: object) -> object:
+    """A JSON-able dump of schema objects that keeps their types (float vs int, enum, tuple)."""
+    if dataclasses.is_dataclass(value):
+        out = {"type": type(value).__name__}
+        for item in dataclasses.fields(value):
+            if item.name not in ("raw_toml", "source"):
+                out[item.name] = canonical(getattr(value, item.name))
+        return out
+    if isinstance(value, Enum):
+        return f"{type(value).__name__}.{value.name}"
+    if isinstance(value, tuple):
+        return [canonical(v) for v in value]
+    assert value is None or isinstance(value, bool | int | float | str), type(value)
+    return value
+
+
+def test_bundled_schema_parses_exactly_as_before():
+    schema = load_schema(default_task_path())
+    dump = canonical(schema)
+    dump["levels"] = {
+        c.name: [[name, list(members)] for name, members in c.categorical.levels()]
+        for c in schema.columns
+        if c.categorical
+    }
+    assert dump == json.loads(BUNDLED_SCHEMA_DUMP.read_text(encoding="utf-8"))
+    text = default_task_path().read_text(encoding="utf-8")
+    assert schema.raw_toml == text and schema.source == str(default_task_path())
+    assert schema.sha256 == hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def problems_of(text: str) -> list[str]:
+    """The lines of the error parsing `text` (as bad.toml) raises, without the first."""
+    with pytest.raises(SchemaError) as caught:
+        parse_schema(text, source="bad.toml")
+    first, *lines = str(caught.value).splitlines()
+    assert first.startswith("bad.toml: ")
+    return [line.removeprefix("  - ") for line in lines]
+
+
+CATEGORICAL = '\n[[columns]]\nname = "c"\nrole = "categorical"\ncategories = [1, 2]\n'
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ("categories = [1, 2]", 'categories = [1, 2]\nquasi_identifier = "false"'),
+            "[[columns]] 'c': 'quasi_identifier' must be true or false",
+        ),
+        (("max = 10", 'max = 10\nscaled = "false"\nbins = [5]'), "'scaled' must be true or false"),
+        (('purpose = "p"', 'purpose = "p"\nversion = 2'), "[task]: 'version' must be a string"),
+        (("k_min = 3", 'k_min = "3"'), "[deidentification]: 'k_min' must be an integer"),
+        (("k_min = 3", "k_min = 3.0"), "[deidentification]: 'k_min' must be an integer"),
+        (("k_min = 3", "k_min = 3\nmax_suppression_rate = true"), "must be a number"),
+        (("positive = 1", "positive = true"), "[[columns]] 'y': 'positive' must be an integer"),
+        (("categories = [1, 2]", "categories = [1, 2.5]"), "'categories' #2 must be an integer"),
+        (('privacy_unit = "id"', 'privacy_unit = ""'), "'privacy_unit' must be a non-empty"),
+    ],
+)
+def test_values_of_the_wrong_type_are_rejected_not_converted(change, expected, minimal_schema):
+    text = (minimal_schema + CATEGORICAL + HIERARCHY).replace(*change)
+    assert text != minimal_schema + CATEGORICAL + HIERARCHY
+    assert expected in "\n".join(problems_of(text))
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (("max = 10", "max = inf"), "[[columns]] 'x': 'max' must be a finite number"),
+        (("min = 0", "min = -inf"), "[[columns]] 'x': 'min' must be a finite number"),
+        (("max = 10", "max = 10\nbins = [nan]"), "'bins' #1 must be a finite number"),
+        (("max = 10", "max = 10\ngeneralize = { band = inf }"), "'generalize.band' must be a"),
+    ],
+)
+def test_numbers_must_be_finite(change, expected, minimal_schema):
+    assert expected in "\n".join(problems_of(minimal_schema.replace(*change)))
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ("max = 10", "max = 10\ngeneralise = { band = 5 }"),
+            "[[columns]] 'x': a numeric column has no key 'generalise' "
+            "(did you mean 'generalize'?)",
+        ),
+        (
+            ("k_min = 3", "k-min = 3"),
+            "[deidentification]: unknown key 'k-min' (did you mean 'k_min'?)",
+        ),
+        (('name = "t"', 'name = "t"\npurpos = "p"'), "[task]: unknown key 'purpos' (did you"),
+        (("[task]", "schema_versoin = 1\n[task]"), "top level: unknown key 'schema_versoin'"),
+    ],
+)
+def test_unknown_keys_are_errors_with_a_hint(change, expected, minimal_schema):
+    assert expected in "\n".join(problems_of((minimal_schema + HIERARCHY).replace(*change)))
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ("categories = [1, 2]", "categories = [1, 2]\nmin = 0"),
+            "[[columns]] 'c': a categorical column has no key 'min'",
+        ),
+        (("max = 10", "max = 10\npositive = 1"), "a numeric column has no key 'positive'"),
+        (("max = 10", "max = 10\nkeep = false"), "a numeric column has no key 'keep'"),
+        (("negative = 0", 'negative = 0\naction = "drop"'), "the label has no key 'action'"),
+        (('role = "customer_key"', 'role = "customer_key"\nkeep = true'), "no key 'keep'"),
+    ],
+)
+def test_keys_that_do_not_apply_to_the_role_are_errors(change, expected, minimal_schema):
+    assert expected in "\n".join(problems_of((minimal_schema + CATEGORICAL).replace(*change)))
+
+
+def test_every_problem_is_reported_together(minimal_schema):
+    text = minimal_schema.replace("max = 10", "max = inf") + CATEGORICAL.replace(
+        "categories", 'quasi_identifier = "no"\ncategories'
+    )
+    assert problems_of(text) == [
+        "[[columns]] 'x': 'max' must be a finite number",
+        "[[columns]] 'c': 'quasi_identifier' must be true or false",
+    ]
+    # The rules across entries are reported together too, once every entry is valid.
+    text = minimal_schema.replace('role = "customer_key"', 'role = "ignore"') + (
+        '\n[[columns]]\nname = "x"\nrole = "ignore"\n'
+    )
+    assert problems_of(text) == [
+        "[[columns]]: columns declared twice: ['x']",
+        "[[columns]]: exactly one 'customer_key' column is required",
+    ]
+
+
+def test_an_entry_without_a_name_is_named_by_its_position(minimal_schema):
+    text = minimal_schema + '\n[[columns]]\nrole = "numeric"\nmin = 0\nmax = 1\n'
+    assert problems_of(text) == ["[[columns]] #4: a numeric column needs 'name'"]
+
+
+@pytest.mark.parametrize(
+    ("addition", "expected"),
+    [
+        (
+            '[[columns]]\nname = "c"\nrole = "categorical"\ncategories = [1, 2]\n'
+            "groups = { a = [1], b = [1, 2] }\n",
+            "[[columns]] 'c': 'groups.b' names categories of another group",
+        ),
+        (
+            '[[columns]]\nname = "ok"\nrole = "consent"\ngranted = ["Y"]\nrefused = ["Y"]\n',
+            "[[columns]] 'ok': a value cannot be both 'granted' and 'refused'",
+        ),
+        (
+            '[[derived]]\nname = "r"\nkind = "ratio"\nnumerator = "x"\ndenominator = "x"\n'
+            "floor = 0\nmin = 0\nmax = 1\n",
+            "[[derived]] 'r': 'floor' must be > 0",
+        ),
+        (
+            '[[derived]]\nname = "n"\nkind = "count"\ncolumns = ["x"]\nvalue = 1\nmin = 0\n'
+            'max = 1\n[[derived]]\nname = "n"\nkind = "count"\ncolumns = ["x"]\nvalue = 2\n'
+            "min = 0\nmax = 1\n",
+            "[[derived]] 'n': name clashes with another derived feature",
+        ),
+    ],
+)
+def test_rules_the_loose_parser_did_not_check(addition, expected, minimal_schema):
+    text = minimal_schema + addition
+    assert expected in problems_of(text)
+
+
+def test_schema_version_one_is_accepted_and_no_other(minimal_schema):
+    assert parse_schema("schema_version = 1\n" + minimal_schema).name == "t"
+    lines = problems_of("schema_version = 2\n" + minimal_schema)
+    assert lines == ["top level: 'schema_version' must be 1"]
+
+
+def test_the_json_schema_describes_each_role():
+    document = schema_json_schema()
+    mapping = document["properties"]["columns"]["items"]["discriminator"]["mapping"]
+    assert set(mapping) == {role.value for role in Role} == set(COLUMN_MODELS)
+    assert document["additionalProperties"] is False
+    assert document["$defs"]["NumericColumn"]["required"] == ["min", "max", "name", "role"]

@@ -27,7 +27,7 @@ from fedscore.scoring.batch import BookScorer
 def registered(trained_consortium, tmp_path_factory):
     """A registry holding the trained run in production, and that model's scorer."""
     registry = ModelRegistry(tmp_path_factory.mktemp("batch") / "registry")
-    registry.promote(registry.register(trained_consortium.run_dir).version)
+    registry.promote(registry.register(trained_consortium.run_dir, trained_consortium.keys).version)
     return registry, registry.load("production").scorer()
 
 
@@ -105,6 +105,8 @@ BAD_KINDS = [
     "not UTF-8",
     "empty file",
     "identifier in a feature",
+    "identifier in a float feature",
+    "plain CSV named .csv.gz",
 ]
 
 
@@ -163,6 +165,20 @@ def bad_books(book, tmp_path_factory) -> dict[str, tuple]:
         TableReadError,
         ["column 'BILL_AMT2'", "mobile", "direct identifiers"],
     )
+    rounded = book.copy()  # a float64 holds 18 digits only rounded: 4.2e17 steps by 64
+    rounded.loc[10, "BILL_AMT2"] = float(rounded.loc[10, "id_number"])
+    write_table(rounded, tmp_path / "rounded.parquet")
+    cases["identifier in a float feature"] = (
+        tmp_path / "rounded.parquet",
+        TableReadError,
+        ["column 'BILL_AMT2' holds 1 value(s) detected as resident_id", "direct identifiers"],
+    )
+    (tmp_path / "plain.csv.gz").write_bytes((tmp_path / "wrong_type.csv").read_bytes())
+    cases["plain CSV named .csv.gz"] = (
+        tmp_path / "plain.csv.gz",
+        TableReadError,
+        ["not a readable gzip file", "gzip-compressed CSV"],
+    )
     assert set(cases) == set(BAD_KINDS)
     return cases
 
@@ -180,7 +196,8 @@ def test_bad_book_gets_a_clear_error_and_leaves_no_output(
         assert str(source) in message, message
         for word in words:
             assert word in message, (word, message)
-        for secret in ("thirty", "surplus", str(book.loc[10, "mobile"])):
+        secrets = ("thirty", "surplus", book.loc[10, "mobile"], book.loc[10, "id_number"][:11])
+        for secret in secrets:
             assert secret not in message, message
     assert list(tmp_path.iterdir()) == []  # nothing half-written left behind
 

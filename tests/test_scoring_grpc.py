@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
+from fedscore.core.errors import ConfigError
 from fedscore.deployment.pki import init_pki
 from fedscore.scoring import ModelRegistry
 from fedscore.scoring.grpc_api import (
@@ -24,6 +25,7 @@ from fedscore.scoring.grpc_api import (
     ScoringServer,
     ServeSettings,
 )
+from fedscore.scoring.grpc_api.convert import fields_request
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +33,7 @@ def served(trained_consortium, tmp_path_factory):
     """A registered model served with TLS (the consortium PKI's certificate) on 127.0.0.1."""
     root = tmp_path_factory.mktemp("scoring-service")
     registry = ModelRegistry(root / "registry")
-    version = registry.register(trained_consortium.run_dir).version
+    version = registry.register(trained_consortium.run_dir, trained_consortium.keys).version
     registry.promote(version)
     pki = init_pki(root / "pki", ["127.0.0.1", "localhost"])
     model = registry.load("production")
@@ -197,3 +199,116 @@ def test_fedscore_serve_shuts_down_gracefully_on_sigterm(served, customers, tmp_
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+#: Identifiers as a client sends them in a numeric field: as doubles, which hold every
+#: integer only up to 2**53, so all but the mobile arrive with other last digits.
+NUMERIC_IDENTIFIERS = [
+    ("resident ID", 110105198001010059, "resident_id"),  # arrives as ...064
+    ("resident ID whose check character X a number cannot carry", 11010519491231002, "resident_id"),
+    ("19-digit UnionPay card", 6217009576601596814, "bank_card"),
+    ("18-digit card", 621700957660159689, "bank_card"),
+    ("17-digit card", 62170095766015964, "bank_card"),
+    ("resident ID as numeric text in exponent form", "1.1010519800101006e17", "resident_id"),
+    ("ID without its X as text", "11010519491231002", "resident_id"),
+]
+
+
+@pytest.mark.parametrize(
+    ("value", "detector"),
+    [case[1:] for case in NUMERIC_IDENTIFIERS],
+    ids=[case[0] for case in NUMERIC_IDENTIFIERS],
+)
+def test_identifiers_sent_as_numbers_are_refused(served, customers, value, detector):
+    _, _, _, _, client = served
+    with pytest.raises(grpc.RpcError) as caught:
+        client.score({**customers[0], "BILL_AMT1": value})
+    error = caught.value
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    details = error.details()
+    assert f"field 'BILL_AMT1': holds a direct identifier (detected as {detector})" in details
+    assert dict(error.trailing_metadata())[FIELDS_METADATA] == "BILL_AMT1"
+    assert str(value)[:11] not in details
+
+
+#: Field names that must never come back in an error or the trailer.
+SECRET_NAMES = {
+    "field named by a resident ID": "11010519491231002X",
+    "field named by a mobile": "13912345678",
+    "field named by a card number": "6217009576601596814",
+    "field with a 1 MB name": "n" * 1_000_000,
+}
+
+
+@pytest.mark.parametrize("name", SECRET_NAMES.values(), ids=SECRET_NAMES.keys())
+def test_a_field_name_holding_an_identifier_is_named_by_position(served, customers, name):
+    _, _, _, _, client = served
+    fields = {**customers[0], name: 1}
+    with pytest.raises(grpc.RpcError) as caught:
+        client.score(fields)
+    error = caught.value
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    position = sorted(fields).index(name) + 1
+    assert f"field #{position} (name withheld" in error.details()
+    assert "not a feature of the model" in error.details()
+    assert dict(error.trailing_metadata())[FIELDS_METADATA] == f"#{position}"
+    for echoed in (error.details(), str(error.trailing_metadata())):
+        assert name[:11] not in echoed
+
+
+@pytest.mark.parametrize(
+    ("request_id", "why"),
+    [
+        ("11010519491231002X", "request_id: holds a direct identifier (detected as resident_id"),
+        ("13912345678", "request_id: holds a direct identifier (detected as mobile"),
+        ("r" * 1_000_000, "request_id: must be at most 128 printable ASCII characters"),
+        ("r" * 129, "request_id: must be at most 128 printable ASCII characters"),
+        ("订单-1", "request_id: must be at most 128 printable ASCII characters"),
+    ],
+    ids=["resident ID", "mobile", "1 MB", "129 characters", "not ASCII"],
+)
+def test_a_request_id_that_cannot_be_echoed_is_refused(served, customers, request_id, why):
+    _, _, _, _, client = served
+    with pytest.raises(grpc.RpcError) as caught:
+        client.score(customers[0], request_id=request_id)
+    error = caught.value
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert why in error.details() and len(error.details()) < 300
+    assert dict(error.trailing_metadata())[FIELDS_METADATA] == "request_id"
+    assert request_id[:11] not in error.details()
+    # In a stream, the request is named by its position only.
+    requests = iter([fields_request(customers[0], "a"), fields_request(customers[1], request_id)])
+    replies = client.stub.ScoreBatch(requests, timeout=10)
+    assert next(replies).request_id == "a"
+    with pytest.raises(grpc.RpcError) as streamed:
+        list(replies)
+    assert streamed.value.details().startswith(f"request #2: {why}")
+    assert request_id[:11] not in streamed.value.details()
+
+
+def test_a_request_id_of_128_printable_characters_is_echoed(served, customers):
+    _, _, _, _, client = served
+    request_id = "~ r-" + "9" * 124
+    assert client.score(customers[0], request_id=request_id).request_id == request_id
+
+
+def test_nan_sent_as_a_number_is_not_a_finite_number(served, customers):
+    _, _, _, _, client = served
+    with pytest.raises(grpc.RpcError) as caught:
+        client.score({**customers[0], "BILL_AMT1": float("nan")})
+    error = caught.value
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details() == "field 'BILL_AMT1': wrong type: expected a finite number"
+    assert "missing" not in error.details()
+
+
+@pytest.mark.parametrize(
+    ("port", "workers", "why"),
+    [(70_000, 0, "--port"), (-1, 0, "--port"), (50051, -1, "--workers")],
+    ids=["port above 65535", "negative port", "negative workers"],
+)
+def test_serve_settings_out_of_range_are_refused(served, port, workers, why):
+    _, pki, _, _, _ = served
+    # gRPC would take port 70000 modulo 65536 and listen on 4464.
+    with pytest.raises(ConfigError, match=why):
+        ServeSettings("127.0.0.1", port, pki.server_cert, pki.server_key, workers=workers)

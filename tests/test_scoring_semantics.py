@@ -23,6 +23,7 @@ from fedscore.scoring.development import DevelopmentProfile
 from fedscore.scoring.errors import RequestError
 from fedscore.scoring.features import FeatureGroups
 from fedscore.scoring.grades import GradeScale
+from fedscore.scoring.identifiers import IdentifierGuard
 from fedscore.scoring.psi import ScoreDistribution, ScoreHistogram, population_stability_index
 from fedscore.scoring.record import RecordEncoder
 from fedscore.scoring.scorecard import Scorecard
@@ -87,7 +88,7 @@ def test_grade_cut_offs_from_toml(tmp_path):
             '[[grades]]\nname = "B"\nmin_score = 400\naction = "y"\n',
             "takes no min_score",
         ),
-        ("[scorecard]\npdo = 0\n", "'pdo' must be > 0"),
+        ("[scorecard]\npdo = 0\n", "pdo: Input should be greater than 0"),
         ("[scorecard]\nbase_odds = 50\nbogus = 1\n", "bogus"),
     ],
 )
@@ -96,6 +97,39 @@ def test_bad_scoring_configuration_is_refused(tmp_path, toml, message):
     path.write_text(toml, encoding="utf-8")
     with pytest.raises(ConfigError, match=message):
         ScoringConfig.from_toml(path)
+
+
+CONFIG_MISTAKES = {
+    "misspelt key": ("[scorecard]\npdp = 20\n", ["pdp", "did you mean 'pdo'"]),
+    "misspelt section": ("[scorcard]\npdo = 20\n", ["scorcard", "did you mean 'scorecard'"]),
+    "number as text": ('[scorecard]\npdo = "20"\n', ["pdo", "valid number"]),
+    "integer as text": ('[reasons]\ntop = "3"\n', ["top", "valid integer"]),
+    "not finite": ("[psi]\nwarn_above = inf\n", ["warn_above", "finite number"]),
+    "missing key": (
+        '[[grades]]\nname = "A"\nmin_score = 550\n[[grades]]\nname = "B"\naction = "y"\n',
+        ["grades", "0.action", "required"],
+    ),
+    "unknown reason method": ('[reasons]\nmethod = "shap"\n', ["method", "exact_linear"]),
+}
+
+
+@pytest.mark.parametrize(("toml", "words"), CONFIG_MISTAKES.values(), ids=CONFIG_MISTAKES.keys())
+def test_scoring_config_errors_name_file_key_path_and_rule(tmp_path, toml, words):
+    path = tmp_path / "scoring.toml"
+    path.write_text(toml, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_scoring_config(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: 1 invalid setting"), message
+    for word in words:
+        assert word in message, (word, message)
+    assert "__init__" not in message and "Traceback" not in message
+
+
+def test_a_string_is_never_a_number_nor_a_list_of_grades():
+    with pytest.raises(ConfigError, match="grades"):
+        ScoringConfig.from_mapping({"grades": "A"}, source="inline")
+    assert load_scoring_config() == ScoringConfig()  # the bundled file is the default
 
 
 def test_psi_matches_hand_computed_value():
@@ -209,3 +243,25 @@ def test_record_errors_are_the_core_validation_errors(schema, market, column, va
     assert [(p.field, p.problem) for p in fast.value.problems] == [
         (p.column, p.problem) for p in core.value.problems
     ]
+
+
+def test_a_nan_is_a_wrong_value_not_a_missing_one(schema, market):
+    customer = market.consortium_test.iloc[0].to_dict()
+    with pytest.raises(RequestError) as caught:
+        RecordEncoder(schema).encode({**customer, "BILL_AMT1": float("nan")})
+    assert [(p.field, p.problem) for p in caught.value.problems] == [
+        ("BILL_AMT1", "wrong type: expected a finite number")
+    ]
+
+
+def test_identifiers_rounded_by_a_double_are_still_found(schema, market):
+    guard = IdentifierGuard(schema)
+    people = market.parties["large_bank"].head(300)
+    for id_number in people["id_number"]:
+        # A number cannot carry the check character X: such an ID arrives without it.
+        value = float(id_number[:17] if id_number.endswith("X") else id_number)
+        assert guard.identifier_in("BILL_AMT1", value) == "resident_id", id_number
+    for card in people["card_number"]:
+        assert guard.identifier_in("BILL_AMT1", float(card)) == "bank_card", card
+    for amount in (0.0, 250_000.0, -5e5, 9_999_999_999.0, 0.5, float("inf"), float("nan")):
+        assert guard.identifier_in("BILL_AMT1", amount) is None

@@ -29,10 +29,11 @@ from fedscore.core.errors import ConfigError
 from fedscore.core.runconfig import RunConfig
 from fedscore.datasets import default_task_path
 from fedscore.server.history import RoundHistory, RunHistory
+from fedscore.server.party_names import PartyNames
 from fedscore.server.rundir import _refused_cell, build_summary
 from fedscore.server.settings import ServerSettings
 from fedscore.server.strategy import available_strategies, build_strategy
-from fedscore.server.training_loop import _PartyNames, collect_training
+from fedscore.server.training_loop import collect_training
 from fedscore.server.update_screening import screen_updates
 
 SHAPES = {"0.weight": (1, 4), "0.bias": (1,)}
@@ -99,7 +100,7 @@ def _screen(
     """The round loop's steps: record the outcomes, then screen the updates."""
     record = RoundHistory(1)
     accepted = collect_training(
-        replies, [r.metadata.src_node_id for r in replies], _PartyNames(), record
+        replies, [r.metadata.src_node_id for r in replies], PartyNames(), record
     )
     assert len(accepted) == len(replies)
     return screen_updates(accepted, _global(), run or RunConfig(), record), record
@@ -264,7 +265,9 @@ def test_run_config_round_trips_the_new_settings(tmp_path):
     assert RunConfig.from_flower(unset.to_flower()).max_update_norm is None
     assert RunConfig.from_mapping(unset.as_dict()) == unset
     assert RunConfig.from_flower({"max-update-norm": "none"}).max_update_norm is None
-    assert RunConfig.from_flower({"max-update-norm": "2.5"}).max_update_norm == 2.5
+    assert RunConfig.from_flower({"max-update-norm": 2.5}).max_update_norm == 2.5
+    with pytest.raises(ConfigError, match="max_update_norm: Input should be a valid number"):
+        RunConfig.from_flower({"max-update-norm": "2.5"})  # a text is not a number
 
 
 @pytest.mark.parametrize(
@@ -272,8 +275,8 @@ def test_run_config_round_trips_the_new_settings(tmp_path):
     [{"max_update_norm": 0.0}, {"max_update_norm": -1.0}, {"trim_beta": 0.5}],
 )
 def test_run_config_refuses_bad_bounds(changes):
-    with pytest.raises(ConfigError):
-        RunConfig(**changes)
+    with pytest.raises(ConfigError, match="run config: 1 invalid setting"):
+        RunConfig().replace(**changes)
 
 
 def test_an_error_the_superlink_answers_for_a_node_is_that_nodes_outcome():
@@ -293,7 +296,7 @@ def test_an_error_the_superlink_answers_for_a_node_is_that_nodes_outcome():
         message_type=MessageType.TRAIN,
     )
     unavailable = Message(Error(code=5, reason="Error: Node Unavailable"), metadata=metadata)
-    names = _PartyNames()
+    names = PartyNames()
     names.by_node[77] = "city_bank"
     record = RoundHistory(1)
     good = _reply("large_bank", _arrays([0.1, 0.1, 0.1, 0.1]), node_id=12)

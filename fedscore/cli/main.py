@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import tomli_w
 import typer
 from rich.console import Console
 
-from fedscore.cli import parties, release, runs, scoring
+from fedscore.cli import parties, release, runs, schemas, scoring
 from fedscore.cli.output import console, fail
 from fedscore.clients.federation import FederationManifest
+from fedscore.clients.party_setup import write_party_node
 from fedscore.core.errors import FedscoreError
 from fedscore.core.run_request import OwnerIdentity
 from fedscore.core.runconfig import RunConfig
 from fedscore.datasets import default_task_path
-from fedscore.server.rundir import LEDGER_HEADS
 from fedscore.server.settings import ServerSettings
+
+if TYPE_CHECKING:
+    from fedscore.privacy.audit.verification import AuditVerification
 
 app = typer.Typer(
     help="fedscore: privacy-preserving federated credit scoring (Flower + Opacus).",
@@ -124,7 +126,16 @@ def train(
     party: Annotated[
         list[str],
         typer.Option(
-            help="NAME=FILE: an institution and its table (CSV/Parquet). Repeat per party."
+            help="NAME=FILE: an institution and its table (CSV/Parquet). Repeat per party; "
+            "its keys and node config are created under --workdir."
+        ),
+    ] = [],  # noqa: B006
+    consent: Annotated[
+        list[str],
+        typer.Option(
+            help="NAME=FILE: the consent records of a --party institution (customer key, "
+            "purpose, granted_at, expires_at, withdrawn_at); needed unless the task "
+            "schema declares a consent column."
         ),
     ] = [],  # noqa: B006
     node: Annotated[
@@ -186,28 +197,21 @@ def train(
             secure_aggregation,
         )
         node_configs = [p.resolve() for p in node]
-        for entry in party:
-            name, sep, file = entry.partition("=")
-            if not sep or not name or not file:
-                raise typer.BadParameter(f"--party expects NAME=FILE, got '{entry}'")
-            home = (workdir / "institutions" / name).resolve()
-            home.mkdir(parents=True, exist_ok=True)
-            node_file = home / "node.toml"
-            node_file.write_text(
-                tomli_w.dumps(
-                    {
-                        "node": {
-                            "party": name,
-                            "data": str(Path(file).resolve()),
-                            "task": str(task_path),
-                            "state_dir": "state",
-                        },
-                        "privacy": {"max_epsilon": max_epsilon, "allow_non_private": not private},
-                    }
-                ),
-                encoding="utf-8",
+        consents = _named_files(consent, "--consent")
+        for name, file in _named_files(party, "--party").items():
+            node_configs.append(
+                write_party_node(
+                    workdir.resolve() / "institutions" / name,
+                    name,
+                    file,
+                    task_path,
+                    max_epsilon,
+                    allow_non_private=not private,
+                    consent=consents.pop(name, None),
+                )
             )
-            node_configs.append(node_file)
+        if consents:
+            raise FedscoreError(f"--consent names no --party institution: {sorted(consents)}")
         if len(node_configs) < 1:
             raise typer.BadParameter("name at least one party (--party NAME=FILE or --node)")
         manifest_path = (workdir / "federation.toml").resolve()
@@ -229,6 +233,19 @@ def train(
     except FedscoreError as error:
         fail(error)
     _exit_unless_done(run_dir)
+
+
+def _named_files(entries: list[str], option: str) -> dict[str, Path]:
+    """NAME=FILE options as name → resolved path."""
+    named: dict[str, Path] = {}
+    for entry in entries:
+        name, sep, file = entry.partition("=")
+        if not sep or not name or not file:
+            raise FedscoreError(f"{option} expects NAME=FILE, got '{entry}'")
+        if name in named:
+            raise FedscoreError(f"{option} names '{name}' twice")
+        named[name] = Path(file).resolve()
+    return named
 
 
 def _exit_unless_done(run_dir: Path) -> None:
@@ -335,52 +352,81 @@ def audit_verify(
         ),
     ] = None,
 ) -> None:
-    """Check every hash link and the signatures of a node's ledger; exit 0 only if it verifies."""
-    import dataclasses
+    """Verify a node's ledger and all it must agree with; exit 0 only if everything verifies.
 
-    from fedscore.privacy.audit.evidence import (
-        ConsortiumKeys,
-        collect_institution,
-        collect_run,
-        cross_check,
-    )
-    from fedscore.privacy.ledger import load_public_keys
+    For a node: every entry's stored text, hash link and the signature, the accountant
+    state of every data version, the de-identification reports the entries name, and with
+    --against the run's signed entries of this node. For a run directory: every signed
+    ledger head in it. The same verification as `fedscore audit report`.
+    """
+    from fedscore.privacy.audit.discovery import EvidenceSources, discover_sources
+    from fedscore.privacy.audit.trusted_keys import ConsortiumKeys
+    from fedscore.privacy.audit.verification import verify_evidence
 
-    if (path / LEDGER_HEADS).is_file():
-        _verify_run_directory(path, keys)
-        return
     try:
-        trusted = ConsortiumKeys(load_public_keys(keys), keys) if keys else ConsortiumKeys()
-        evidence = collect_institution(path, trusted, party)
-        verdict, ledger_file = evidence.verification, evidence.ledger_file
-        if verdict.ok and against is not None:
-            run = collect_run(against, {evidence.party: evidence.public_key})
-            removed = cross_check([evidence], [run])
-            if removed:
-                verdict = dataclasses.replace(
-                    verdict, ok=False, problem=removed[0].message, first_broken=verdict.entries
-                )
+        found = discover_sources([path])
+        if not found.institutions and keys is None:
+            raise FedscoreError("name the consortium's key list with --keys")
+        sources = EvidenceSources(
+            found.institutions, (*found.runs, *([against] if against else []))
+        )
+        verified = verify_evidence(
+            sources,
+            ConsortiumKeys.from_key_list(keys),
+            party,
+            audited_parties_only=bool(found.institutions),
+        )
     except FedscoreError as error:
         fail(error)
-    if trusted.source is None:
+    _print_verification(verified)
+    if not verified.ok:
+        raise typer.Exit(code=1)
+
+
+def _print_verification(verified: AuditVerification) -> None:
+    """Each ledger's and run's verdict, every other finding, then the overall verdict."""
+    from fedscore.privacy.audit.findings import LEDGER
+
+    for institution in verified.institutions:
+        ledger = institution.verification
+        if ledger.ok:
+            entries = (
+                "1 entry verifies" if ledger.entries == 1 else f"{ledger.entries} entries verify"
+            )
+            line = f"{institution.party}: {entries} ({ledger.signature_checks} signature check(s))"
+        else:
+            line = f"{institution.party}: FAILED at entry #{ledger.first_broken}: {ledger.problem}"
         console.print(
-            f"warning: verified with {evidence.key_source}; pass --keys with the "
-            "consortium's key list for an independent check",
-            style="yellow",
+            f"{line} — {institution.ledger_file}",
+            style=None if ledger.ok else "bold red",
             markup=False,
+            soft_wrap=True,
         )
-    if verdict.ok:
+    for run in verified.runs:
+        for name, verified_heads in sorted(run.verified_heads.items()):
+            console.print(
+                f"run {run.run_id}: {verified_heads} of {len(run.heads[name])} signed ledger "
+                f"head(s) of {name} verify",
+                markup=False,
+            )
+    for finding in verified.findings:
+        if finding.check != LEDGER:
+            _print_finding(finding.severity, finding.subject, finding.message)
+    if verified.ok:
+        console.print("OK: everything verifies", style="bold green")
+    else:
         console.print(
-            f"OK: {verdict.entries} entries verify ({verdict.signature_checks} "
-            f"signature check(s)) — {ledger_file}"
+            f"FAILED: {len(verified.failures)} problem(s), listed above", style="bold red"
         )
-        return
+
+
+def _print_finding(severity: str, subject: str, message: str) -> None:
     console.print(
-        f"FAILED at entry #{verdict.first_broken}: {verdict.problem} — {ledger_file}",
-        style="bold red",
+        f"{severity}: [{subject}] {message}",
+        style="bold red" if severity == "failure" else "yellow",
         markup=False,
+        soft_wrap=True,
     )
-    raise typer.Exit(code=1)
 
 
 @audit_app.command("canary")
@@ -429,26 +475,6 @@ def audit_canary(
         raise typer.Exit(code=1)
 
 
-def _verify_run_directory(run_dir: Path, keys: Path | None) -> None:
-    """Check every signed ledger head the nodes sent with their updates."""
-    from fedscore.privacy.audit.evidence import collect_run
-    from fedscore.privacy.ledger import load_public_keys
-
-    try:
-        if keys is None:
-            raise FedscoreError("name the consortium's key list with --keys")
-        evidence = collect_run(run_dir, load_public_keys(keys))
-    except FedscoreError as error:
-        fail(error)
-    for finding in evidence.findings:
-        console.print(f"FAILED {finding.message}", style="bold red", markup=False)
-    for party, heads in sorted(evidence.heads.items()):
-        console.print(f"{party}: {len(heads)} signed ledger head(s) checked", markup=False)
-    if evidence.findings:
-        raise typer.Exit(code=1)
-    console.print(f"OK: every signed ledger head in {run_dir} verifies", markup=False)
-
-
 @audit_app.command("report")
 def audit_report(
     paths: Annotated[
@@ -464,13 +490,11 @@ def audit_report(
     ] = Path("audit"),
 ) -> None:
     """Write the compliance report: every party's spend, verified; exit 1 if anything fails."""
-    from fedscore.privacy.audit.evidence import ConsortiumKeys
     from fedscore.privacy.audit.report import audit, write_audit_report
-    from fedscore.privacy.ledger import load_public_keys
+    from fedscore.privacy.audit.trusted_keys import ConsortiumKeys
 
     try:
-        trusted = ConsortiumKeys(load_public_keys(keys), keys) if keys else ConsortiumKeys()
-        report = audit(paths, trusted)
+        report = audit(paths, ConsortiumKeys.from_key_list(keys))
         outputs = write_audit_report(report, out)
     except FedscoreError as error:
         fail(error)
@@ -509,13 +533,7 @@ def _print_audit(document: dict[str, object]) -> None:
             markup=False,
         )
     for finding in document["findings"]:  # type: ignore[attr-defined]
-        style = "bold red" if finding["severity"] == "failure" else "yellow"
-        console.print(
-            f"{finding['severity']}: [{finding['subject']}] {finding['message']}",
-            style=style,
-            markup=False,
-            soft_wrap=True,
-        )
+        _print_finding(finding["severity"], finding["subject"], finding["message"])
     verdict = document["verification"]["ok"]  # type: ignore[index]
     console.print(
         "VERIFIED" if verdict else "FAILED: the evidence does not verify",
@@ -535,6 +553,7 @@ parties.register(app)
 runs.register(app)
 scoring.register(app)
 release.register(app)
+schemas.register(app)
 
 
 def main() -> None:

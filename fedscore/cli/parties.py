@@ -167,6 +167,7 @@ def node_start(
     import time
 
     from fedscore.clients.node import NodeConfig
+    from fedscore.clients.node_state import StateLock, claim_state
     from fedscore.deployment.processes import ProcessGroup
     from fedscore.deployment.superlink import flower_environment
     from fedscore.deployment.supernode import (
@@ -181,6 +182,9 @@ def node_start(
         deployment = _plaintext_if_asked(NodeDeployment.from_toml(config), insecure_dev)
         command = supernode_command(config, deployment)
         node = NodeConfig.from_toml(config)
+        state_lock = StateLock(node.state_dir)  # held until this command ends
+        state_lock.acquire()
+        claim_state(node.state_dir, node.party)
         group.stop_on_signals()
         group.start(
             "executor", executor_command(config, deployment), node.state_dir / "executor.log"

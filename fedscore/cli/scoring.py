@@ -24,7 +24,7 @@ RegistryDir = Annotated[
     typer.Option(
         "--registry",
         envvar="FEDSCORE_REGISTRY",
-        help="The model registry folder (owner-only; holds the registry's signing key).",
+        help="The model registry folder (scoring needs only its public key).",
     ),
 ]
 ModelVersion = Annotated[
@@ -47,9 +47,34 @@ def _fmt(value: object, digits: int = 4) -> str:
     return f"{float(value):.{digits}f}"  # type: ignore[arg-type]
 
 
+@models_app.command("init-registry")
+def models_init_registry(registry: RegistryDir = DEFAULT_REGISTRY) -> None:
+    """Create a registry and its signing key (once: keys are never replaced; back it up)."""
+    from fedscore.scoring import ModelRegistry
+
+    try:
+        public = ModelRegistry(registry).init()
+    except FedscoreError as error:
+        fail(error)
+    console.print(
+        f"registry {registry}: signing key keys/registry_ed25519.pem (back it up; only "
+        "register, promote and rollback use it), public key keys/registry_ed25519.pub "
+        f"(all that scoring needs): {public}",
+        markup=False,
+    )
+
+
 @models_app.command("register")
 def models_register(
     run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
+    keys: Annotated[
+        Path,
+        typer.Option(
+            "--keys",
+            help="The consortium's key list (TOML, [ledger_keys] party = hex): the card's "
+            "data versions, ε and δ come from the parties' ledger entries it verifies.",
+        ),
+    ],
     registry: RegistryDir = DEFAULT_REGISTRY,
     development: Annotated[
         Path | None,
@@ -66,7 +91,7 @@ def models_register(
 
     try:
         models = ModelRegistry(registry)
-        card = models.register(run_dir, development, load_scoring_config(config))
+        card = models.register(run_dir, keys, development, load_scoring_config(config))
         if promote:
             models.promote(card.version)
     except FedscoreError as error:
@@ -78,12 +103,13 @@ def models_register(
 
 @models_app.command("list")
 def models_list(registry: RegistryDir = DEFAULT_REGISTRY) -> None:
-    """Every registered version with its headline figures; * marks production."""
+    """Every registered version's signed card; * marks production; exit 1 if one does not verify."""
     from fedscore.scoring import ModelRegistry
 
     try:
         models = ModelRegistry(registry)
-        cards = models.cards()
+        checked = models.checked_cards()
+        cards = [entry.card for entry in checked if entry.card is not None]
         production = {card.task: models.production(card.task) for card in cards}
     except FedscoreError as error:
         fail(error)
@@ -116,7 +142,20 @@ def models_list(registry: RegistryDir = DEFAULT_REGISTRY) -> None:
             _fmt(max(epsilons) if epsilons else "inf"),
             ", ".join(p.name for p in card.parties),
         )
-    Console(width=console.width).print(table)
+    if cards:
+        Console(width=console.width).print(table)
+    elif not checked:
+        console.print(f"no models registered in {registry}", markup=False)
+    unverified = [entry for entry in checked if entry.card is None]
+    for entry in unverified:
+        console.print(
+            f"{entry.version}: NOT VERIFIED, not shown: "
+            + entry.problem.removeprefix(f"{entry.version}: "),
+            style="bold red",
+            markup=False,
+        )
+    if unverified:
+        raise typer.Exit(code=1)
 
 
 @models_app.command("show")
@@ -143,7 +182,7 @@ def models_show(
             "algorithm": "Ed25519 over the SHA-256 manifest of every bundle file",
             "manifest_sha256": entry.manifest_sha256,
             "signature": entry.signature,
-            "registry_public_key": models.signer.public_hex,
+            "registry_public_key": models.public_hex,
         },
         "development": development,
     }
@@ -239,13 +278,26 @@ def score(
         list[str] | None,
         typer.Option(help="Input column copied to the output (repeat); default: the customer key."),
     ] = None,
-    chunk_rows: Annotated[int, typer.Option(help="Rows per chunk (bounds memory).")] = 65_536,
+    keep_identifiers: Annotated[
+        bool,
+        typer.Option(
+            "--keep-identifiers",
+            help="Allow --keep to copy direct identifiers (or columns a PII detector flags) "
+            "into the output.",
+        ),
+    ] = False,
+    chunk_rows: Annotated[
+        int, typer.Option(help="Rows per chunk, at least 1 (bounds memory).")
+    ] = 65_536,
     summary: Annotated[
         Path | None, typer.Option(help="Also write the summary as JSON here.")
     ] = None,
 ) -> None:
-    """Score a whole book in chunks: PD, points, grade, action, reasons; grade mix and PSI."""
-    from fedscore.core.documents import write_json
+    """Score a whole book in chunks: PD, points, grade, action, reasons; grade mix and PSI.
+
+    A failure (bad input, a file that cannot be written) exits with status 2 and leaves
+    neither the output nor the summary.
+    """
     from fedscore.scoring import ModelRegistry, load_scoring_config
     from fedscore.scoring.batch import BookScorer
 
@@ -261,14 +313,14 @@ def score(
     try:
         loaded = ModelRegistry(registry).load(model)
         scorer = loaded.scorer(load_scoring_config(config))
-        books = BookScorer(scorer, keep or None, chunk_rows)
+        books = BookScorer(scorer, keep or None, chunk_rows, keep_identifiers)
         with progress:
             task = progress.add_task("rows", total=None)
 
             def advance(done: int, total: int | None) -> None:
                 progress.update(task, completed=done, total=total)
 
-            result = books.score_file(input_path, output, advance)
+            result = books.score_file(input_path, output, advance, summary)
     except FedscoreError as error:
         fail(error)
     table = Table(title=f"{result.rows:,} customers scored by {result.model_version}")
@@ -293,8 +345,6 @@ def score(
             markup=False,
             highlight=False,
         )
-    if summary is not None:
-        write_json(summary, result.as_dict())
 
 
 def register(app: typer.Typer) -> None:

@@ -5,6 +5,7 @@ from fedscore.privacy.accounting.calibration import calibrate_noise
 from fedscore.privacy.accounting.store import (
     AccountantKey,
     AccountantStore,
+    ConcurrentCharge,
     ReleasedUpdate,
     RoundRecord,
 )
@@ -12,6 +13,7 @@ from fedscore.privacy.accounting.store import (
 __all__ = [
     "AccountantKey",
     "AccountantStore",
+    "ConcurrentCharge",
     "EpsilonReport",
     "PartyAccountant",
     "ReleasedUpdate",

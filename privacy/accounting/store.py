@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from fedscore.core.errors import FedscoreError
 from fedscore.core.signing import SigningKey
 from fedscore.privacy.accounting.accountant import PartyAccountant
 from fedscore.privacy.ledger import (
@@ -178,15 +179,31 @@ class AccountantStore:
         ledger_details: dict[str, object] | None = None,
         budget_epoch: str = "default",
         released: ReleasedUpdate | None = None,
+        started_from: PartyAccountant | None = None,
     ) -> LedgerEntry | None:
         """Atomically save the accountant after a round, the round's record, its ledger
         entry (with `ledger_details` such as the de-identification report hash) and the
         update it releases; a data version's first trained round fixes its
-        `budget_epoch`. Returns the ledger entry (None without a signer)."""
+        `budget_epoch`. Returns the ledger entry (None without a signer).
+
+        Args:
+            started_from: the accountant as it was loaded before the round trained (and
+                its budget was checked against). Inside the write transaction the stored
+                accountant must still be exactly that; otherwise another process of this
+                node charged the same data version meanwhile, and nothing is committed.
+
+        Raises:
+            ConcurrentCharge: the stored accountant changed since `started_from`.
+        """
         entry: LedgerEntry | None = None
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
+                if started_from is not None and _stored_state(db, key) != started_from.state_dict():
+                    raise ConcurrentCharge(
+                        "another process of this node charged the same data version while this "
+                        "round trained; its update is discarded (is the node running twice?)"
+                    )
                 (earlier,) = db.execute(
                     "SELECT COUNT(*) FROM round WHERE party=? AND task=? AND data_version=? "
                     "AND run_id=? AND server_round=?",
@@ -315,6 +332,20 @@ class AccountantStore:
                 "INSERT OR IGNORE INTO run_plan VALUES (?,?,?,?,?)",
                 (key.party, key.task, key.data_version, run_id, json.dumps(plan)),
             )
+
+
+class ConcurrentCharge(FedscoreError):
+    """Another process committed a round of the same data version first: nothing was
+    committed, and the update must not be released."""
+
+
+def _stored_state(db: sqlite3.Connection, key: AccountantKey) -> dict[str, object]:
+    """The accountant state as stored, read inside the caller's transaction."""
+    row = db.execute(
+        "SELECT state FROM accountant WHERE party=? AND task=? AND data_version=?",
+        (key.party, key.task, key.data_version),
+    ).fetchone()
+    return json.loads(row[0]) if row else PartyAccountant().state_dict()
 
 
 def _add_attempts(db: sqlite3.Connection) -> None:

@@ -1,1 +1,1 @@
-"""Empirical privacy audits (canaries)."""
+"""Privacy audits: the compliance audit of verified evidence and empirical canary audits."""

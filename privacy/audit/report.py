@@ -1,11 +1,11 @@
 """The compliance audit report: every institution's privacy spend, from verified evidence.
 
-`build_audit_report` turns the evidence (see `evidence`) into one document: per
-party, epsilon per round by RDP and PRV, budget used and left per data version,
-refused rounds, de-identification summaries and consent counts; the worst-case
-epsilon of a customer held by several institutions; the model card of every run;
-and the verification status of everything it rests on. `write_audit_report` saves
-it as JSON and as one self-contained HTML page with the figures embedded.
+`build_audit_report` turns the verified evidence (see `verification`) into one
+document: per party, epsilon per round by RDP and PRV, budget used and left per data
+version, refused rounds, de-identification summaries and consent counts; the worst-case
+epsilon of a customer held by several institutions; the model card of every run; and
+the verification status of everything it rests on. `write_audit_report` saves it as
+JSON and as one self-contained HTML page with the figures embedded.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import math
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -23,17 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from fedscore.core.documents import write_json, write_text_atomic
-from fedscore.privacy.audit.evidence import (
-    FAILURE,
-    ConsortiumKeys,
-    Finding,
-    InstitutionEvidence,
-    RunEvidence,
-    collect_institution,
-    collect_run,
-    cross_check,
-    discover_sources,
-)
+from fedscore.privacy.audit.discovery import discover_sources
+from fedscore.privacy.audit.evidence import InstitutionEvidence
+from fedscore.privacy.audit.run_evidence import RunEvidence
+from fedscore.privacy.audit.trusted_keys import ConsortiumKeys
+from fedscore.privacy.audit.verification import AuditVerification, verify_evidence
 
 #: Above this many parties, the shared-customer table lists pairs and all parties only.
 MAX_PARTIES_FOR_EVERY_COMBINATION = 6
@@ -82,38 +76,17 @@ class AuditOutputs:
 
 
 def audit(paths: Sequence[Path], keys: ConsortiumKeys) -> AuditReport:
-    """Collect, verify and summarise the evidence found at `paths` (see `discover_sources`).
+    """Verify and summarise the evidence found at `paths` (see `discover_sources`).
 
     Raises:
         FedscoreError: a path cannot be read or a party has no key.
     """
-    sources = discover_sources(paths)
-    institutions = tuple(collect_institution(path, keys) for path in sources.institutions)
-    # Without a key list, run directories are checked with the keys the ledgers verified with.
-    run_keys = dict(keys.keys) if keys.source else {i.party: i.public_key for i in institutions}
-    runs = tuple(collect_run(path, run_keys) for path in sources.runs)
-    return build_audit_report(institutions, runs, cross_check(institutions, runs), keys)
+    return build_audit_report(verify_evidence(discover_sources(paths), keys))
 
 
-def build_audit_report(
-    institutions: Sequence[InstitutionEvidence],
-    runs: Sequence[RunEvidence],
-    extra_findings: Iterable[Finding] = (),
-    keys: ConsortiumKeys | None = None,
-) -> AuditReport:
-    """The audit document from verified evidence.
-
-    Args:
-        institutions: each institution's evidence.
-        runs: the run directories' evidence.
-        extra_findings: findings of cross-checks between them (see `cross_check`).
-        keys: the keys the evidence was verified with (named in the report).
-    """
-    findings = [
-        *(f for i in institutions for f in i.findings),
-        *(f for r in runs for f in r.findings),
-        *extra_findings,
-    ]
+def build_audit_report(verified: AuditVerification) -> AuditReport:
+    """The audit document of verified evidence (see `verify_evidence`)."""
+    institutions, runs, keys = verified.institutions, verified.runs, verified.keys
     parties = {i.party: party_view(i) for i in institutions}
     document = {
         "title": "fedscore privacy-budget audit",
@@ -121,8 +94,8 @@ def build_audit_report(
         "fedscore_version": _version(),
         "semantics": SEMANTICS,
         "verification": {
-            "ok": not any(f.severity == FAILURE for f in findings),
-            "key_list": str(keys.source) if keys and keys.source else None,
+            "ok": verified.ok,
+            "key_list": str(keys.source) if keys.source else None,
             "ledgers": {
                 i.party: {
                     "ledger_file": str(i.ledger_file),
@@ -145,13 +118,14 @@ def build_audit_report(
             },
         },
         "findings": [
-            {"severity": f.severity, "subject": f.subject, "message": f.message} for f in findings
+            {"severity": f.severity, "check": f.check, "subject": f.subject, "message": f.message}
+            for f in verified.findings
         ],
         "parties": parties,
         "shared_customers": shared_customer_bounds(parties),
         "runs": [model_card(r) for r in runs],
     }
-    return AuditReport(document, tuple(institutions), tuple(runs))
+    return AuditReport(document, institutions, runs)
 
 
 def party_view(evidence: InstitutionEvidence) -> dict[str, Any]:

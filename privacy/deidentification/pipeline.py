@@ -102,6 +102,14 @@ def deidentify(
     pii_scan = scan_for_pii(raw, schema, table.source)
     frame = table.frame
     consent = _consent(frame, schema, as_of, consent_table)
+    if len(frame) and not consent.counts.valid:
+        counts = consent.counts
+        raise DeidentificationRefused(
+            f"{table.source}: none of its {counts.rows_read} rows has valid consent for "
+            f"'{schema.purpose}' on {as_of.isoformat()} (no record {counts.no_record}, "
+            f"expired {counts.expired}, withdrawn {counts.withdrawn}): is the consent table "
+            "this institution's, for this table?"
+        )
     frame = frame[consent.allowed].reset_index(drop=True)
     rows = {"read": len(table.frame), "with_consent": len(frame)}
 

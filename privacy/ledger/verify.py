@@ -1,22 +1,26 @@
-"""Verifying a ledger: every link recomputed, signatures checked where they must be.
+"""Verifying a ledger: every stored text, hash link and the signatures where they must be.
 
-Complete: the last signature authenticates every earlier entry and signature (they are
-all hashed into it). Fast: N hashes and one Ed25519 check when the ledger is intact;
-when it is not, a binary search over signatures (about log2 N checks) finds the first
-entry that no longer carries the node's signature.
+Complete: each entry's stored text must be the canonical JSON of its content (so every
+reader, Python or SQLite's json_extract, sees the same values), and the last signature
+authenticates every earlier entry and signature (they are all hashed into it). Fast: N
+hashes and one Ed25519 check when the ledger is intact; when it is not, a binary search
+over signatures (about log2 N checks) finds the first entry that no longer carries the
+node's signature.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from fedscore.privacy.ledger.chain import LedgerEntry, canonical, chain_hash
-from fedscore.privacy.ledger.store import read_entries
+from fedscore.privacy.ledger.chain import HASH_ALGORITHMS, LedgerEntry, canonical, chain_hash
 
 
 @dataclass(frozen=True)
@@ -24,7 +28,7 @@ class Verification:
     """The verdict on one ledger.
 
     Attributes:
-        ok: every link and the signatures verify.
+        ok: every stored text, link and the signatures verify.
         entries: how many entries were checked.
         first_broken: position of the first entry that fails (None when ok).
         problem: what fails there.
@@ -38,6 +42,59 @@ class Verification:
     signature_checks: int = 0
 
 
+class _DuplicateKey(ValueError):
+    """A JSON object names the same key twice (readers disagree on which value counts)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    content = dict(pairs)
+    if len(content) != len(pairs):
+        names = [name for name, _ in pairs]
+        raise _DuplicateKey(next(name for name in names if names.count(name) > 1))
+    return content
+
+
+def parse_canonical(text: object) -> tuple[dict[str, Any], str]:
+    """The content of one stored entry, and why its text is not canonical ("" when it is).
+
+    The text must be exactly `canonical(content)`: one JSON object, no duplicate keys,
+    sorted keys, no whitespace. Anything else could read differently to another JSON
+    reader (SQLite's json_extract takes the first of two equal keys, Python the last).
+
+    Args:
+        text: the entry's `content` column as SQLite returned it.
+
+    Returns:
+        The parsed content (empty when the text is not a JSON object, or names a key
+        twice) and the problem.
+    """
+    if not isinstance(text, str):
+        return {}, f"its content is stored as {type(text).__name__}, not text"
+    try:
+        content = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return {}, f"its stored text is not valid JSON ({exc.msg} at character {exc.pos})"
+    except (ValueError, RecursionError):
+        return {}, "its stored text is not readable JSON"
+    if not isinstance(content, dict):
+        return {}, "its stored text is not a JSON object"
+    try:
+        # A key stored twice is read once, so its text cannot be canonical either.
+        if canonical(content) == text.encode("utf-8"):
+            return content, ""
+    except (ValueError, RecursionError):  # e.g. a lone surrogate: not valid UTF-8
+        pass
+    try:
+        json.loads(text, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as duplicate:
+        return {}, f"its stored text holds the key {duplicate.key[:40]!r} twice"
+    return content, "its stored text is not the canonical JSON of its content"
+
+
 def _signed(entry: LedgerEntry, key: Ed25519PublicKey) -> bool:
     try:
         key.verify(entry.signature, entry.entry_hash)
@@ -46,10 +103,20 @@ def _signed(entry: LedgerEntry, key: Ed25519PublicKey) -> bool:
     return True
 
 
-def verify_entries(entries: list[LedgerEntry], key: Ed25519PublicKey) -> Verification:
-    """Check positions, links and signatures of entries in storage order."""
+def verify_entries(entries: Sequence[LedgerEntry], key: Ed25519PublicKey) -> Verification:
+    """Check positions, links and signatures of entries in storage order.
+
+    Each entry is hashed as the canonical JSON of its content; `verify_stored` checks the
+    text a ledger actually stores.
+    """
+    return _verify_links(entries, [canonical(entry.content) for entry in entries], key)
+
+
+def _verify_links(
+    entries: Sequence[LedgerEntry], bodies: Sequence[bytes], key: Ed25519PublicKey
+) -> Verification:
     previous_hash, previous_signature = b"", b""
-    for position, entry in enumerate(entries):
+    for position, (entry, body) in enumerate(zip(entries, bodies, strict=True)):
         if entry.seq != position:
             what = "missing or re-ordered entries" if entry.seq > position else "re-ordered entry"
             return Verification(
@@ -58,9 +125,11 @@ def verify_entries(entries: list[LedgerEntry], key: Ed25519PublicKey) -> Verific
                 position,
                 f"entry #{position} has sequence number {entry.seq}: {what}",
             )
-        expected = chain_hash(
-            previous_hash, previous_signature, canonical(entry.content), entry.algorithm
-        )
+        if entry.algorithm not in HASH_ALGORITHMS:
+            return Verification(
+                False, len(entries), position, f"entry #{position}: unknown hash algorithm"
+            )
+        expected = chain_hash(previous_hash, previous_signature, body, entry.algorithm)
         if expected != entry.entry_hash:
             return Verification(
                 False,
@@ -94,13 +163,54 @@ def verify_entries(entries: list[LedgerEntry], key: Ed25519PublicKey) -> Verific
     )
 
 
+def verify_stored(
+    db: sqlite3.Connection, key: Ed25519PublicKey
+) -> tuple[list[LedgerEntry], Verification]:
+    """Every entry of a privacy-state database's ledger as stored, and the verdict on them.
+
+    Each link is hashed over the text as stored, and that text must be the canonical JSON
+    of its content (see `parse_canonical`): a node holding its own key cannot sign a text
+    that reads one way to the auditor and another way to SQL.
+
+    Args:
+        db: the node's privacy-state database (read-only is enough).
+        key: the node's ledger public key, from the consortium's key list.
+    """
+    entries: list[LedgerEntry] = []
+    bodies: list[bytes] = []
+    unreadable: tuple[int, str] | None = None
+    rows = db.execute(
+        "SELECT seq, content, entry_hash, signature, algorithm FROM ledger ORDER BY rowid"
+    )
+    for position, (seq, text, entry_hash, signature, algorithm) in enumerate(rows):
+        content, problem = parse_canonical(text)
+        if problem and unreadable is None:
+            unreadable = (position, f"entry #{seq}: {problem} (the entry was tampered with)")
+        entries.append(
+            LedgerEntry(int(seq), content, _blob(entry_hash), _blob(signature), str(algorithm))
+        )
+        bodies.append(text.encode("utf-8") if isinstance(text, str) else b"")
+    chain = _verify_links(entries, bodies, key)
+    if unreadable is None or (
+        chain.first_broken is not None and chain.first_broken < unreadable[0]
+    ):
+        return entries, chain
+    position, problem = unreadable
+    return entries, Verification(False, len(entries), position, problem, chain.signature_checks)
+
+
 def verify_ledger(path: Path, key: Ed25519PublicKey) -> Verification:
-    """Verify the ledger stored in a node's privacy-state file."""
+    """Verify the ledger stored in a node's privacy-state file (see `verify_stored`)."""
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        return verify_entries(read_entries(db), key)
+        return verify_stored(db, key)[1]
     finally:
         db.close()
+
+
+def _blob(value: object) -> bytes:
+    """A stored hash or signature; anything but a BLOB fails verification as empty."""
+    return bytes(value) if isinstance(value, bytes | bytearray | memoryview) else b""
 
 
 def verify_signed_head(head: dict[str, object], key: Ed25519PublicKey) -> str:

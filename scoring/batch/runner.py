@@ -2,7 +2,9 @@
 
 Every chunk goes through the core validation and encoding of training
 (`Scorer.encode_frame`); the first bad chunk stops the run with an error naming the
-file, row and column, and the partial output is removed (`TableSink`).
+file, row and column, and the partial output is removed (`TableSink`). Columns copied
+to the output (`keep`) must not be direct identifiers of the task nor hold values a
+PII detector flags, unless that is asked for explicitly (`keep_identifiers`).
 """
 
 from __future__ import annotations
@@ -15,11 +17,18 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from fedscore.core.errors import TableReadError
-from fedscore.scoring.batch.sinks import TableSink
+from fedscore.core.documents import write_json
+from fedscore.core.errors import ConfigError, TableReadError
+from fedscore.scoring.batch.sinks import TableSink, refuse_folder
 from fedscore.scoring.batch.sources import TableSource
+from fedscore.scoring.errors import OutputWriteError
 from fedscore.scoring.psi import ScoreHistogram
 from fedscore.scoring.scorer import ScoredBatch, Scorer
+
+KEPT_RULE = (
+    "kept columns are copied into the output, which must not carry direct identifiers "
+    "unless asked for explicitly (--keep-identifiers); nothing was scored"
+)
 
 
 @dataclass(frozen=True)
@@ -84,15 +93,34 @@ class BookScorer:
         Input columns copied to the output (to join the scores back); None for the
         task's customer-key column when the file has it.
     chunk_rows : int
-        Rows per chunk: memory is bounded by this, not by the file.
+        Rows per chunk (at least 1): memory is bounded by this, not by the file.
+    keep_identifiers : bool
+        Whether kept columns may be the task's direct identifiers or hold values a PII
+        detector flags (the output then carries them); refused otherwise.
+
+    Raises:
+        ConfigError: `chunk_rows` is below 1, or a kept column is a direct identifier
+            of the task and `keep_identifiers` is False.
     """
 
     def __init__(
-        self, scorer: Scorer, keep: list[str] | None = None, chunk_rows: int = 65_536
+        self,
+        scorer: Scorer,
+        keep: list[str] | None = None,
+        chunk_rows: int = 65_536,
+        keep_identifiers: bool = False,
     ) -> None:
+        if chunk_rows < 1:
+            raise ConfigError("rows per chunk (--chunk-rows) must be at least 1")
+        identifiers = [c for c in keep or [] if c in scorer.guard.identifier_columns]
+        if identifiers and not keep_identifiers:
+            raise ConfigError(
+                f"columns to keep are direct identifiers of the task: {identifiers}; " + KEPT_RULE
+            )
         self.scorer = scorer
         self.keep = keep
         self.chunk_rows = chunk_rows
+        self.keep_identifiers = keep_identifiers
         names = scorer.grades.names
         self._grade_names = pa.array(names, pa.string())
         self._actions = pa.array(scorer.grades.actions, pa.string())
@@ -104,6 +132,7 @@ class BookScorer:
         source: str | Path,
         output: str | Path,
         on_rows: Callable[[int, int | None], None] | None = None,
+        summary: str | Path | None = None,
     ) -> BatchSummary:
         """Score the book at `source` into `output` (format by suffix).
 
@@ -112,14 +141,55 @@ class BookScorer:
             output: the scored file (.parquet, .csv, .csv.gz); written whole or not at all.
             on_rows: called after each chunk with (rows scored so far, rows in the file
                 when known before reading, i.e. for Parquet, else None): for progress.
+            summary: where to write the summary as JSON too; written only with the
+                output, so a failed run leaves neither.
 
         Raises:
             TableReadError, TableValidationError: bad input (nothing written).
+            OutputWriteError: the output or the summary cannot be written (nothing left).
         """
         started = time.perf_counter()
         source, output = Path(source), Path(output)
-        if source.resolve() == output.resolve():
-            raise TableReadError(f"{output}: the output would overwrite the input")
+        summary = Path(summary) if summary is not None else None
+        _refuse_overlaps(source, output, summary)
+        reader, passthrough = self._open(source)
+        scanned = [] if self.keep_identifiers else passthrough
+        histogram = ScoreHistogram(self.scorer.profile.distribution)
+        grades = np.zeros(len(self.scorer.grades.bands), dtype=np.int64)
+        metadata = {"fedscore.model_version": self.scorer.version, "fedscore.input": source.name}
+        summary_written = False
+        try:
+            with TableSink(output, metadata) as sink:
+                for chunk, first_row in reader.batches():
+                    frame = chunk.to_pandas()
+                    self.scorer.guard.check_table(frame, scanned, str(source), KEPT_RULE)
+                    features_matrix = self.scorer.encode_frame(
+                        frame, str(source), first_row, reader.header_lines
+                    )
+                    batch = self.scorer.score_features(features_matrix)
+                    histogram.add(batch.logit)
+                    grades += np.bincount(batch.grade, minlength=len(grades))
+                    sink.write(self._table(chunk, passthrough, batch))
+                    if on_rows is not None:
+                        on_rows(first_row - 1 + len(batch), reader.total_rows)
+                if histogram.total == 0:
+                    raise TableReadError(f"{source}: the table has no data rows")
+                result = self._summary(source, output, started, histogram, grades)
+                if summary is not None:
+                    _write_summary(summary, result)
+                    summary_written = True
+        except OutputWriteError:
+            if summary_written:  # then the output itself could not be committed
+                summary.unlink(missing_ok=True)  # type: ignore[union-attr]
+            raise
+        return result
+
+    def _open(self, source: Path) -> tuple[TableSource, list[str]]:
+        """The book's reader (features and kept columns only) and the kept columns it has.
+
+        Raises:
+            TableReadError: the file cannot be read, or lacks a column asked to be kept.
+        """
         keep = self.keep if self.keep is not None else [self.scorer.model.schema.customer_key.name]
         features = list(self.scorer.records.feature_names)
         reader = TableSource(source, [*dict.fromkeys([*keep, *features])], self.chunk_rows)
@@ -127,23 +197,17 @@ class BookScorer:
             missing = [c for c in self.keep if c not in reader.present]
             if missing:
                 raise TableReadError(f"{source}: columns to keep are not in the file: {missing}")
-        passthrough = [c for c in keep if c in reader.present]
-        histogram = ScoreHistogram(self.scorer.profile.distribution)
-        grades = np.zeros(len(self.scorer.grades.bands), dtype=np.int64)
-        metadata = {"fedscore.model_version": self.scorer.version, "fedscore.input": source.name}
-        with TableSink(output, metadata) as sink:
-            for frame, first_row in reader.chunks():
-                features_matrix = self.scorer.encode_frame(
-                    frame, str(source), first_row, reader.header_lines
-                )
-                batch = self.scorer.score_features(features_matrix)
-                histogram.add(batch.logit)
-                grades += np.bincount(batch.grade, minlength=len(grades))
-                sink.write(self._table(frame, passthrough, batch))
-                if on_rows is not None:
-                    on_rows(first_row - 1 + len(batch), reader.total_rows)
-            if histogram.total == 0:
-                raise TableReadError(f"{source}: the table has no data rows")
+        return reader, [c for c in keep if c in reader.present]
+
+    def _summary(
+        self,
+        source: Path,
+        output: Path,
+        started: float,
+        histogram: ScoreHistogram,
+        grades: np.ndarray,
+    ) -> BatchSummary:
+        """What the run did, from its score histogram and grade counts."""
         psi = histogram.psi()
         warn_above = self.scorer.config.psi.warn_above
         return BatchSummary(
@@ -160,14 +224,12 @@ class BookScorer:
             development_shares=list(self.scorer.profile.distribution.shares),
         )
 
-    def _table(self, frame: object, passthrough: list[str], batch: ScoredBatch) -> pa.Table:
-        """The scored rows of one chunk as an Arrow table (text columns dictionary-encoded)."""
+    def _table(self, chunk: pa.RecordBatch, passthrough: list[str], batch: ScoredBatch) -> pa.Table:
+        """The scored rows of one chunk as an Arrow table (text columns dictionary-encoded);
+        kept columns as read, with the input's types."""
         n = len(batch)
         grade = pa.array(batch.grade.astype(np.int32))
-        columns: dict[str, pa.Array] = {
-            name: pa.array(frame[name].to_numpy(), from_pandas=True)  # type: ignore[index]
-            for name in passthrough
-        }
+        columns: dict[str, pa.Array] = {name: chunk.column(name) for name in passthrough}
         columns["model_version"] = pa.DictionaryArray.from_arrays(
             pa.array(np.zeros(n, dtype=np.int32)), self._version
         )
@@ -183,3 +245,25 @@ class BookScorer:
             )
             columns[f"reason_{k + 1}_points"] = pa.array(batch.reason_points[:, k], mask=missing)
         return pa.table(columns)
+
+
+def _refuse_overlaps(source: Path, output: Path, summary: Path | None) -> None:
+    """Refuse an output or summary that would overwrite the input or each other, or that
+    names a folder (checked before anything is read)."""
+    if source.resolve() == output.resolve():
+        raise TableReadError(f"{output}: the output would overwrite the input")
+    refuse_folder(output, "output")
+    if summary is None:
+        return
+    if summary.resolve() in (source.resolve(), output.resolve()):
+        raise OutputWriteError(f"{summary}: the summary would overwrite the input or the output")
+    refuse_folder(summary, "summary")
+
+
+def _write_summary(path: Path, summary: BatchSummary) -> None:
+    try:
+        write_json(path, summary.as_dict())
+    except OSError as exc:
+        raise OutputWriteError(
+            f"{path}: the summary cannot be written ({exc.strerror or exc}); nothing was kept"
+        ) from None

@@ -1,7 +1,8 @@
 """Writing scored rows chunk by chunk to a temporary file renamed into place at the end.
 
-A failure (bad input found in a later chunk, an interruption) removes the temporary
-file: the output path holds either the complete result or nothing.
+A failure (bad input found in a later chunk, an interruption, a file that cannot be
+written) removes the temporary file: the output path holds either the complete result
+or nothing. Write failures are `OutputWriteError`s naming the file and the reason.
 """
 
 from __future__ import annotations
@@ -15,6 +16,21 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from fedscore.core.tabular import table_format
+from fedscore.scoring.errors import OutputWriteError
+
+
+def refuse_folder(path: Path, what: str) -> None:
+    """Refuse an output path that is an existing folder.
+
+    Args:
+        path: where a file is to be written.
+        what: what the file is ("output", "summary"), for the error.
+
+    Raises:
+        OutputWriteError: `path` is a folder.
+    """
+    if path.is_dir():
+        raise OutputWriteError(f"{path}: is a folder; give the {what} a file name")
 
 
 class TableSink:
@@ -37,11 +53,21 @@ class TableSink:
         self._stream: pa.CompressedOutputStream | None = None
 
     def __enter__(self) -> TableSink:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        refuse_folder(self.path, "output")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise self._cannot_write(exc) from None
         return self
 
     def write(self, table: pa.Table) -> None:
         """Append one chunk of scored rows."""
+        try:
+            self._write(table)
+        except OSError as exc:
+            raise self._cannot_write(exc) from None
+
+    def _write(self, table: pa.Table) -> None:
         if self._writer is None:
             schema = (
                 table.schema.with_metadata(self.metadata)
@@ -73,5 +99,13 @@ class TableSink:
                 self._stream.close()
             if kind is None and self._writer is not None:
                 self.tmp.replace(self.path)
+        except OSError as exc:
+            if kind is None:
+                raise self._cannot_write(exc) from None
         finally:
             self.tmp.unlink(missing_ok=True)
+
+    def _cannot_write(self, exc: OSError) -> OutputWriteError:
+        # Arrow's OSErrors carry no strerror; their text names the file and the cause.
+        reason = exc.strerror or str(exc)
+        return OutputWriteError(f"{self.path}: cannot be written ({reason}); nothing was kept")

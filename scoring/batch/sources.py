@@ -4,13 +4,15 @@ Only the columns scoring needs are read (the features, plus the columns passed
 through to the output); memory stays bounded by the chunk size whatever the file's
 length. CSV cells are read as text, as `fedscore.core.tabular.read_table` reads them,
 so validation reports a wrong type with its row and column. Read errors name the
-file (and the line, where the reader knows it), never a cell's content.
+file (and the line, where the reader knows it), never a cell's content (nor the bytes
+a file starts with: a `.csv.gz` that is no gzip file is said to be one).
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,15 +67,33 @@ class TableSource:
         self.total_rows = self._parquet.metadata.num_rows
         return list(self._parquet.schema_arrow.names)
 
+    @property
+    def _gzipped(self) -> bool:
+        return self.path.name.lower().endswith(".gz")
+
+    def _unreadable(self, exc: Exception) -> TableReadError:
+        """The error of a file the reader cannot decompress or open (never its bytes)."""
+        if self._gzipped:
+            return TableReadError(
+                f"{self.path}: not a readable gzip file; a .csv.gz must be gzip-compressed "
+                "CSV (name a plain CSV file .csv)"
+            )
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        return TableReadError(f"{self.path}: cannot be read ({reason})")
+
     def _csv_header(self) -> list[str]:
         try:
-            opener = gzip.open if self.path.name.lower().endswith(".gz") else open
+            opener = gzip.open if self._gzipped else open
             with opener(self.path, "rt", encoding="utf-8", newline="") as handle:
                 header = next(csv.reader(handle), None)
         except UnicodeDecodeError as exc:
             raise TableReadError(
                 f"{self.path}: not UTF-8 text (byte {exc.start}); re-export the file as UTF-8 CSV"
             ) from exc
+        except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+            raise self._unreadable(exc) from None
+        except csv.Error as exc:
+            raise TableReadError(f"{self.path}: malformed CSV header ({exc})") from None
         if not header:
             raise TableReadError(f"{self.path}: the file is empty (no header row)")
         if any(not name.strip() for name in header):
@@ -81,15 +101,21 @@ class TableSource:
         self._csv_columns = header
         return header
 
-    def chunks(self) -> Iterator[tuple[pd.DataFrame, int]]:
-        """(chunk, 1-based row number of its first row) over the whole file."""
+    def batches(self) -> Iterator[tuple[pa.RecordBatch, int]]:
+        """(chunk as Arrow read it, 1-based row number of its first row) over the whole
+        file; every chunk has the file's column types."""
         batches = self._parquet_batches() if self.kind == "parquet" else self._csv_batches()
         first = 1
         for batch in batches:
             if batch.num_rows == 0:
                 continue
-            yield batch.to_pandas(), first
+            yield batch, first
             first += batch.num_rows
+
+    def chunks(self) -> Iterator[tuple[pd.DataFrame, int]]:
+        """(chunk, 1-based row number of its first row) over the whole file."""
+        for batch, first in self.batches():
+            yield batch.to_pandas(), first
 
     def _parquet_batches(self) -> Iterator[pa.RecordBatch]:
         try:
@@ -122,6 +148,8 @@ class TableSource:
             yield from reader
         except pa.ArrowInvalid as exc:
             raise TableReadError(self._csv_problem(exc, bad_line)) from None
+        except (OSError, EOFError, zlib.error) as exc:
+            raise self._unreadable(exc) from None
 
     def _csv_problem(
         self, exc: pa.ArrowInvalid, bad_line: list[tuple[int | None, int, int]]

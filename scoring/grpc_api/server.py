@@ -3,6 +3,7 @@ graceful shutdown."""
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import threading
@@ -35,12 +36,12 @@ class ServeSettings:
 
     Attributes:
         host: the address to bind ("0.0.0.0" for all interfaces).
-        port: the TCP port (0: any free port, see `ScoringServer.port`).
+        port: the TCP port, 0–65535 (0: any free port, see `ScoringServer.port`).
         certificate: the server's TLS certificate chain (PEM): from the consortium PKI
             (`fedscore pki init`) or the institution's own.
         private_key: its private key (PEM).
         client_ca: optional CA (PEM) whose certificates clients must present (mutual TLS).
-        workers: worker threads (default: `default_workers()`).
+        workers: worker threads (0, the default: `default_workers()`).
         grace_seconds: how long in-flight calls may finish at shutdown.
     """
 
@@ -51,6 +52,15 @@ class ServeSettings:
     client_ca: Path | None = None
     workers: int = 0
     grace_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        # gRPC takes any port number modulo 65536: 70000 would listen on 4464.
+        if not 0 <= self.port <= 65535:
+            raise ConfigError("the port (--port) must be between 0 and 65535")
+        if self.workers < 0:
+            raise ConfigError("worker threads (--workers) must be 0 (4 per core) or more")
+        if not (math.isfinite(self.grace_seconds) and self.grace_seconds >= 0):
+            raise ConfigError("the shutdown grace period must be a finite number of seconds >= 0")
 
     def credentials(self) -> grpc.ServerCredentials:
         try:

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import NoReturn
+from urllib.parse import quote
 
 import grpc
 
+from fedscore.privacy.pii.scanner import mask_digests
 from fedscore.scoring.errors import RequestError
 from fedscore.scoring.grpc_api.convert import model_info, request_fields, score_reply
 from fedscore.scoring.grpc_api.generated import scoring_pb2 as pb
 from fedscore.scoring.grpc_api.generated import scoring_pb2_grpc
+from fedscore.scoring.identifiers import IdentifierGuard
 from fedscore.scoring.registry import RegisteredModel
 from fedscore.scoring.scorer import Scorer
 
 #: Trailing metadata key listing the wrong fields of a refused request.
 FIELDS_METADATA = "fedscore-fields"
+#: The longest request_id accepted: it is echoed in replies and errors.
+LONGEST_REQUEST_ID = 128
+#: What a metadata value may hold as it is; anything else is percent-encoded (UTF-8).
+_METADATA_SAFE = "".join(chr(code) for code in range(0x20, 0x7F) if chr(code) not in ",%")
 
 
 class ScoringService(scoring_pb2_grpc.ScoringServicer):
@@ -34,22 +42,28 @@ class ScoringService(scoring_pb2_grpc.ScoringServicer):
         self._info = model_info(model, scorer)
 
     def Score(self, request: pb.ScoreRequest, context: grpc.ServicerContext) -> pb.ScoreReply:
+        problem = request_id_problem(request.request_id, self.scorer.guard)
+        if problem is not None:
+            _refuse(context, ["request_id"], problem)
         try:
             result = self.scorer.score_record(request_fields(request))
         except RequestError as error:
-            _refuse(context, error, str(error))
+            _refuse(context, error.fields, str(error))
         return score_reply(result, request.request_id)
 
     def ScoreBatch(
         self, request_iterator: Iterator[pb.ScoreRequest], context: grpc.ServicerContext
     ) -> Iterator[pb.ScoreReply]:
         for position, request in enumerate(request_iterator, start=1):
+            problem = request_id_problem(request.request_id, self.scorer.guard)
+            if problem is not None:
+                _refuse(context, ["request_id"], f"request #{position}: {problem}")
             try:
                 result = self.scorer.score_record(request_fields(request))
             except RequestError as error:
                 _refuse(
                     context,
-                    error,
+                    error.fields,
                     f"request #{position} (request_id '{request.request_id}'): {error}",
                 )
             yield score_reply(result, request.request_id)
@@ -60,7 +74,41 @@ class ScoringService(scoring_pb2_grpc.ScoringServicer):
         return self._info
 
 
-def _refuse(context: grpc.ServicerContext, error: RequestError, message: str) -> None:
-    """End the call with INVALID_ARGUMENT naming the wrong fields (never their values)."""
-    context.set_trailing_metadata(((FIELDS_METADATA, ",".join(error.fields)),))
+def request_id_problem(request_id: str, guard: IdentifierGuard) -> str | None:
+    """Why a request_id cannot be accepted (and so never echoed), or None.
+
+    Args:
+        request_id: the caller's correlation id as sent ("" for none).
+        guard: the identifier checks of the served task.
+    """
+    if len(request_id) > LONGEST_REQUEST_ID or not (
+        request_id.isascii() and request_id.isprintable()
+    ):
+        return (
+            f"request_id: must be at most {LONGEST_REQUEST_ID} printable ASCII characters "
+            "(not shown)"
+        )
+    # A digest (a hashed id) holds long digit runs that are no identifier.
+    kind = guard.identifier_in("", mask_digests(request_id))
+    if kind is not None:
+        return (
+            f"request_id: holds a direct identifier (detected as {kind}; not shown); a "
+            "correlation id must not identify a customer"
+        )
+    return None
+
+
+def _refuse(context: grpc.ServicerContext, fields: list[str], message: str) -> NoReturn:
+    """End the call with INVALID_ARGUMENT naming the wrong fields (never their values).
+
+    Args:
+        context: the call.
+        fields: the wrong fields as errors name them (names that may be shown, "#N");
+            in the trailer, a task's non-ASCII feature name is percent-encoded (gRPC
+            metadata is ASCII).
+        message: the error, naming every problem.
+    """
+    listed = ",".join(quote(name, safe=_METADATA_SAFE) for name in fields)
+    context.set_trailing_metadata(((FIELDS_METADATA, listed),))
     context.abort(grpc.StatusCode.INVALID_ARGUMENT, message)
+    raise AssertionError("unreachable: abort raises")  # pragma: no cover

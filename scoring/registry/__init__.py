@@ -3,6 +3,7 @@
 from fedscore.scoring.registry.card import ModelCard, PartyCard
 from fedscore.scoring.registry.registry import (
     PRODUCTION,
+    CheckedCard,
     ModelRegistry,
     RegisteredModel,
     RegistryError,
@@ -10,6 +11,7 @@ from fedscore.scoring.registry.registry import (
 
 __all__ = [
     "PRODUCTION",
+    "CheckedCard",
     "ModelCard",
     "ModelRegistry",
     "PartyCard",

@@ -16,15 +16,17 @@ _RUN_ID_TIME = re.compile(r"^(\d{8}-\d{6})")
 
 @dataclass(frozen=True)
 class PartyCard:
-    """One party's part in the run.
+    """One party's part in the run; every figure but the rounds is from its signed
+    ledger entries of the run, verified with the consortium's key list.
 
     Attributes:
         name: the party.
-        data_versions: SHA-256 of the raw tables its rounds trained on (from its signed
-            ledger entries).
-        rounds_trained: rounds it trained.
+        data_versions: SHA-256 of the raw tables its rounds trained on.
+        rounds_trained: rounds whose update the server aggregated (summary.json, at
+            most the trained rounds its ledger records).
         epsilon: its cumulative ε by the run's budget accountant ("inf" if non-private).
-        epsilon_rdp, epsilon_prv: both accountants' ε.
+        epsilon_rdp, epsilon_prv: both accountants' ε (None where its entries record
+            none: a party that refused every round records only its accountant's).
         delta: its δ.
     """
 
@@ -84,29 +86,24 @@ class ModelCard:
         return cls(**fields)
 
     @classmethod
-    def from_run(cls, run_dir: Path, version: str, run_manifest_sha256: str) -> ModelCard:
-        """The card of the run at `run_dir` (summary.json, run_config.json, ledger heads)."""
-        summary = _read_json(run_dir / "summary.json")
-        config = _read_json(run_dir / "run_config.json")
-        heads = (
-            _read_json(run_dir / "ledger_heads.json")
-            if (run_dir / "ledger_heads.json").is_file()
-            else {}
-        )
-        parties = tuple(
-            PartyCard(
-                name=name,
-                data_versions=tuple(
-                    sorted({entry["content"]["data_version"] for entry in heads.get(name, [])})
-                ),
-                rounds_trained=int(info["rounds_trained"]),
-                epsilon=info["epsilon"],
-                epsilon_rdp=info["epsilon_rdp"],
-                epsilon_prv=info["epsilon_prv"],
-                delta=float(info["delta"]),
-            )
-            for name, info in sorted(summary["parties"].items())
-        )
+    def from_run(
+        cls,
+        run_dir: Path,
+        version: str,
+        run_manifest_sha256: str,
+        parties: tuple[PartyCard, ...],
+    ) -> ModelCard:
+        """The card of the run at `run_dir` (summary.json, run_config.json).
+
+        Args:
+            run_dir: the finished run directory.
+            version: the registry version it becomes.
+            run_manifest_sha256: SHA-256 of the run directory's manifest.
+            parties: each party's data versions and privacy spend, from its signed
+                ledger entries (`signed_party_cards`), never from summary.json.
+        """
+        summary = read_run_file(run_dir / "summary.json")
+        config = read_run_file(run_dir / "run_config.json")
         run_id = str(summary["run_id"])
         return cls(
             version=version,
@@ -126,11 +123,19 @@ class ModelCard:
         )
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_run_file(path: Path) -> dict[str, Any]:
+    """A JSON document of a run directory.
+
+    Raises:
+        ConfigError: it is missing, not JSON, or not a JSON object.
+    """
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ConfigError(f"{path}: not a finished run's file ({exc})") from exc
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: not a finished run's file (not a JSON object)")
+    return document
 
 
 def _created_at(run_id: str, run_dir: Path) -> str:

@@ -6,6 +6,10 @@ Tables:
              the registry key's signature of the manifest, the bundle folder
     stages   every promotion and rollback in order; a task's production model is
              what replaying them leaves on top (promote pushes, rollback pops)
+
+The card column is a copy for SQL queries; what fedscore shows is the bundle's signed
+card.json. Reading opens the file read-only and never creates it, so scoring needs
+no write access to the registry; the first write creates the file and its tables.
 """
 
 from __future__ import annotations
@@ -47,16 +51,21 @@ class IndexEntry:
     """One registered version as the index holds it.
 
     Attributes:
-        card: its model card.
+        version: the version (e.g. "default_risk-v3").
+        task: its task.
         manifest_sha256: hash of its bundle's manifest.
         signature: the registry key's Ed25519 signature of the manifest (hex).
         bundle: the bundle folder, relative to the registry root.
     """
 
-    card: ModelCard
+    version: str
+    task: str
     manifest_sha256: str
     signature: str
     bundle: str
+
+
+_ENTRY_COLUMNS = "version, task, manifest_sha256, signature, bundle"
 
 
 class RegistryIndex:
@@ -65,38 +74,48 @@ class RegistryIndex:
     Parameters
     ----------
     path : Path
-        The SQLite file (created with its tables if absent).
+        The SQLite file (created with its tables by the first write).
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def _writing(self) -> Iterator[sqlite3.Connection]:
         db = sqlite3.connect(self.path, timeout=30)
         try:
+            with db:
+                db.executescript(_SCHEMA)
             with db:
                 yield db
         finally:
             db.close()
 
-    def next_number(self, task: str) -> int:
-        with self._connect() as db:
-            (last,) = db.execute(
-                "SELECT MAX(number) FROM models WHERE task = ?", (task,)
-            ).fetchone()
-        return (last or 0) + 1
+    def _read(self, query: str, parameters: tuple[str, ...] = ()) -> list[tuple]:
+        """The rows of a query; none while the index does not exist yet."""
+        if not self.path.is_file():
+            return []
+        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
+        try:
+            return db.execute(query, parameters).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return []
+            raise
+        finally:
+            db.close()
 
-    def add(self, number: int, entry: IndexEntry) -> None:
-        card = entry.card
-        with self._connect() as db:
+    def next_number(self, task: str) -> int:
+        rows = self._read("SELECT MAX(number) FROM models WHERE task = ?", (task,))
+        return (rows[0][0] if rows and rows[0][0] else 0) + 1
+
+    def add(self, number: int, card: ModelCard, entry: IndexEntry) -> None:
+        with self._writing() as db:
             db.execute(
                 "INSERT INTO models VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    card.version,
-                    card.task,
+                    entry.version,
+                    entry.task,
                     number,
                     card.run_id,
                     json.dumps(card.as_dict(), sort_keys=True),
@@ -108,26 +127,15 @@ class RegistryIndex:
 
     def entries(self) -> list[IndexEntry]:
         """Every registered version, by task then number."""
-        with self._connect() as db:
-            rows = db.execute(
-                "SELECT card, manifest_sha256, signature, bundle FROM models ORDER BY task, number"
-            ).fetchall()
-        return [IndexEntry(ModelCard.from_dict(json.loads(r[0])), r[1], r[2], r[3]) for r in rows]
+        rows = self._read(f"SELECT {_ENTRY_COLUMNS} FROM models ORDER BY task, number")
+        return [IndexEntry(*row) for row in rows]
 
     def entry(self, version: str) -> IndexEntry | None:
-        with self._connect() as db:
-            row = db.execute(
-                "SELECT card, manifest_sha256, signature, bundle FROM models WHERE version = ?",
-                (version,),
-            ).fetchone()
-        return (
-            IndexEntry(ModelCard.from_dict(json.loads(row[0])), row[1], row[2], row[3])
-            if row
-            else None
-        )
+        rows = self._read(f"SELECT {_ENTRY_COLUMNS} FROM models WHERE version = ?", (version,))
+        return IndexEntry(*rows[0]) if rows else None
 
     def record_stage(self, task: str, event: str, version: str) -> None:
-        with self._connect() as db:
+        with self._writing() as db:
             db.execute(
                 "INSERT INTO stages (task, event, version, at) VALUES (?, ?, ?, ?)",
                 (task, event, version, datetime.now(UTC).isoformat(timespec="seconds")),
@@ -135,12 +143,10 @@ class RegistryIndex:
 
     def production_stack(self, task: str) -> list[str]:
         """The task's production versions, oldest first; the last one is in production."""
-        with self._connect() as db:
-            events = db.execute(
-                "SELECT event, version FROM stages WHERE task = ? ORDER BY id", (task,)
-            ).fetchall()
         stack: list[str] = []
-        for event, version in events:
+        for event, version in self._read(
+            "SELECT event, version FROM stages WHERE task = ? ORDER BY id", (task,)
+        ):
             if event == "promote":
                 stack.append(version)
             elif stack:
@@ -149,7 +155,6 @@ class RegistryIndex:
 
     def stage_history(self, task: str) -> list[tuple[str, str, str]]:
         """(event, version, at) of every promotion and rollback of a task, in order."""
-        with self._connect() as db:
-            return db.execute(
-                "SELECT event, version, at FROM stages WHERE task = ? ORDER BY id", (task,)
-            ).fetchall()
+        return self._read(
+            "SELECT event, version, at FROM stages WHERE task = ? ORDER BY id", (task,)
+        )

@@ -1,61 +1,56 @@
 """The model registry: finished runs as versioned, signed, self-contained models.
 
-Layout of a registry folder (keep it owner-only; it holds the registry's signing key):
+Layout of a registry folder (owner-only: it holds the registry's signing key):
 
     registry.sqlite                 the index (models, production changes)
-    keys/registry_ed25519.pem       the registry's Ed25519 signing key (0600, folder 0700)
-    keys/registry_ed25519.pub       its public key (hex)
-    models/<version>/run/           copy of the run directory (model/, summary.json,
-                                    metrics.json, privacy.json, ledger_heads.json, ...;
-                                    the resume checkpoints are left out)
-    models/<version>/card.json      the model card
-    models/<version>/development.json  the development profile (reason-code baseline,
-                                    score distribution for PSI, its grades)
-    models/<version>/manifest.json  SHA-256 of every file above
-    models/<version>/manifest.sig   the registry key's signature of the manifest
+    keys/registry_ed25519.pem       the registry's Ed25519 signing key (0600, folder
+                                    0700): only register, promote and rollback open it
+    keys/registry_ed25519.pub       its public key (hex): all that scoring needs
+    models/<version>/               a signed bundle: the run's copy, its model card and
+                                    development profile, their manifest and its
+                                    signature (see `bundle`)
 
-Scoring loads only from the registry's copy, after checking the signature and every
-file's hash, so deleting or editing the original run directory changes nothing.
+Scoring loads only from the registry's copy, after checking the signature with the
+public key and every file's hash, so deleting or editing the original run directory
+changes nothing; listing shows the signed card.json of each bundle, never the index's
+copy of it. Two roles (see `keys`): the registry's owner signs, scorers verify.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from fedscore.core.artifact import ScoringModel, load_model
-from fedscore.core.documents import write_json
-from fedscore.core.errors import ConfigError, FedscoreError
-from fedscore.core.files import write_bytes_atomic
-from fedscore.core.signing import SigningKey
-from fedscore.privacy.ledger.chain import canonical
+from fedscore.core.errors import ConfigError
+from fedscore.core.signing import public_hex
 from fedscore.scoring.config import ScoringConfig, load_scoring_config
 from fedscore.scoring.development import DevelopmentProfile
+from fedscore.scoring.registry.bundle import (
+    RUN_COPY,
+    read_development,
+    seal,
+    stage_run,
+    verify_bundle,
+)
 from fedscore.scoring.registry.card import ModelCard
+from fedscore.scoring.registry.errors import RegistryError
 from fedscore.scoring.registry.index import IndexEntry, RegistryIndex
-from fedscore.scoring.registry.manifest import (
-    build_manifest,
-    manifest_differences,
-    manifest_sha256,
+from fedscore.scoring.registry.keys import (
+    create_signing_key,
+    load_public_key,
+    load_signing_key,
+    registration_key,
 )
 from fedscore.scoring.scorer import Scorer
 
-RUN_COPY = "run"
-CARD = "card.json"
-DEVELOPMENT = "development.json"
-MANIFEST = "manifest.json"
-SIGNATURE = "manifest.sig"
-#: Run-directory entries not copied: resume checkpoints (weights of unfinished rounds).
-NOT_COPIED = ("checkpoint",)
 PRODUCTION = "production"
 
-
-class RegistryError(FedscoreError):
-    """A registry operation failed: unknown version, failed verification, nothing to roll back."""
+__all__ = ["PRODUCTION", "CheckedCard", "ModelRegistry", "RegisteredModel", "RegistryError"]
 
 
 @dataclass(frozen=True)
@@ -83,33 +78,84 @@ class RegisteredModel:
         return Scorer(self.model, self.version, self.development, config or load_scoring_config())
 
 
+@dataclass(frozen=True)
+class CheckedCard:
+    """One registered version as a listing shows it.
+
+    Attributes:
+        version: the version the index names.
+        card: its signed model card; None when the bundle does not verify.
+        problem: why it does not verify ("" when it does).
+    """
+
+    version: str
+    card: ModelCard | None
+    problem: str = ""
+
+
 class ModelRegistry:
     """A folder of registered models.
+
+    Opening one reads nothing and creates nothing; verifying and loading need only the
+    registry's public key, while registering, promoting and rolling back open its
+    signing key.
 
     Parameters
     ----------
     root : str | Path
-        The registry folder (created if absent).
+        The registry folder.
     """
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.index = RegistryIndex(self.root / "registry.sqlite")
-        self.signer = SigningKey.load_or_create(self.root / "keys" / "registry_ed25519.pem")
+        self._public_key: Ed25519PublicKey | None = None
 
-    # -- registering ----------------------------------------------------------------
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        """The registry's public key, which every bundle's signature must verify with.
+
+        Raises:
+            RegistryError: the public key file is missing or malformed.
+        """
+        if self._public_key is None:
+            self._public_key = load_public_key(self.root)
+        return self._public_key
+
+    @property
+    def public_hex(self) -> str:
+        return public_hex(self.public_key)
+
+    # -- the registry's owner -------------------------------------------------------
+
+    def init(self) -> str:
+        """Create the registry (owner-only) and its signing key; returns the public key.
+
+        Raises:
+            RegistryError: the registry already has a key (keys are never replaced).
+        """
+        signer = create_signing_key(self.root)
+        self._public_key = signer.public_key
+        return signer.public_hex
 
     def register(
         self,
         run_dir: str | Path,
+        keys: str | Path,
         development: str | Path | None = None,
         config: ScoringConfig | None = None,
     ) -> ModelCard:
         """Register a finished run as the next version of its task.
 
+        The run is copied first; the card, the development profile and the signature
+        are made from the copy, so what is signed is what was checked.
+
         Args:
-            run_dir: the run directory (needs model/, summary.json, run_config.json).
+            run_dir: the run directory (needs model/, summary.json, run_config.json,
+                ledger_heads.json).
+            keys: the consortium's key list (TOML, `[ledger_keys]` party = hex) that each
+                party's signed ledger entries are verified with; the card's data versions,
+                ε and δ come from those entries.
             development: the development data (features and label, no identifiers) whose
                 mean is the reason-code baseline and whose scores are the PSI reference;
                 default: the run's consortium test set (run_config.json).
@@ -117,47 +163,68 @@ class ModelRegistry:
                 stored score distribution (default: the bundled one).
 
         Raises:
-            ConfigError: not a finished run, or no development data.
+            ConfigError: not a finished run, an unreadable key list, or no development data.
+            RegistryError: the registry key is missing, a signed ledger entry does not
+                verify, or summary.json disagrees with the signed entries.
         """
         run_dir = Path(run_dir)
-        config = config or load_scoring_config()
-        model = load_model(run_dir)
-        development_path = Path(development) if development else _consortium_test(run_dir)
-        profile = DevelopmentProfile.build(model, development_path, config)
-        run_manifest = build_manifest(run_dir, skip=NOT_COPIED)
-        task = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))["task"]
-        number = self.index.next_number(task)
-        version = f"{task}-v{number}"
-        card = ModelCard.from_run(run_dir, version, manifest_sha256(run_manifest))
-        folder = self.root / "models" / version
-        staging = folder.with_name(f".{version}.partial")
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(run_dir, staging / RUN_COPY, ignore=shutil.ignore_patterns(*NOT_COPIED))
-        write_json(staging / CARD, card.as_dict())
-        write_json(staging / DEVELOPMENT, profile.as_dict())
-        manifest = build_manifest(staging)
-        if {
-            f"{RUN_COPY}/{name}": digest for name, digest in run_manifest.items()
-        }.items() - manifest.items():
+        if not (run_dir / "summary.json").is_file():
+            raise ConfigError(f"{run_dir}: not a finished run directory (no summary.json)")
+        signer = registration_key(self.root, has_models=bool(self.index.entries()))
+        self._public_key = signer.public_key
+        models = self.root / "models"
+        models.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".registering-", dir=models))
+        try:
+            card, number = stage_run(
+                run_dir,
+                staging,
+                Path(keys),
+                self.index.next_number,
+                Path(development) if development else None,
+                config or load_scoring_config(),
+            )
+            manifest_sha256, signature = seal(staging, signer)
+            folder = models / card.version
+            staging.rename(folder)
+        except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
-            raise RegistryError(f"{run_dir}: the run directory changed while it was copied")
-        signature = self.signer.sign(canonical(manifest)).hex()
-        write_json(staging / MANIFEST, manifest)
-        write_bytes_atomic(staging / SIGNATURE, (signature + "\n").encode("ascii"))
-        staging.rename(folder)
-        self.index.add(
-            number,
-            IndexEntry(
-                card, manifest_sha256(manifest), signature, folder.relative_to(self.root).as_posix()
-            ),
-        )
+            raise
+        bundle = folder.relative_to(self.root).as_posix()
+        entry = IndexEntry(card.version, card.task, manifest_sha256, signature, bundle)
+        self.index.add(number, card, entry)
         return card
 
     # -- reading --------------------------------------------------------------------
 
-    def cards(self) -> list[ModelCard]:
-        """Every registered version's card, by task then version number."""
-        return [entry.card for entry in self.index.entries()]
+    def checked_cards(self) -> list[CheckedCard]:
+        """Every registered version's signed card, or why it does not verify.
+
+        By task then version number; the cards come from the bundles (card.json, under
+        the registry key's signature), never from the index's copy.
+
+        Raises:
+            RegistryError: models are registered but the registry's public key is missing.
+        """
+        entries = self.index.entries()
+        if entries:
+            self.public_key  # noqa: B018 - without it nothing verifies: say so once
+        checked: list[CheckedCard] = []
+        for entry in entries:
+            try:
+                checked.append(CheckedCard(entry.version, self.card(entry.version)))
+            except RegistryError as error:
+                checked.append(CheckedCard(entry.version, None, str(error)))
+        return checked
+
+    def card(self, version: str) -> ModelCard:
+        """A version's signed model card, after verifying its bundle.
+
+        Raises:
+            RegistryError: naming what does not verify.
+        """
+        entry = self.entry(version)
+        return verify_bundle(self.root / entry.bundle, entry, self.public_key)
 
     def production(self, task: str) -> str | None:
         """The version in production for `task`, or None."""
@@ -168,7 +235,7 @@ class ModelRegistry:
         """A version name, or "production" (or "<task>@production") → the version."""
         task, _, alias = version.rpartition("@")
         if version == PRODUCTION or alias == PRODUCTION:
-            tasks = sorted({card.task for card in self.cards()})
+            tasks = self._tasks()
             if task:
                 tasks = [task] if task in tasks else []
             if len(tasks) != 1:
@@ -185,55 +252,36 @@ class ModelRegistry:
     def entry(self, version: str) -> IndexEntry:
         found = self.index.entry(self.resolve(version))
         if found is None:
-            known = ", ".join(card.version for card in self.cards()) or "none"
+            known = ", ".join(entry.version for entry in self.index.entries()) or "none"
             raise RegistryError(f"no registered model '{version}' (registered: {known})")
         return found
 
     def verify(self, version: str) -> IndexEntry:
-        """Check a version's signature and every file of its bundle; returns its entry.
+        """Check a version's bundle with the registry's public key; returns its entry.
 
         Raises:
             RegistryError: naming what does not verify.
         """
         entry = self.entry(version)
-        folder = self.root / entry.bundle
-        try:
-            manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise RegistryError(f"{folder / MANIFEST}: unreadable ({exc})") from exc
-        if manifest_sha256(manifest) != entry.manifest_sha256:
-            raise RegistryError(
-                f"{entry.card.version}: its manifest differs from the registry index"
-            )
-        try:
-            self.signer.public_key.verify(bytes.fromhex(entry.signature), canonical(manifest))
-        except (InvalidSignature, ValueError) as exc:
-            raise RegistryError(
-                f"{entry.card.version}: the manifest's signature does not verify"
-            ) from exc
-        problems = manifest_differences(folder, manifest, skip=(MANIFEST, SIGNATURE))
-        if problems:
-            raise RegistryError(
-                f"{entry.card.version}: the bundle does not match its signed manifest: "
-                + "; ".join(problems[:5])
-            )
+        verify_bundle(self.root / entry.bundle, entry, self.public_key)
         return entry
 
     def load(self, version: str) -> RegisteredModel:
         """A version, verified, from the registry's own copy (card and profile as signed)."""
-        folder = self.root / self.verify(version).bundle
-        card = ModelCard.from_dict(json.loads((folder / CARD).read_text(encoding="utf-8")))
-        development = DevelopmentProfile.from_dict(
-            json.loads((folder / DEVELOPMENT).read_text(encoding="utf-8"))
+        entry = self.entry(version)
+        folder = self.root / entry.bundle
+        card = verify_bundle(folder, entry, self.public_key)
+        return RegisteredModel(
+            card, load_model(folder / RUN_COPY), read_development(folder), folder
         )
-        return RegisteredModel(card, load_model(folder / RUN_COPY), development, folder)
 
     # -- production -----------------------------------------------------------------
 
     def promote(self, version: str) -> str:
         """Put a version (verified first) into production for its task; returns it."""
+        load_signing_key(self.root)  # only the registry's owner changes production
         entry = self.verify(version)
-        task, name = entry.card.task, entry.card.version
+        task, name = entry.task, entry.version
         if self.production(task) == name:
             raise RegistryError(f"{name} is already in production")
         self.index.record_stage(task, "promote", name)
@@ -245,8 +293,9 @@ class ModelRegistry:
         Args:
             task: the task; may be omitted when the registry holds one task.
         """
+        load_signing_key(self.root)  # only the registry's owner changes production
         if task is None:
-            tasks = sorted({card.task for card in self.cards()})
+            tasks = self._tasks()
             if len(tasks) != 1:
                 raise RegistryError(f"say which task to roll back (--task, one of {tasks})")
             task = tasks[0]
@@ -258,16 +307,5 @@ class ModelRegistry:
         self.index.record_stage(task, "rollback", previous)
         return previous
 
-
-def _consortium_test(run_dir: Path) -> Path:
-    try:
-        config = json.loads((run_dir / "run_config.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{run_dir}: not a finished run directory ({exc})") from exc
-    path = str(config.get("consortium_test") or "")
-    if not path or not Path(path).is_file():
-        raise ConfigError(
-            f"{run_dir}: the run names no readable consortium test set; give the development "
-            "data (features and label) with --development"
-        )
-    return Path(path)
+    def _tasks(self) -> list[str]:
+        return sorted({entry.task for entry in self.index.entries()})

@@ -1,0 +1,97 @@
+"""A round's privacy cost: the run's noise (fixed at its first round) and the budget check.
+
+The noise is calibrated once per run, for rounds × local epochs × steps, and saved with
+the run, so every round (even after a restart) uses the same mechanism. Before a round
+trains, the node projects the epsilon it would reach and refuses the round if that
+passes its `max_epsilon` (including what earlier data versions of the same budget
+spent). The check holds at commit time too: the journal refuses to commit a round whose
+accountant changed meanwhile (`AccountantStore.commit_round(started_from=...)`).
+"""
+
+from __future__ import annotations
+
+from fedscore.clients.node import NodeConfig
+from fedscore.clients.rounds.replies import NodeRefusal
+from fedscore.clients.training import LocalSchedule
+from fedscore.core.runconfig import RunConfig
+from fedscore.privacy.accounting import AccountantKey, AccountantStore, PartyAccountant
+from fedscore.privacy.dp_sgd import MechanismParams
+
+# Slack for float rounding when a run is calibrated to exactly the node's budget.
+BUDGET_TOLERANCE = 1e-9
+
+
+def check_delta(run: RunConfig, n_records: int) -> None:
+    """The run's delta must be below 1/N of this node's training rows.
+
+    Raises:
+        NodeRefusal: it is not.
+    """
+    if n_records < 1:
+        raise NodeRefusal("no training rows are left after consent and de-identification")
+    if run.delta >= 1.0 / n_records:
+        raise NodeRefusal(
+            f"delta {run.delta:g} is not below 1/N = {1.0 / n_records:.3g} for this node's "
+            f"{n_records} training rows; lower the run's delta"
+        )
+
+
+def run_mechanism(
+    store: AccountantStore,
+    key: AccountantKey,
+    run_id: str,
+    run: RunConfig,
+    schedule: LocalSchedule,
+) -> MechanismParams:
+    """The run's noise, calibrated at its first round and then fixed for all rounds."""
+    plan = store.plan(key, run_id)
+    if plan is None:
+        plan = {
+            "noise_multiplier": schedule.calibrated_mechanism(run).noise_multiplier,
+            "sample_rate": schedule.sample_rate,
+            "expected_batch_size": schedule.expected_batch_size,
+        }
+        store.save_plan(key, run_id, plan)
+    return MechanismParams(
+        noise_multiplier=float(plan["noise_multiplier"]),
+        sample_rate=float(plan["sample_rate"]),
+        max_grad_norm=run.max_grad_norm,
+        expected_batch_size=int(plan["expected_batch_size"]),
+    )
+
+
+def earlier_spend(
+    store: AccountantStore, key: AccountantKey, node: NodeConfig, run: RunConfig
+) -> float:
+    """Epsilon the party's other data versions already drew from the same budget.
+
+    Summed (basic composition): valid however much the versions' customers overlap.
+    """
+    epoch = store.epoch_of(key, node.budget_epoch)
+    return sum(a.epsilon(run.delta, run.accountant) for a in store.earlier_versions(key, epoch))
+
+
+def check_budget(
+    node: NodeConfig,
+    accountant: PartyAccountant,
+    mechanism: MechanismParams,
+    schedule: LocalSchedule,
+    run: RunConfig,
+    earlier: float,
+) -> None:
+    """Refuse a round that would take the party's epsilon past its `max_epsilon`.
+
+    Raises:
+        NodeRefusal: the round would.
+    """
+    projected = earlier + accountant.projected(
+        mechanism.noise_multiplier, mechanism.sample_rate, schedule.steps_per_round
+    ).epsilon(run.delta, run.accountant)
+    if projected > node.max_epsilon + BUDGET_TOLERANCE:
+        spent = earlier + accountant.epsilon(run.delta, run.accountant)
+        previous = f" (of which {earlier:.4f} on earlier data versions)" if earlier else ""
+        raise NodeRefusal(
+            f"privacy budget: this round would raise epsilon ({run.accountant.upper()}) from "
+            f"{spent:.4f}{previous} to {projected:.4f}, beyond this node's max_epsilon "
+            f"{node.max_epsilon:g}"
+        )

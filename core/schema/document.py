@@ -1,0 +1,219 @@
+"""The task schema document: its tables as strict models, and the rules across entries.
+
+Entries are checked one by one by their own models (`columns`, `derived`); once every
+entry is valid, `SchemaDocument` checks the rules that span entries (one label, one
+customer key, hierarchies over quasi-identifiers, derived features over numeric
+columns, ...) and reports every one broken, each at its entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from fedscore.core.schema.columns import ColumnEntry
+from fedscore.core.schema.derived import CountEntry, DerivedEntry, RatioEntry
+from fedscore.core.schema.fields import DocumentModel, Name
+from fedscore.core.schema.model import (
+    ColumnSpec,
+    DeidentificationRules,
+    Hierarchy,
+    Role,
+    TaskSchema,
+)
+from fedscore.core.typed_config import RuleViolations, rule_error
+
+
+class TaskSection(DocumentModel):
+    """`[task]`: which scoring task this is.
+
+    Attributes:
+        name: the task's identifier (e.g. "default_risk").
+        version: the schema's version; parties and server must hold the same one.
+        purpose: the processing purpose customers consented to.
+        description: what the model predicts, for people.
+    """
+
+    name: Name
+    version: Name = "1"
+    purpose: Name
+    description: str = ""
+
+
+class HierarchyEntry(DocumentModel):
+    """`[[deidentification.hierarchies]]`: quasi-identifier columns, finest to coarsest.
+
+    Attributes:
+        levels: column names from finest to coarsest (district → city → province).
+        release: the level kept; finer levels take its value.
+    """
+
+    described_as = "a hierarchy"
+    levels: list[Name] = Field(min_length=2)
+    release: Name
+
+    @model_validator(mode="after")
+    def _release_among_levels(self) -> HierarchyEntry:
+        if len(set(self.levels)) != len(self.levels):
+            raise rule_error("'levels' names a column twice")
+        if self.release not in self.levels:
+            raise rule_error("needs 'levels' (finest to coarsest) that include its 'release'")
+        return self
+
+    def hierarchy(self) -> Hierarchy:
+        """The domain rule."""
+        return Hierarchy(tuple(self.levels), self.release)
+
+
+class DeidentificationSection(DocumentModel):
+    """`[deidentification]`: the rules every node applies before computing anything.
+
+    Attributes:
+        rules_version: version of these rules, recorded in every node's report.
+        k_min: smallest equivalence class allowed over the quasi-identifiers (>= 1).
+        max_suppression_rate: the share of records (0 to 1) a node may suppress to reach
+            k_min; beyond it the node refuses to train.
+        max_rows_per_customer: rows per person kept (>= 1; the person is the DP unit).
+        privacy_unit: the column identifying a person (default: the customer key).
+        pseudonymizer: the keyed pseudonym's algorithm ("hmac-sha256" or "hmac-sm3").
+        hierarchies: column hierarchies of quasi-identifiers.
+    """
+
+    rules_version: Name = "1"
+    k_min: int = Field(default=5, ge=1)
+    max_suppression_rate: float = Field(default=0.05, ge=0, le=1)
+    max_rows_per_customer: int = Field(default=1, ge=1)
+    privacy_unit: Name | None = None
+    pseudonymizer: Name = "hmac-sha256"
+    hierarchies: list[HierarchyEntry] = Field(default_factory=list)
+
+    def rules(self) -> DeidentificationRules:
+        """The domain rules."""
+        return DeidentificationRules(
+            rules_version=self.rules_version,
+            k_min=self.k_min,
+            max_suppression_rate=self.max_suppression_rate,
+            max_rows_per_customer=self.max_rows_per_customer,
+            privacy_unit=self.privacy_unit,
+            pseudonymizer=self.pseudonymizer,
+            hierarchies=tuple(entry.hierarchy() for entry in self.hierarchies),
+        )
+
+
+class SchemaDocument(DocumentModel):
+    """A task schema file: one TOML document shared by every party.
+
+    Attributes:
+        schema_version: the version of this document format (1).
+        task: `[task]`.
+        deidentification: `[deidentification]` (defaults when absent).
+        columns: `[[columns]]`, every column of a party's table in order.
+        derived: `[[derived]]`, features computed from declared columns.
+    """
+
+    schema_version: Literal[1] = 1
+    task: TaskSection
+    deidentification: DeidentificationSection = Field(default_factory=DeidentificationSection)
+    columns: list[ColumnEntry] = Field(min_length=1)
+    derived: list[DerivedEntry] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent_entries(self) -> SchemaDocument:
+        problems = RuleViolations(type(self))
+        specs = [column.spec() for column in self.columns]
+        _check_columns(specs, problems)
+        _check_deidentification(self.deidentification, specs, problems)
+        _check_derived(self.derived, specs, problems)
+        problems.raise_if_any()
+        return self
+
+    def task_schema(self, text: str, source: str) -> TaskSchema:
+        """The task as the rest of fedscore reads it.
+
+        Args:
+            text: the file's text, whose hash parties compare to know they share it.
+            source: the file it was read from.
+        """
+        return TaskSchema(
+            name=self.task.name,
+            version=self.task.version,
+            purpose=self.task.purpose,
+            description=self.task.description,
+            columns=tuple(column.spec() for column in self.columns),
+            derived=tuple(entry.feature() for entry in self.derived),
+            deidentification=self.deidentification.rules(),
+            sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            source=source,
+            raw_toml=text,
+        )
+
+
+def _check_columns(specs: list[ColumnSpec], problems: RuleViolations) -> None:
+    names = [spec.name for spec in specs]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        problems.add(("columns",), f"columns declared twice: {duplicates}")
+    for role in (Role.LABEL, Role.CUSTOMER_KEY):
+        if sum(spec.role == role for spec in specs) != 1:
+            problems.add(("columns",), f"exactly one '{role.value}' column is required")
+    if sum(spec.role == Role.CONSENT for spec in specs) > 1:
+        problems.add(("columns",), "at most one 'consent' column is allowed")
+    if not any(spec.is_feature for spec in specs):
+        problems.add(("columns",), "at least one numeric or categorical feature is needed")
+
+
+def _check_deidentification(
+    section: DeidentificationSection, specs: list[ColumnSpec], problems: RuleViolations
+) -> None:
+    by_name = _first_by_name(specs)
+    for index, entry in enumerate(section.hierarchies):
+        for level in entry.levels:
+            if level not in by_name or not by_name[level].is_quasi_identifier:
+                problems.add(
+                    ("deidentification", "hierarchies", index),
+                    f"level '{level}' must be a declared quasi-identifier column",
+                )
+    unit = section.privacy_unit
+    if unit is not None and (
+        unit not in by_name
+        or (by_name[unit].role != Role.CUSTOMER_KEY and by_name[unit].action != "pseudonymize")
+    ):
+        problems.add(
+            ("deidentification",),
+            f"privacy_unit '{unit}' must be the customer key or a pseudonymized direct identifier",
+        )
+
+
+def _check_derived(
+    derived: list[RatioEntry | CountEntry], specs: list[ColumnSpec], problems: RuleViolations
+) -> None:
+    numeric = {s.name for s in specs if s.role == Role.NUMERIC}
+    numeric |= {s.name for s in specs if s.categorical and s.categorical.integer_codes}
+    features = {spec.name for spec in specs if spec.is_feature}
+    seen: set[str] = set()
+    for index, entry in enumerate(derived):
+        missing = [source for source in entry.sources() if source not in numeric]
+        if missing:
+            problems.add(
+                ("derived", index), f"needs numeric feature columns, but these are not: {missing}"
+            )
+        if entry.name in features:
+            problems.add(("derived", index), "name clashes with a column")
+        if entry.name in seen:
+            problems.add(("derived", index), "name clashes with another derived feature")
+        seen.add(entry.name)
+
+
+def _first_by_name(specs: list[ColumnSpec]) -> dict[str, ColumnSpec]:
+    """Each column by name (the first, should a name be declared twice)."""
+    by_name: dict[str, ColumnSpec] = {}
+    for spec in specs:
+        by_name.setdefault(spec.name, spec)
+    return by_name
+
+
+def schema_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a task schema file, for editors and `fedscore schema export`."""
+    return SchemaDocument.model_json_schema()
