@@ -213,23 +213,49 @@ def _blob(value: object) -> bytes:
     return bytes(value) if isinstance(value, bytes | bytearray | memoryview) else b""
 
 
+def signed_head_content(head: dict[str, object]) -> dict[str, object]:
+    """A head's content as its node signed it.
+
+    Run directories hold strict JSON, which has no Infinity: the infinite epsilon of a
+    non-private round is written "inf" there, while the node signed the number. The
+    hash decides which reading is the signed one (`verify_signed_head`).
+    """
+    return dict(_with_infinities(head["content"]))  # type: ignore[call-overload]
+
+
 def verify_signed_head(head: dict[str, object], key: Ed25519PublicKey) -> str:
-    """Problems with one signed ledger head a node sent ("" when it verifies)."""
+    """Problems with one signed ledger head a node sent ("" when it verifies).
+
+    The content verifies as stored or with "inf"/"-inf" read back as the numbers the
+    node signed (see `signed_head_content`); the hash must match either way.
+    """
     try:
         entry_hash = bytes.fromhex(str(head["entry_hash"]))
-        expected = chain_hash(
+        links = (
             bytes.fromhex(str(head["previous_hash"])),
             bytes.fromhex(str(head["previous_signature"])),
-            canonical(dict(head["content"])),  # type: ignore[call-overload]
-            str(head["algorithm"]),
         )
+        readings = (dict(head["content"]), signed_head_content(head))  # type: ignore[call-overload]
+        matches = [
+            chain_hash(*links, canonical(content), str(head["algorithm"])) == entry_hash
+            for content in readings
+        ]
         signature = bytes.fromhex(str(head["signature"]))
+        seq = int(str(head["seq"]))
     except (KeyError, ValueError, TypeError) as exc:
         return f"malformed signed head ({exc})"
-    if expected != entry_hash:
+    if not any(matches):
         return "its content does not match its hash"
-    entry = LedgerEntry(int(str(head["seq"])), {}, entry_hash, signature)
+    entry = LedgerEntry(seq, {}, entry_hash, signature)
     return "" if _signed(entry, key) else "signature does not verify with the node's key"
+
+
+def _with_infinities(value: object) -> object:
+    if isinstance(value, dict):
+        return {name: _with_infinities(item) for name, item in value.items()}
+    if isinstance(value, list):
+        return [_with_infinities(item) for item in value]
+    return float(value) if value in ("inf", "-inf") else value
 
 
 def compare_with_heads(entries: list[LedgerEntry], heads: list[dict[str, object]]) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from fedscore.privacy.ledger import load_public_keys
-from fedscore.privacy.ledger.verify import verify_signed_head
+from fedscore.privacy.ledger.verify import signed_head_content, verify_signed_head
 from fedscore.scoring.registry.card import PartyCard, read_run_file
 from fedscore.scoring.registry.errors import RegistryError
 
@@ -173,29 +173,15 @@ def _verified_spend(
 
 
 def _verified_content(head: dict[str, Any], key: Ed25519PublicKey, where: str) -> dict[str, Any]:
-    """The content of a head that verifies with `key`.
-
-    The run directory writes JSON without Infinity (an infinite ε of a non-private
-    round becomes "inf"), while the node signed the number; a head that verifies only
-    with those numbers restored is the node's head.
+    """The content of a head that verifies with `key`, as its node signed it.
 
     Raises:
-        RegistryError: the head does not verify either way.
+        RegistryError: it does not verify.
     """
-    problem = _head_problem(head, key)
-    if not problem:
-        return dict(head["content"])
-    restored = {**head, "content": _restore_infinities(head.get("content"))}
-    if restored["content"] != head.get("content") and not _head_problem(restored, key):
-        return dict(restored["content"])
-    raise RegistryError(f"{where}: {problem}")
-
-
-def _head_problem(head: dict[str, Any], key: Ed25519PublicKey) -> str:
-    try:
-        return verify_signed_head(head, key)
-    except ValueError as exc:  # a sequence number that is not one
-        return f"malformed signed head ({exc})"
+    problem = verify_signed_head(head, key)
+    if problem:
+        raise RegistryError(f"{where}: {problem}")
+    return signed_head_content(head)
 
 
 def _signed_order(content: dict[str, Any]) -> tuple[float, float, str]:
@@ -204,14 +190,6 @@ def _signed_order(content: dict[str, Any]) -> tuple[float, float, str]:
     if not isinstance(server_round, float) or not isinstance(attempt, float):
         raise RegistryError(f"{content.get('party')}: a signed ledger entry names no round")
     return server_round, attempt, str(content.get("created_at", ""))
-
-
-def _restore_infinities(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {name: _restore_infinities(item) for name, item in value.items()}
-    if isinstance(value, list):
-        return [_restore_infinities(item) for item in value]
-    return float(value) if value in ("inf", "-inf") else value
 
 
 def _disagreements(claimed: dict[str, Any], spends: dict[str, SignedSpend]) -> list[str]:
