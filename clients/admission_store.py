@@ -74,17 +74,17 @@ class AdmissionStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.path.exists():
-            self.path.touch(mode=0o600)
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
+        """The state file, created (owner-only) with these tables on first use."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            self.path.touch(mode=0o600)
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
             yield db
         finally:
             db.close()
@@ -102,6 +102,8 @@ class AdmissionStore:
             "" when accepted, else the reason it is not.
         """
         day, month = now.strftime("%Y-%m-%d"), now.strftime("%Y-%m")
+        if not record and not self.path.exists():  # a check only, on a node that never ran
+            return _refusal(sqlite3.connect(":memory:"), terms, caps, day, month, fresh=True)
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -154,8 +156,15 @@ def _known(db: sqlite3.Connection, run_id: str) -> bool:
 
 
 def _refusal(
-    db: sqlite3.Connection, terms: RunTerms, caps: EpsilonCaps, day: str, month: str
+    db: sqlite3.Connection,
+    terms: RunTerms,
+    caps: EpsilonCaps,
+    day: str,
+    month: str,
+    fresh: bool = False,
 ) -> str:
+    if fresh:
+        db.executescript(_SCHEMA)
     row = db.execute(
         "SELECT terms_sha256 FROM accepted_run WHERE run_id=?", (terms.run_id,)
     ).fetchone()

@@ -13,10 +13,11 @@ train or evaluate, which keeps those steps to a fraction of a second.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from flwr.app import Context, Message
+from flwr.app import Context, Message, RecordDict
 from flwr.clientapp import ClientApp
 
 from fedscore.clients.federation import node_from_context
@@ -24,6 +25,7 @@ from fedscore.clients.node import VERIFIED_APP_KEY, NodeConfig
 from fedscore.clients.outgoing_audit import outgoing_capture_mod
 from fedscore.clients.secure_aggregation import secure_aggregation_mod
 from fedscore.core import protocol
+from fedscore.core.errors import FedscoreError, describe_failure
 
 if TYPE_CHECKING:
     from fedscore.clients.local_data import CachedPartyData, PartyData
@@ -39,6 +41,7 @@ def build_client_app(resolve_node: NodeResolver = node_from_context) -> ClientAp
     party_data = _LazyPartyData()
 
     @client_app.train()
+    @_failures_answered(resolve_node)
     def train(msg: Message, context: Context) -> Message:
         import torch
 
@@ -55,6 +58,7 @@ def build_client_app(resolve_node: NodeResolver = node_from_context) -> ClientAp
         return Message(content=content, reply_to=msg)
 
     @client_app.evaluate()
+    @_failures_answered(resolve_node)
     def evaluate(msg: Message, context: Context) -> Message:
         import torch
 
@@ -71,6 +75,7 @@ def build_client_app(resolve_node: NodeResolver = node_from_context) -> ClientAp
         return Message(content=content, reply_to=msg)
 
     @client_app.query()
+    @_failures_answered(resolve_node)
     def query(msg: Message, context: Context) -> Message:
         from fedscore.clients.rounds import check_readiness, readiness_reply
 
@@ -81,6 +86,33 @@ def build_client_app(resolve_node: NodeResolver = node_from_context) -> ClientAp
         return Message(content=readiness_reply(node, readiness), reply_to=msg)
 
     return client_app
+
+
+Handler = Callable[[Message, Context], Message]
+
+
+def _failures_answered(resolve_node: NodeResolver) -> Callable[[Handler], Handler]:
+    """A handler that answers "failed" (naming the error's type, never its text: it may
+    quote data) instead of raising, so no traceback ever leaves the node as a reason."""
+
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        def answering(msg: Message, context: Context) -> Message:
+            try:
+                return handler(msg, context)
+            except Exception as error:  # the node's boundary: report, never leak
+                from fedscore.clients.rounds.replies import not_trained
+
+                reason = f"the node failed: {describe_failure(error)}"
+                try:
+                    content = not_trained(resolve_node(context), protocol.FAILED, reason)
+                except FedscoreError:
+                    content = RecordDict({})
+                return Message(content=content, reply_to=msg)
+
+        return answering
+
+    return decorate
 
 
 def verified_app(context: Context) -> str | None:

@@ -22,29 +22,43 @@ OWNER_FILE = "owner.json"
 LOCK_FILE = "node.lock"
 
 
-def claim_state(state_dir: Path, party: str) -> None:
+def claim_state(state_dir: Path, party: str, record: bool = True) -> None:
     """Record `party` as the owner of `state_dir`, or check that it is.
+
+    Args:
+        state_dir: the node's state folder.
+        party: the institution using it.
+        record: write the owner record if there is none yet (False: check only, as
+            before round 1, where nothing is written).
 
     Raises:
         ConfigError: the folder belongs to another party, or its owner file is unreadable.
     """
-    state_dir.mkdir(parents=True, exist_ok=True)
     owner = state_dir / OWNER_FILE
+    if not record:
+        if owner.exists() and _recorded_party(owner) != party:
+            _refuse(state_dir, _recorded_party(owner), party)
+        return
+    state_dir.mkdir(parents=True, exist_ok=True)
     record = json.dumps({"party": party}).encode("utf-8")
     try:
         descriptor = os.open(owner, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         recorded = _recorded_party(owner)
         if recorded != party:
-            raise ConfigError(
-                f"{state_dir} is the privacy state of party '{recorded}', not of '{party}': "
-                "give this node its own state_dir"
-            ) from None
+            _refuse(state_dir, recorded, party)
         return
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(record)
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def _refuse(state_dir: Path, recorded: str, party: str) -> None:
+    raise ConfigError(
+        f"{state_dir} is the privacy state of party '{recorded}', not of '{party}': "
+        "give this node its own state_dir"
+    )
 
 
 def _recorded_party(owner: Path) -> str:

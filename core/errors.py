@@ -6,6 +6,8 @@ field, because any field of a customer table may be personal information.
 
 from __future__ import annotations
 
+import re
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,3 +78,31 @@ class TableValidationError(FedscoreError):
             lines.append(f"... and {more} more problem(s) of the same kinds")
         summary = f"{self.source} does not match the task schema ({total} problem(s)):"
         super().__init__("\n".join([summary, *("  - " + line for line in lines)]))
+
+
+def describe_failure(error: BaseException) -> str:
+    """What failed, without the values an unexpected error's text may hold.
+
+    fedscore's own errors are written never to name a value of a customer's field; any
+    other error (a library's, whose message may quote data) is named by its type and
+    where it was raised only.
+    """
+    if isinstance(error, FedscoreError):
+        return str(error)
+    frame = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
+    where = f" in {Path(frame.filename).name}:{frame.lineno}" if frame else ""
+    return f"{type(error).__name__}{where}"
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+#: The longest reason kept from a party's error reply.
+LONGEST_REASON = 500
+
+
+def printable_reason(text: str) -> str:
+    """A reason received from elsewhere, fit for a summary or a terminal: no terminal
+    escapes or control characters, one line, at most `LONGEST_REASON` characters."""
+    cleaned = _ANSI.sub("", text)
+    cleaned = "".join(ch if ch.isprintable() else " " for ch in cleaned)
+    cleaned = " ".join(cleaned.split())
+    return cleaned if len(cleaned) <= LONGEST_REASON else cleaned[: LONGEST_REASON - 1] + "…"

@@ -21,13 +21,12 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fedscore.core.errors import FedscoreError
+from fedscore.core.errors import FedscoreError, describe_failure
 from fedscore.deployment import flower_runtime as runtime
 
 if TYPE_CHECKING:
@@ -64,7 +63,7 @@ def run_client_task(endpoint: runtime.RuntimeEndpoint, token: str, node_config: 
         runtime.push_task_output(client, task.context, runtime.COMPLETED, "")
         return 0
     except Exception as error:  # the process boundary: report, never leak a value
-        reason = f"{_party(node_config)}: the task failed: {_described(error)}"
+        reason = f"{_party(node_config)}: the task failed: {describe_failure(error)}"
         _log(reason)
         if task is not None:
             failed = runtime.error_reply(task.message, protocol.NODE_FAILED_CODE, reason)
@@ -111,7 +110,7 @@ def run_server_task(endpoint: runtime.RuntimeEndpoint, token: str, server_config
         )
         return finish(runtime.COMPLETED, "")
     except Exception as error:  # the process boundary: report what failed
-        reason = f"the run failed: {_described(error)}"
+        reason = f"the run failed: {describe_failure(error)}"
         _log(reason)
         return finish(runtime.FAILED, reason)
     finally:
@@ -141,19 +140,6 @@ def _coordinator_refusal(
     if signed.request.app_sha256 != verdict.sha256:
         return "the run request names another app release than the one submitted"
     return ""
-
-
-def _described(error: Exception) -> str:
-    """What failed, without the values an unexpected error's text may hold.
-
-    fedscore's own errors are written never to name a value of a customer's field; any
-    other error is named by its type and where it was raised only.
-    """
-    if isinstance(error, FedscoreError):
-        return str(error)
-    frame = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
-    where = f" in {Path(frame.filename).name}:{frame.lineno}" if frame else ""
-    return f"{type(error).__name__}{where}"
 
 
 def _party(node_config: Path) -> str:

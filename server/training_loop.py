@@ -25,6 +25,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from fedscore.core import protocol
 from fedscore.core.encoding import FeatureEncoder
+from fedscore.core.errors import printable_reason
 from fedscore.core.models import ModelSpec, build_model
 from fedscore.core.schema import load_schema
 from fedscore.server.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
@@ -46,7 +47,7 @@ def _outcome(reply: Message, party: str) -> PartyOutcome:
     if reply.has_error():
         declined = reply.error.code == protocol.APP_NOT_APPROVED_CODE
         status = protocol.DECLINED if declined else protocol.FAILED
-        return PartyOutcome(party, status, reason=reply.error.reason)
+        return PartyOutcome(party, status, reason=printable_reason(reply.error.reason))
     try:
         record = reply.content.config_records[protocol.PARTY]
         metrics = reply.content.metric_records[protocol.METRICS]

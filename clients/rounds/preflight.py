@@ -33,7 +33,7 @@ from fedscore.core.errors import FedscoreError
 from fedscore.core.runconfig import RunConfig
 from fedscore.core.schema import load_schema
 from fedscore.core.signing import SigningKey
-from fedscore.privacy.accounting import AccountantKey, AccountantStore
+from fedscore.privacy.accounting import AccountantKey, AccountantStore, PartyAccountant
 
 
 @dataclass
@@ -61,8 +61,9 @@ def check_readiness(
     readiness = Readiness()
     try:
         request = RoundRequest.from_config(config)
-        claim_state(node.state_dir, node.party)
-        SigningKey.load_or_create(node.ledger_key)  # created on first use; never world-readable
+        claim_state(node.state_dir, node.party, record=False)
+        if node.ledger_key.exists():  # (created at the first round)
+            SigningKey.load(node.ledger_key)
         schema = load_schema(node.task_path)
         run = admit(node, schema, config, request.run, app_sha256, dry_run=True).run
         data = load_data(node, schema)
@@ -101,12 +102,13 @@ def _budget_problems(node: NodeConfig, run: RunConfig, data: PartyData, task: st
     """Whether the whole run fits in what is left of the node's budget."""
     if not run.private or run.batch_size >= len(data.train_y):
         return []
-    journal = AccountantStore(node.accountant_db, ledger_hash=node.ledger_hash)
-    key = AccountantKey(node.party, task, data.data_version)
     schedule = LocalSchedule.for_party(run, len(data.train_y))
     mechanism = schedule.calibrated_mechanism(run)
-    earlier = budget.earlier_spend(journal, key, node, run)
-    current = journal.load(key)
+    earlier, current = 0.0, PartyAccountant()
+    if node.accountant_db.exists():  # else: this node never spent anything
+        journal = AccountantStore(node.accountant_db, ledger_hash=node.ledger_hash)
+        key = AccountantKey(node.party, task, data.data_version)
+        earlier, current = budget.earlier_spend(journal, key, node, run), journal.load(key)
     spent = earlier + current.epsilon(run.delta, run.accountant)
     after = earlier + current.projected(
         mechanism.noise_multiplier, mechanism.sample_rate, run.rounds * schedule.steps_per_round
