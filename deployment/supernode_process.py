@@ -11,6 +11,10 @@ ones in Flower's source, so an upgrade that changes them fails loudly.
 
 An idle node then asks the coordinator for work about 3 times a second instead of once
 every 3 s: a few kilobytes per second over its one TLS connection.
+
+It also announces a heartbeat interval of `HEARTBEAT_SECONDS` (Flower's smallest accepted,
+instead of its default 30 s): the SuperLink then counts a node that died as offline after
+20 s instead of a minute, so a restarted node is let in again that much sooner.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ REPLY_POLL_SECONDS = 0.05
 #: Flower 1.42's fixed waits this launcher replaces, as `time.sleep` arguments.
 FLOWER_IDLE_SLEEP = 3
 FLOWER_REPLY_SLEEP = 0.5
+#: Seconds between a node's heartbeats as it announces them to the SuperLink, which counts
+#: the node offline after two missed intervals.
+HEARTBEAT_SECONDS = 10
 
 
 class ShorterWaits(ModuleType):
@@ -49,10 +56,14 @@ class ShorterWaits(ModuleType):
 
 def main() -> None:
     """Run `flower-supernode` with the arguments given to this module."""
-    from flwr.supernode import start_client_internal
+    from flwr.supercore import heartbeat
+    from flwr.supernode import fleet_http_connection, start_client_internal
     from flwr.supernode.cli import flower_supernode
 
     start_client_internal.time = ShorterWaits()  # type: ignore[assignment]
+    # The interval the node announces, and the one its heartbeat sender keeps to.
+    fleet_http_connection.HEARTBEAT_DEFAULT_INTERVAL = HEARTBEAT_SECONDS  # type: ignore[misc]
+    heartbeat.HEARTBEAT_DEFAULT_INTERVAL = HEARTBEAT_SECONDS  # type: ignore[misc]
     sys.argv[0] = "flower-supernode"
     flower_supernode()
 

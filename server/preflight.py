@@ -60,17 +60,27 @@ def readiness_problems(
         )
     messages = expiring(
         [
-            grid.create_message(
-                RecordDict({protocol.CONFIG: config}), MessageType.QUERY, node_id, "preflight"
+            Message(
+                content=RecordDict({protocol.CONFIG: config}),
+                message_type=MessageType.QUERY,
+                dst_node_id=node_id,
+                group_id="preflight",
             )
             for node_id in node_ids
         ],
         settings.round_timeout,
     )
+    replies = list(grid.send_and_receive(messages, timeout=settings.round_timeout))
+    # The SuperLink answers some errors itself, from its own id: attribute them by message
+    # (a message's id is set when it is pushed).
+    addressed = {message.metadata.message_id: message.metadata.dst_node_id for message in messages}
     answered: set[int] = set()
-    for reply in grid.send_and_receive(messages, timeout=settings.round_timeout):
-        answered.add(reply.metadata.src_node_id)
-        problem = _problem_of(reply, names)
+    for reply in replies:
+        node_id = reply.metadata.src_node_id
+        if node_id not in node_ids:
+            node_id = addressed.get(reply.metadata.reply_to_message_id, node_id)
+        answered.add(node_id)
+        problem = _problem_of(reply, node_id, names)
         if problem:
             problems.append(problem)
     problems += [
@@ -79,9 +89,9 @@ def readiness_problems(
     return problems
 
 
-def _problem_of(reply: Message, names: PartyNames) -> str:
+def _problem_of(reply: Message, node_id: int, names: PartyNames) -> str:
     """A party's answer as a problem ("" when it is ready)."""
-    party = names.learn(reply)
+    party = names.name(node_id) if reply.has_error() else names.learn(reply)
     if reply.has_error():
         return f"{party}: {reply.error.reason}"
     record = reply.content.config_records.get(protocol.PARTY)

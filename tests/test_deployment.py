@@ -31,6 +31,7 @@ from process_support import (
 )
 
 from fedscore.core.signing import SigningKey
+from fedscore.deployment import supernode_process
 from fedscore.deployment.pki import PkiLayout, init_pki, issue_node_key
 from fedscore.deployment.release import unpack_release
 
@@ -199,8 +200,9 @@ def test_unsigned_and_foreign_signed_runs_are_refused_and_spend_nothing(consorti
 
 
 def test_runs_outside_every_partys_policy_are_declined_with_reasons(consortium):
-    """Epsilon above the per-run cap, a strategy no party allows, a non-private run: each
-    reason reaches the model owner from every party, and nothing is spent."""
+    """Epsilon above the per-run cap, a strategy no party allows, a non-private run: the
+    run is refused before round 1, every party's reasons reach the model owner, and
+    nothing is spent."""
     before = _ledger_sizes(consortium)
     status, output = _run(
         consortium, "policy-run.log", *consortium.owner_options(), "--parties", "3",
@@ -209,8 +211,9 @@ def test_runs_outside_every_partys_policy_are_declined_with_reasons(consortium):
         "--option", "strategy=fedmedian",
     )  # fmt: skip
     assert status == 1, output[-3000:]
+    assert "the run was refused before round 1" in output
     for name in PARTIES:
-        assert f"{name} declined the run" in output
+        assert f"problem: {name}: epsilon 3 per run" in output
     assert "epsilon 3 per run is above this node's max_epsilon_per_run 2" in output
     assert "strategy 'fedmedian' is not allowed here" in output
     assert "non-private training is disabled" in output
@@ -383,30 +386,38 @@ def _trained_rounds(node_config: Path, run_id: str) -> list[int]:
 
 def test_a_node_that_dies_mid_run_is_left_out_and_rejoins(consortium):
     """Under SecAgg+ (`fedscore run`'s default), kill one institution's node (SuperNode and
-    executor) as round 1 starts: round 1 completes with the other two (min_parties 2; the
-    dead node drops out of the secure-aggregation protocol), the dead node is charged
-    nothing for it, and after a restart it trains rounds 2 and 3."""
+    executor) once it has answered the check before round 1: round 1 completes with the
+    other two (min_parties 2; the dead node drops out of the secure-aggregation protocol),
+    the dead node is charged nothing for it, and after a restart it trains rounds 2 and 3."""
     root = consortium.root
     runs_dir = root / "node-death-runs"
+    victim = "loan_facilitator"
+    victim_log = root / f"{victim}.log"
+    seen = victim_log.stat().st_size
     # Long enough that round 1 (SecAgg+ setup and evaluation each wait for the dead node)
-    # outlasts Flower's heartbeat patience (60 s), after which the restarted node is let in.
-    timeout = 40
+    # outlasts the SuperLink's patience with a silent node (two 10 s heartbeat intervals,
+    # `supernode_process.HEARTBEAT_SECONDS`), after which the restarted node is let in.
+    timeout = 25
     log = root / "node-death-run.log"
     run = consortium.start(
         log, "run", *consortium.owner_options(), "--parties", "3", "--rounds", "3",
         "--runs-dir", str(runs_dir), "--option", f"round-timeout={timeout}",
     )  # fmt: skip
     deadline = time.monotonic() + 300
-    found: list[Path] = []
-    while time.monotonic() < deadline and not found and run.poll() is None:
-        found = list(runs_dir.glob("*/run_config.json"))  # the ServerApp is starting round 1
-        time.sleep(0.1)
-    assert found, log.read_text(errors="replace")[-3000:]
+    answered = False
+    while time.monotonic() < deadline and not answered and run.poll() is None:
+        with victim_log.open("rb") as handle:
+            handle.seek(seen)
+            text = handle.read()
+        # It has answered the check before round 1 (its reply fully uploaded).
+        answered = b"Sent successfully" in text.partition(b"Sending: query message")[2]
+        time.sleep(0.05)
+    found = list(runs_dir.glob("*/run_config.json"))
+    assert answered and found, log.read_text(errors="replace")[-3000:]
     run_dir = found[0].parent
-    victim = "loan_facilitator"
     index = 1 + list(consortium.nodes).index(victim)  # processes: coordinator, then nodes
     stop_tree(consortium.processes[index], signal.SIGKILL)
-    time.sleep(timeout + 3)
+    time.sleep(2 * supernode_process.HEARTBEAT_SECONDS + 3)
     consortium.processes[index] = consortium.start(
         root / f"{victim}.log", "node", "start", "--config", str(consortium.nodes[victim])
     )

@@ -29,6 +29,17 @@ def test_the_supernode_waits_fedscore_shortens_are_still_flowers():
     assert start_client_internal.time.__name__ == "time"  # a module attribute we can replace
 
 
+def test_the_heartbeat_interval_fedscore_announces_is_one_flower_accepts_and_keeps():
+    from flwr.common import constant
+    from flwr.supercore import heartbeat
+    from flwr.supernode import fleet_http_connection
+
+    assert constant.HEARTBEAT_MIN_INTERVAL <= supernode_process.HEARTBEAT_SECONDS
+    # The two module globals the launcher replaces are still read where they are used.
+    assert "HEARTBEAT_DEFAULT_INTERVAL" in inspect.getsource(fleet_http_connection)
+    assert "next_interval: float = HEARTBEAT_DEFAULT_INTERVAL" in inspect.getsource(heartbeat)
+
+
 def test_shorter_waits_shorten_only_those_two_sleeps(monkeypatch):
     slept: list[float] = []
     monkeypatch.setattr(supernode_process.time, "sleep", slept.append)
