@@ -15,7 +15,7 @@ reply as the global model (FedAvg over a single party is that party's update).
 Kill points (`--die-at PHASE:ROUND`, repeatable) make this process SIGKILL itself
 at exact places inside a round. They are hooks of this driver only: an SQLite trace
 callback on the store's connections (SQLite calls it as a statement starts, before
-it has any effect) and a wrapper of `AccountantStore.commit_round`; the store's
+it has any effect) and a wrapper of `NodeJournal.commit_round`; the store's
 code runs unmodified, and the kill is a real SIGKILL (no rollback, no finally):
 
 - ``ledger-insert``: inside the commit transaction, accountant and round rows
@@ -46,6 +46,7 @@ import torch
 from flwr.app import ArrayRecord, ConfigRecord
 
 from fedscore.clients import rounds
+from fedscore.clients.journal import NodeJournal
 from fedscore.clients.local_data import CachedPartyData
 from fedscore.clients.node import NodeConfig
 from fedscore.core import protocol
@@ -54,7 +55,6 @@ from fedscore.core.models import ModelSpec, build_model
 from fedscore.core.runconfig import RunConfig
 from fedscore.core.schema import load_schema
 from fedscore.core.signing import SigningKey
-from fedscore.privacy.accounting import AccountantStore
 
 PHASES = ("ledger-insert", "before-commit", "after-commit")
 OUTBOX_PREFIX = "round-"
@@ -117,26 +117,26 @@ def install_hooks(switch: KillSwitch) -> None:
         elif text == "COMMIT":
             switch.at("before-commit")
 
-    connect = AccountantStore._connect
+    connect = NodeJournal._connect
 
     @contextmanager
-    def traced(self: AccountantStore) -> Iterator[sqlite3.Connection]:
+    def traced(self: NodeJournal) -> Iterator[sqlite3.Connection]:
         with connect(self) as db:
             db.set_trace_callback(trace)
             yield db
 
-    AccountantStore._connect = traced  # type: ignore[method-assign]
+    NodeJournal._connect = traced  # type: ignore[method-assign]
 
-    commit_round = AccountantStore.commit_round
+    commit_round = NodeJournal.commit_round
 
-    def logged_commit(self: AccountantStore, *args: Any, **kwargs: Any) -> Any:
+    def logged_commit(self: NodeJournal, *args: Any, **kwargs: Any) -> Any:
         event(f"commit {switch.server_round}")
         entry = commit_round(self, *args, **kwargs)
         event(f"committed {switch.server_round}")
         switch.at("after-commit")
         return entry
 
-    AccountantStore.commit_round = logged_commit  # type: ignore[method-assign]
+    NodeJournal.commit_round = logged_commit  # type: ignore[method-assign]
 
 
 def send(outbox: Path, server_round: int, reply: Any) -> None:

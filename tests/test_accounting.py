@@ -11,13 +11,8 @@ import sys
 import pytest
 from opacus.accountants import RDPAccountant
 
-from fedscore.privacy.accounting import (
-    AccountantKey,
-    AccountantStore,
-    PartyAccountant,
-    RoundRecord,
-    calibrate_noise,
-)
+from fedscore.clients.journal import AccountantKey, NodeJournal, RoundRecord
+from fedscore.privacy.accounting import PartyAccountant, calibrate_noise
 from fedscore.privacy.accounting.accountant import RDP_ORDERS
 
 KEY = AccountantKey("large_bank", "default_risk", "v1")
@@ -45,8 +40,8 @@ def _trained(run_round: int, accountant: PartyAccountant) -> RoundRecord:
 def _epsilon_in_new_process(store_path) -> dict[str, float]:
     code = (
         "import json, sys\n"
-        "from fedscore.privacy.accounting import AccountantStore, AccountantKey\n"
-        "acc = AccountantStore(sys.argv[1]).load(AccountantKey('large_bank','default_risk','v1'))\n"
+        "from fedscore.clients.journal import NodeJournal, AccountantKey\n"
+        "acc = NodeJournal(sys.argv[1]).load(AccountantKey('large_bank','default_risk','v1'))\n"
         f"r = acc.report({DELTA})\n"
         "print(json.dumps({'rdp': r.rdp, 'prv': r.prv, 'steps': acc.steps}))\n"
     )
@@ -57,7 +52,7 @@ def _epsilon_in_new_process(store_path) -> dict[str, float]:
 
 
 def test_restored_accountant_reproduces_epsilon_exactly_in_a_new_process(tmp_path):
-    store = AccountantStore(tmp_path / "privacy.sqlite")
+    store = NodeJournal(tmp_path / "privacy.sqlite")
     accountant = store.load(KEY)
     accountant.step(NOISE, RATE, STEPS)
     store.commit_round(KEY, accountant, _trained(1, accountant))
@@ -67,11 +62,11 @@ def test_restored_accountant_reproduces_epsilon_exactly_in_a_new_process(tmp_pat
 
 
 def test_one_more_round_after_restore_equals_an_uninterrupted_accountant(tmp_path):
-    store = AccountantStore(tmp_path / "privacy.sqlite")
+    store = NodeJournal(tmp_path / "privacy.sqlite")
     first = store.load(KEY)
     first.step(NOISE, RATE, STEPS)
     store.commit_round(KEY, first, _trained(1, first))
-    restored = AccountantStore(tmp_path / "privacy.sqlite").load(KEY)  # as after a restart
+    restored = NodeJournal(tmp_path / "privacy.sqlite").load(KEY)  # as after a restart
     restored.step(NOISE, RATE, STEPS)
 
     uninterrupted = RDPAccountant()
@@ -83,7 +78,7 @@ def test_one_more_round_after_restore_equals_an_uninterrupted_accountant(tmp_pat
 
 
 def test_refused_round_is_recorded_without_touching_the_accountant(tmp_path):
-    store = AccountantStore(tmp_path / "privacy.sqlite")
+    store = NodeJournal(tmp_path / "privacy.sqlite")
     accountant = store.load(KEY)
     accountant.step(NOISE, RATE, STEPS)
     store.commit_round(KEY, accountant, _trained(1, accountant))
@@ -96,7 +91,7 @@ def test_refused_round_is_recorded_without_touching_the_accountant(tmp_path):
 
 
 def test_state_file_is_owner_only(tmp_path):
-    AccountantStore(tmp_path / "privacy.sqlite")
+    NodeJournal(tmp_path / "privacy.sqlite")
     assert os.stat(tmp_path / "privacy.sqlite").st_mode & 0o077 == 0
 
 

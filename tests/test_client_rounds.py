@@ -8,6 +8,7 @@ import math
 import pytest
 from flwr.app import ArrayRecord, ConfigRecord
 
+from fedscore.clients.journal import AccountantKey, NodeJournal
 from fedscore.clients.node import NodeConfig
 from fedscore.clients.rounds import evaluate_round, train_round
 from fedscore.core import protocol
@@ -15,7 +16,6 @@ from fedscore.core.encoding import FeatureEncoder
 from fedscore.core.models import ModelSpec, build_model
 from fedscore.core.runconfig import RunConfig
 from fedscore.core.tabular import file_sha256
-from fedscore.privacy.accounting import AccountantKey, AccountantStore
 
 
 def _request(schema, run: RunConfig, server_round: int, run_id: str = "run-a") -> ConfigRecord:
@@ -51,7 +51,7 @@ def test_trained_round_commits_accountant_and_record(node, schema):
     metrics = reply.metric_records[protocol.METRICS]
     assert party[protocol.STATUS] == protocol.TRAINED
     assert protocol.ARRAYS in reply.array_records
-    store = AccountantStore(node.accountant_db)
+    store = NodeJournal(node.accountant_db)
     accountant = store.load(_key(node, schema))
     assert accountant.steps == metrics["steps"] > 0
     assert metrics["epsilon-rdp"] == accountant.epsilon(1e-4, "rdp")
@@ -82,7 +82,7 @@ def test_round_that_would_exceed_the_budget_is_refused_and_recorded(
     assert party[protocol.STATUS] == protocol.REFUSED
     assert "beyond this node's max_epsilon 0.75" in party[protocol.REASON]
     assert protocol.ARRAYS not in second.array_records
-    store = AccountantStore(node.accountant_db)
+    store = NodeJournal(node.accountant_db)
     spent = first.metric_records[protocol.METRICS]["epsilon-rdp"]
     assert store.load(_key(node, schema)).epsilon(1e-4, "rdp") == spent  # nothing more spent
     assert [r.status for r in store.rounds(_key(node, schema))] == ["trained", "refused"]
@@ -106,7 +106,7 @@ def test_bad_table_fails_the_round_and_writes_nothing(tmp_path, party_table, sch
     assert party[protocol.STATUS] == protocol.FAILED
     assert "row 5 (line 6), column 'PAY_2': unknown category" in party[protocol.REASON]
     assert protocol.ARRAYS not in reply.array_records
-    store = AccountantStore(node.accountant_db)
+    store = NodeJournal(node.accountant_db)
     assert store.rounds(_key(node, schema)) == []
     assert store.load(_key(node, schema)).steps == 0
 
@@ -195,7 +195,7 @@ def test_a_round_asked_again_is_answered_with_its_committed_update(
     assert dict(again.metric_records[protocol.METRICS]) == dict(
         first.metric_records[protocol.METRICS]
     )
-    store = AccountantStore(node.accountant_db)
+    store = NodeJournal(node.accountant_db)
     key = _key(node, schema)
     assert store.load(key).steps == first.metric_records[protocol.METRICS]["steps"]
     assert [(r.status, r.attempt) for r in store.rounds(key)] == [("trained", 1)]
@@ -211,7 +211,7 @@ def test_a_round_asked_again_from_another_model_is_charged_and_recorded_again(
     again = train_round(node, other, _request(schema, run, 1))
     # A second training of round 1 would pass the budget: refused, and both attempts kept.
     assert again.config_records[protocol.PARTY][protocol.STATUS] == protocol.REFUSED
-    store = AccountantStore(node.accountant_db)
+    store = NodeJournal(node.accountant_db)
     key = _key(node, schema)
     rounds = store.rounds(key)
     assert [(r.status, r.attempt) for r in rounds] == [("trained", 1), ("refused", 2)]
@@ -238,6 +238,6 @@ def test_a_state_file_from_before_attempts_is_migrated(tmp_path):
     )
     db.commit()
     db.close()
-    store = AccountantStore(path)
+    store = NodeJournal(path)
     (record,) = store.rounds(AccountantKey("bank", "t", "v1"))
     assert record.attempt == 1 and record.steps == 6 and record.epsilon_rdp == 0.5

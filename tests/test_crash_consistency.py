@@ -42,12 +42,13 @@ import pytest
 from crash_node import outbox_name, read_reply, sent_rounds
 from opacus.accountants import RDPAccountant
 
+from fedscore.clients.journal import AccountantKey
 from fedscore.clients.node import NodeConfig
 from fedscore.core import protocol
 from fedscore.core.runconfig import RunConfig
 from fedscore.core.signing import public_key_from_hex
 from fedscore.core.tabular import file_sha256
-from fedscore.privacy.accounting import AccountantKey, PartyAccountant
+from fedscore.privacy.accounting import PartyAccountant
 from fedscore.privacy.accounting.accountant import RDP_ORDERS
 from fedscore.privacy.ledger import LedgerEntry, read_entries, verify_ledger
 from fedscore.privacy.ledger.verify import verify_signed_head

@@ -13,6 +13,7 @@ import tomli_w
 from cryptography.hazmat.primitives import hashes
 from flwr.app import ArrayRecord, ConfigRecord
 
+from fedscore.clients.journal import AccountantKey, NodeJournal, RoundRecord
 from fedscore.clients.node import NodeConfig
 from fedscore.clients.rounds import train_round
 from fedscore.core import protocol
@@ -21,7 +22,7 @@ from fedscore.core.errors import ConfigError
 from fedscore.core.models import ModelSpec, build_model
 from fedscore.core.runconfig import RunConfig
 from fedscore.core.signing import SigningKey
-from fedscore.privacy.accounting import AccountantKey, AccountantStore, PartyAccountant, RoundRecord
+from fedscore.privacy.accounting import PartyAccountant
 from fedscore.privacy.ledger import (
     HASH_ALGORITHMS,
     LEDGER_SCHEMA,
@@ -67,13 +68,13 @@ def test_sm3_links_follow_the_standard():
 
 def test_a_ledger_may_move_from_sha256_to_sm3(tmp_path, signer):
     path = tmp_path / "privacy.sqlite"
-    store = AccountantStore(path, signer=signer)
+    store = NodeJournal(path, signer=signer)
     key = AccountantKey("bank", "default_risk", "v1")
     record = RoundRecord(
         "run-a", 1, "refused", "budget", None, None, None, None, 1e-5, None, None, 1.0
     )
     store.commit_round(key, PartyAccountant(), record)
-    moved = AccountantStore(path, signer=signer, ledger_hash="sm3")
+    moved = NodeJournal(path, signer=signer, ledger_hash="sm3")
     entry = moved.commit_round(key, PartyAccountant(), replace(record, server_round=2))
     assert entry is not None and entry.algorithm == "sm3"
     db = sqlite3.connect(path)
@@ -82,7 +83,7 @@ def test_a_ledger_may_move_from_sha256_to_sm3(tmp_path, signer):
     assert [e.algorithm for e in entries] == ["sha256", "sm3"]
     assert verify_entries(entries, signer.public_key).ok
     with pytest.raises(ValueError, match="unknown ledger hash algorithm"):
-        AccountantStore(path, signer=signer, ledger_hash="sha1")
+        NodeJournal(path, signer=signer, ledger_hash="sha1")
 
 
 def _tamper(path, statement, *params):

@@ -21,18 +21,18 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fedscore.clients.journal import (
+    AccountantKey,
+    ConcurrentCharge,
+    NodeJournal,
+    ReleasedUpdate,
+    RoundRecord,
+)
 from fedscore.clients.node import NodeConfig
 from fedscore.core.errors import ConfigError, FedscoreError, SchemaError
 from fedscore.core.runconfig import RunConfig
 from fedscore.core.schema import parse_schema
-from fedscore.privacy.accounting import (
-    AccountantKey,
-    AccountantStore,
-    ConcurrentCharge,
-    PartyAccountant,
-    ReleasedUpdate,
-    RoundRecord,
-)
+from fedscore.privacy.accounting import PartyAccountant
 from fedscore.privacy.pii import luhn_check_digit, resident_id_check_char
 
 #: Examples per property (the counts the issue's report quotes).
@@ -150,7 +150,7 @@ def test_any_task_schema_parses_or_is_refused_cleanly(minimal_schema, data):
 KEY = AccountantKey("bank", "task", "v1")
 
 
-def _balanced(store: AccountantStore) -> None:
+def _balanced(store: NodeJournal) -> None:
     """Every trained ledger entry is an accountant round and a released update."""
     with sqlite3.connect(store.path) as db:
         entries = [json.loads(c) for (c,) in db.execute("SELECT content FROM ledger")]
@@ -184,7 +184,7 @@ def test_the_books_balance_after_any_sequence_of_commits(tmp_path_factory, opera
     from fedscore.core.signing import SigningKey
 
     folder = tmp_path_factory.mktemp("journal")
-    store = AccountantStore(
+    store = NodeJournal(
         folder / "privacy.sqlite", signer=SigningKey.load_or_create(folder / "ledger.pem")
     )
     update = ReleasedUpdate("model", b"npz", "{}")

@@ -19,6 +19,7 @@ import pytest
 import tomli_w
 from flwr.app import ArrayRecord, ConfigRecord
 
+from fedscore.clients.journal import AccountantKey, ConcurrentCharge, NodeJournal, RoundRecord
 from fedscore.clients.node import NodeConfig
 from fedscore.clients.node_state import StateLock
 from fedscore.clients.rounds import train_round
@@ -29,13 +30,7 @@ from fedscore.core.models import ModelSpec, build_model
 from fedscore.core.runconfig import RunConfig
 from fedscore.core.schema import load_schema
 from fedscore.core.tabular import file_sha256
-from fedscore.privacy.accounting import (
-    AccountantKey,
-    AccountantStore,
-    ConcurrentCharge,
-    PartyAccountant,
-    RoundRecord,
-)
+from fedscore.privacy.accounting import PartyAccountant
 
 RUN = RunConfig(rounds=2, batch_size=256, delta=1e-4)
 
@@ -65,7 +60,7 @@ def _record(status: str = "trained") -> RoundRecord:
 
 
 def test_a_commit_from_a_stale_accountant_is_refused_and_leaves_nothing(tmp_path):
-    store = AccountantStore(tmp_path / "privacy.sqlite")
+    store = NodeJournal(tmp_path / "privacy.sqlite")
     key = AccountantKey("bank", "task", "v1")
     stale = store.load(key)  # what this round checked its budget against
     other = PartyAccountant()
@@ -111,7 +106,7 @@ def test_two_processes_training_one_round_charge_it_once(tmp_path, party_table, 
         entries = [json.loads(c) for (c,) in db.execute("SELECT content FROM ledger")]
     trained = [e for e in entries if e["status"] == "trained"]
     assert len(trained) == 1, entries  # released once (a second "trained" is a re-send)
-    assert AccountantStore(node.accountant_db).load(key).steps == trained[0]["steps"]
+    assert NodeJournal(node.accountant_db).load(key).steps == trained[0]["steps"]
 
 
 def test_a_node_cannot_start_twice_on_one_state_folder(tmp_path, party_table, make_node):

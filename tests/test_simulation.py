@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from fedscore import load_model
+from fedscore.clients.journal import AccountantKey, NodeJournal
 from fedscore.clients.node import NodeConfig
 from fedscore.core.metrics import score_metrics
 from fedscore.core.tabular import file_sha256
-from fedscore.privacy.accounting import AccountantKey, AccountantStore
 
 pytestmark = pytest.mark.simulation
 
@@ -52,7 +52,7 @@ def test_three_parties_two_rounds_write_every_artifact(tmp_path, trained_consort
     for config in nodes:
         node = NodeConfig.from_toml(config)
         key = AccountantKey(node.party, "default_risk", file_sha256(node.data_path))
-        spent = AccountantStore(node.accountant_db).load(key).epsilon(1e-5, "rdp")
+        spent = NodeJournal(node.accountant_db).load(key).epsilon(1e-5, "rdp")
         assert spent == pytest.approx(summary["parties"][node.party]["epsilon"], abs=1e-12)
 
     # The model loads in one call and reproduces the reported consortium-test metrics.

@@ -5,16 +5,17 @@ the run, so every round (even after a restart) uses the same mechanism. Before a
 trains, the node projects the epsilon it would reach and refuses the round if that
 passes its `max_epsilon` (including what earlier data versions of the same budget
 spent). The check holds at commit time too: the journal refuses to commit a round whose
-accountant changed meanwhile (`AccountantStore.commit_round(started_from=...)`).
+accountant changed meanwhile (`NodeJournal.commit_round(started_from=...)`).
 """
 
 from __future__ import annotations
 
+from fedscore.clients.journal import AccountantKey, NodeJournal
 from fedscore.clients.node import NodeConfig
 from fedscore.clients.rounds.replies import NodeRefusal
 from fedscore.clients.training import LocalSchedule
 from fedscore.core.runconfig import RunConfig
-from fedscore.privacy.accounting import AccountantKey, AccountantStore, PartyAccountant
+from fedscore.privacy.accounting import PartyAccountant
 from fedscore.privacy.dp_sgd import MechanismParams
 
 # Slack for float rounding when a run is calibrated to exactly the node's budget.
@@ -37,7 +38,7 @@ def check_delta(run: RunConfig, n_records: int) -> None:
 
 
 def run_mechanism(
-    store: AccountantStore,
+    store: NodeJournal,
     key: AccountantKey,
     run_id: str,
     run: RunConfig,
@@ -61,7 +62,7 @@ def run_mechanism(
 
 
 def earlier_spend(
-    store: AccountantStore, key: AccountantKey, node: NodeConfig, run: RunConfig
+    store: NodeJournal, key: AccountantKey, node: NodeConfig, run: RunConfig
 ) -> float:
     """Epsilon the party's other data versions already drew from the same budget.
 

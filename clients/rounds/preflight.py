@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from flwr.app import ConfigRecord, MetricRecord, RecordDict
 
 from fedscore.clients.admission import admit
+from fedscore.clients.journal import AccountantKey, NodeJournal
 from fedscore.clients.local_data import PartyData, PartyDataLoader, load_party_data
 from fedscore.clients.node import NodeConfig
 from fedscore.clients.node_state import claim_state
@@ -33,7 +34,7 @@ from fedscore.core.errors import FedscoreError
 from fedscore.core.runconfig import RunConfig
 from fedscore.core.schema import load_schema
 from fedscore.core.signing import SigningKey
-from fedscore.privacy.accounting import AccountantKey, AccountantStore, PartyAccountant
+from fedscore.privacy.accounting import PartyAccountant
 
 
 @dataclass
@@ -106,7 +107,7 @@ def _budget_problems(node: NodeConfig, run: RunConfig, data: PartyData, task: st
     mechanism = schedule.calibrated_mechanism(run)
     earlier, current = 0.0, PartyAccountant()
     if node.accountant_db.exists():  # else: this node never spent anything
-        journal = AccountantStore(node.accountant_db, ledger_hash=node.ledger_hash)
+        journal = NodeJournal(node.accountant_db, ledger_hash=node.ledger_hash)
         key = AccountantKey(node.party, task, data.data_version)
         earlier, current = budget.earlier_spend(journal, key, node, run), journal.load(key)
     spent = earlier + current.epsilon(run.delta, run.accountant)

@@ -15,11 +15,11 @@ import numpy as np
 import torch
 from flwr.app import ArrayRecord, MetricRecord, RecordDict
 
+from fedscore.clients.journal import ReleasedUpdate
 from fedscore.clients.local_data import PartyData
 from fedscore.clients.node import NodeConfig
 from fedscore.clients.rounds.replies import party_record
 from fedscore.core import protocol
-from fedscore.privacy.accounting import ReleasedUpdate
 from fedscore.privacy.ledger import LedgerEntry
 
 

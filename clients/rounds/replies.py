@@ -8,11 +8,11 @@ import math
 from flwr.app import ConfigRecord, MetricRecord, RecordDict
 
 from fedscore.clients.admission import RunDeclined
+from fedscore.clients.journal import ConcurrentCharge
 from fedscore.clients.local_data import PartyData
 from fedscore.clients.node import NodeConfig
 from fedscore.core import protocol
 from fedscore.core.errors import FedscoreError
-from fedscore.privacy.accounting import ConcurrentCharge
 from fedscore.privacy.ledger import LedgerEntry
 
 

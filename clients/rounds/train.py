@@ -23,6 +23,7 @@ import torch
 from flwr.app import ArrayRecord, ConfigRecord, RecordDict
 
 from fedscore.clients.admission import Admission, admit
+from fedscore.clients.journal import AccountantKey, NodeJournal, ReleasedUpdate, RoundRecord
 from fedscore.clients.local_data import PartyData, PartyDataLoader, load_party_data
 from fedscore.clients.node import NodeConfig
 from fedscore.clients.node_state import claim_state
@@ -45,14 +46,7 @@ from fedscore.core.errors import FedscoreError
 from fedscore.core.runconfig import RunConfig
 from fedscore.core.schema import load_schema
 from fedscore.core.signing import SigningKey
-from fedscore.privacy.accounting import (
-    AccountantKey,
-    AccountantStore,
-    EpsilonReport,
-    PartyAccountant,
-    ReleasedUpdate,
-    RoundRecord,
-)
+from fedscore.privacy.accounting import EpsilonReport, PartyAccountant
 from fedscore.privacy.dp_sgd import DpSgd, LocalPrivacy, MechanismParams, NoPrivacy
 
 
@@ -62,7 +56,7 @@ class _Round:
 
     node: NodeConfig
     request: RoundRequest
-    journal: AccountantStore
+    journal: NodeJournal
     run: RunConfig
     admission: Admission
     data: PartyData | None = None
@@ -89,7 +83,7 @@ def train_round(
     try:
         request = RoundRequest.from_config(config)
         claim_state(node.state_dir, node.party)
-        journal = AccountantStore(
+        journal = NodeJournal(
             node.accountant_db,
             signer=SigningKey.load_or_create(node.ledger_key),
             ledger_hash=node.ledger_hash,

@@ -125,7 +125,7 @@ class ReleasedUpdate:
     ledger_seq: int | None = None
 
 
-class AccountantStore:
+class NodeJournal:
     """The node's privacy state file (SQLite, WAL mode).
 
     Parameters
