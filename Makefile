@@ -7,7 +7,7 @@ DEMO_OUT ?= demo-output
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install browser demo test fuzz lint bench-quality bench-speed bench-deployment clean protos bench-scoring
+.PHONY: install browser demo test test-fast check typecheck fuzz lint bench-quality bench-speed bench-deployment clean protos bench-scoring
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,demo]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -29,8 +29,19 @@ $(CHROMIUM):
 
 browser: $(CHROMIUM)
 
+# Chinese text in reports and figures (去标识化, display names) needs a CJK font: Debian's
+# Noto CJK when fontconfig knows none; then matplotlib's font list, if older, is rebuilt.
+.PHONY: fonts
+fonts:
+	@fc-list :lang=zh 2>/dev/null | grep -q . || { \
+		command -v apt-get >/dev/null || { echo "install a CJK font (Debian: fonts-noto-cjk) so Chinese text renders in reports" >&2; exit 1; }; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends fonts-noto-cjk >/dev/null; }
+	@[ ! -x $(BIN)/python ] || $(BIN)/python -c "import pathlib, matplotlib as mpl, matplotlib.font_manager as fm; \
+		any('CJK' in name for name in fm.get_font_names()) or [p.unlink() for p in pathlib.Path(mpl.get_cachedir()).glob('fontlist-*.json')]"
+
 # Train (and audit), then register the newest run and grade the large bank's book with it.
-demo: $(STAMP)
+demo: $(STAMP) fonts
 	FLWR_TELEMETRY_ENABLED=0 $(BIN)/fedscore demo --out $(DEMO_OUT)
 	$(BIN)/fedscore models register "$$(ls -d $(DEMO_OUT)/runs/*/ | tail -n 1)" \
 		--keys $(DEMO_OUT)/consortium/ledger_keys.toml --registry $(DEMO_OUT)/registry --promote
@@ -38,10 +49,18 @@ demo: $(STAMP)
 		--input $(DEMO_OUT)/institutions/large_bank/data/customers.csv \
 		--output $(DEMO_OUT)/large_bank_graded.parquet
 
-# Two worker processes (one per core); a test file stays on one worker.
-test: $(STAMP) $(CHROMIUM)
+# Two worker processes (one per core); a test file stays on one worker. The static checks
+# come first: they take seconds, the tests minutes.
+test: $(STAMP) $(CHROMIUM) fonts check
 	FLWR_TELEMETRY_ENABLED=0 FEDSCORE_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
-	$(BIN)/ruff check .
+
+# The unit tests: no simulation, no processes, no browser (under two minutes on 2 cores).
+test-fast: $(STAMP) check
+	FLWR_TELEMETRY_ENABLED=0 $(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not slow and not simulation"
+
+# Lint, formatting and types.
+check: $(STAMP) lint typecheck
+	$(BIN)/ruff format --check .
 
 # The PII validators against a million arbitrary texts (make test runs 25,000).
 fuzz: $(STAMP)
@@ -49,6 +68,12 @@ fuzz: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# The documentation site (MkDocs Material, strict: a broken link or anchor fails).
+# `make test` builds it too, through tests/test_docs.py.
+.PHONY: docs
+docs: $(STAMP)
+	FLWR_TELEMETRY_ENABLED=0 $(BIN)/mkdocs build --strict --site-dir site
 
 bench-quality: $(STAMP)
 	FLWR_TELEMETRY_ENABLED=0 $(BIN)/python benchmarks/quality.py
@@ -72,3 +97,13 @@ bench-scoring: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache
+
+# mypy sees the package as installed (`fedscore.core`, ...) through a tree of links, since
+# pyproject maps the top-level folders onto `fedscore.*` names (see [tool.mypy]).
+TYPECHECK_TREE := build/typecheck
+PACKAGE_FOLDERS := core server clients privacy datasets deployment scoring demo
+typecheck: $(STAMP)
+	rm -rf $(TYPECHECK_TREE) && mkdir -p $(TYPECHECK_TREE)/fedscore
+	for entry in fedscore/* $(PACKAGE_FOLDERS); do \
+		[ -e "$$entry" ] && ln -s "$(CURDIR)/$$entry" $(TYPECHECK_TREE)/fedscore/; done; true
+	cd $(TYPECHECK_TREE) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p fedscore

@@ -10,13 +10,13 @@ customer bound, generalization, k-anonymity, encoding), then stage by stage.
 
 Writes benchmarks/results/deidentify.json and deidentify.md.
 
-Usage: python benchmarks/deidentify.py [--rows N] [--repeats N] [--out-dir DIR]
+Usage: python benchmarks/deidentify.py [--rows N] [--repeats N] [--out-dir DIR] [--quick]
 """
 
 from __future__ import annotations
 
-import argparse
 import statistics
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -24,7 +24,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _common import RESULTS_DIR, machine_info, machine_line, markdown_table, write_results
+from support.cli import parse_benchmark_args, sized_parser
+from support.machine import machine_info, machine_line
+from support.output import markdown_table, publish, verdict
 
 from fedscore.clients.local_data import load_party_data
 from fedscore.clients.node import NodeConfig
@@ -32,8 +34,8 @@ from fedscore.core.encoding import FeatureEncoder
 from fedscore.core.schema import load_schema
 from fedscore.core.tabular import file_sha256, read_table, write_table
 from fedscore.core.validation import validate_frame
-from fedscore.datasets.identities import add_identities
 from fedscore.datasets.market import default_task_path, split_market
+from fedscore.demo.identities import add_identities
 from fedscore.privacy.consent import ConsentTable
 from fedscore.privacy.deidentification import deidentify
 from fedscore.privacy.deidentification.pipeline import scan_for_pii
@@ -92,12 +94,10 @@ def time_stages(node: NodeConfig) -> dict[str, float]:
     return times
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
-    args = parser.parse_args()
+def main(argv: list[str] | None = None) -> int:
+    """The script (`argv`: its arguments): time de-identification, write the results."""
+    parser = sized_parser(__doc__, "--rows", 1_000_000, quick_size=20_000)
+    args = parse_benchmark_args(parser, argv, "deidentify")
 
     with tempfile.TemporaryDirectory(prefix="fedscore-deid-bench-") as tmp:
         home = Path(tmp) / "bank"
@@ -153,7 +153,7 @@ def main() -> None:
             "",
             f"{args.rows:,} rows, best of {args.repeats}: **{best:.1f} s** end to end "
             f"({args.rows / best:,.0f} rows/s); target < {TARGET_SECONDS:.0f} s: "
-            f"**{'met' if best < TARGET_SECONDS else 'not met'}**.",
+            f"{verdict(best < TARGET_SECONDS)}.",
             f"Rows after consent / bound / suppression: {report.rows['with_consent']:,} / "
             f"{report.rows['within_customer_bound']:,} / {report.rows['after_suppression']:,}; "
             f"k = {report.k_achieved}, suppression {report.suppression_rate:.2%}.",
@@ -165,10 +165,8 @@ def main() -> None:
             machine_line(machine),
         ]
     )
-    for path in write_results(args.out_dir, "deidentify", data, markdown):
-        print(path)
-    print(markdown)
+    return publish(args.out_dir, "deidentify", data, markdown)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

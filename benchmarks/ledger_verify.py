@@ -7,18 +7,20 @@ a binary search over signatures), with a SHA-256 chain, and an intact SM3 chain.
 
 Writes benchmarks/results/ledger_verify.json and ledger_verify.md.
 
-Usage: python benchmarks/ledger_verify.py [--entries N] [--repeats N] [--out-dir DIR]
+Usage: python benchmarks/ledger_verify.py [--entries N] [--repeats N] [--out-dir DIR] [--quick]
 """
 
 from __future__ import annotations
 
-import argparse
 import sqlite3
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _common import RESULTS_DIR, machine_info, machine_line, markdown_table, write_results
+from support.cli import parse_benchmark_args, sized_parser
+from support.machine import machine_info, machine_line
+from support.output import markdown_table, publish, verdict
 
 from fedscore.core.signing import SigningKey
 from fedscore.privacy.ledger import LEDGER_SCHEMA, append_entry, verify_ledger
@@ -64,12 +66,10 @@ def build(
     db.close()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--entries", type=int, default=100_000)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
-    args = parser.parse_args()
+def main(argv: list[str] | None = None) -> int:
+    """The script (`argv`: its arguments): time ledger checks, write the results."""
+    parser = sized_parser(__doc__, "--entries", 100_000, quick_size=2_000)
+    args = parse_benchmark_args(parser, argv, "ledger_verify")
     cases = []
     with tempfile.TemporaryDirectory() as tmp:
         signer = SigningKey.load_or_create(Path(tmp) / "node.pem")
@@ -84,7 +84,7 @@ def main() -> None:
             seconds = []
             for _ in range(args.repeats):
                 started = time.perf_counter()
-                verdict = verify_ledger(path, signer.public_key)
+                checked = verify_ledger(path, signer.public_key)
                 seconds.append(time.perf_counter() - started)
             cases.append(
                 {
@@ -93,9 +93,9 @@ def main() -> None:
                     "entries": args.entries,
                     "seconds": seconds,
                     "best_seconds": min(seconds),
-                    "ok": verdict.ok,
-                    "first_broken": verdict.first_broken,
-                    "signature_checks": verdict.signature_checks,
+                    "ok": checked.ok,
+                    "first_broken": checked.first_broken,
+                    "signature_checks": checked.signature_checks,
                 }
             )
     machine = machine_info()
@@ -117,7 +117,7 @@ def main() -> None:
             "# Ledger verification",
             "",
             f"Best of {args.repeats}; target < {TARGET_SECONDS:.0f} s for "
-            f"{args.entries:,} entries: **{'met' if met else 'not met'}**.",
+            f"{args.entries:,} entries: {verdict(met)}.",
             "",
             markdown_table(
                 [
@@ -135,14 +135,9 @@ def main() -> None:
             machine_line(machine),
         ]
     )
-    write_results(
-        args.out_dir,
-        "ledger_verify",
-        {"cases": cases, "target_seconds": TARGET_SECONDS, "machine": machine},
-        markdown,
-    )
-    print(markdown)
+    result = {"cases": cases, "target_seconds": TARGET_SECONDS, "machine": machine}
+    return publish(args.out_dir, "ledger_verify", result, markdown)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -10,18 +10,19 @@ for the text path.
 
 Writes benchmarks/results/pii_scan.json and pii_scan.md.
 
-Usage: python benchmarks/pii_scan.py [--rows N] [--repeats N] [--out-dir DIR]
+Usage: python benchmarks/pii_scan.py [--rows N] [--repeats N] [--out-dir DIR] [--quick]
 """
 
 from __future__ import annotations
 
-import argparse
+import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _common import RESULTS_DIR, machine_info, machine_line, markdown_table, write_results
+from support.cli import parse_benchmark_args, sized_parser
+from support.machine import machine_info, machine_line
+from support.output import console, markdown_table, publish
 
 from fedscore.privacy.pii import resident_id_check_char, scan_frame
 
@@ -92,12 +93,10 @@ def time_scan(frame: pd.DataFrame, repeats: int) -> tuple[list[float], list[dict
     return seconds, hits
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
-    args = parser.parse_args()
+def main(argv: list[str] | None = None) -> int:
+    """The script (`argv`: its arguments): time PII scans, write the results."""
+    parser = sized_parser(__doc__, "--rows", 1_000_000, quick_size=20_000)
+    args = parse_benchmark_args(parser, argv, "pii_scan")
 
     clean = bank_table(args.rows)
     dirty = with_pii(clean)
@@ -116,7 +115,7 @@ def main() -> None:
                 "hits": hits,
             }
         )
-        print(f"{name}: {len(frame):,} rows × {frame.shape[1]} columns in {best:.3f} s")
+        console.print(f"{name}: {len(frame):,} rows × {frame.shape[1]} columns in {best:.3f} s")
 
     machine = machine_info()
     result = {"benchmark": "pii_scan", "repeats": args.repeats, "cases": cases, "machine": machine}
@@ -143,8 +142,8 @@ def main() -> None:
             machine_line(machine),
         ]
     )
-    write_results(args.out_dir, "pii_scan", result, markdown)
+    return publish(args.out_dir, "pii_scan", result, markdown)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -15,269 +15,51 @@ registers it, then measures:
   the peak RSS of a 1,000,000-row book (flat memory: the two should be close), and a
   1,000,000-row CSV book.
 
-Writes benchmarks/results/scoring.json and scoring.md.
+Writes benchmarks/results/scoring.json and scoring.md. `--quick` (2 training rounds,
+3 s of load, 200,000-row books, one latency run; results in a temporary folder) is a
+smoke check. Modules: `scoring_latency`, `scoring_batch`, `scoring_report`.
 
 Usage: python benchmarks/scoring.py [--run-dir RUN --keys KEYS] [--load-seconds 60]
-                                    [--batch-rows N] [--repeats 3] [--out-dir DIR]
+                                    [--batch-rows N] [--repeats 3] [--out-dir DIR] [--quick]
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import multiprocessing
-import os
 import signal
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
-from _common import (
-    RESULTS_DIR,
-    console,
-    free_port,
-    machine_info,
-    machine_line,
-    markdown_table,
-    run_federated,
-)
-from _common import fmt as _fmt
+from scoring_batch import batch, write_book
+from scoring_latency import best_of, in_process, load_test, one_client, start_server
+from scoring_report import render_markdown
+from support.cli import benchmark_parser, parse_benchmark_args
+from support.federation import run_federated
+from support.machine import machine_info
+from support.output import console, publish
 
 from fedscore.core.runconfig import RunConfig
-from fedscore.datasets.identities import add_identities
 from fedscore.datasets.market import split_market
+from fedscore.demo.identities import add_identities
+from fedscore.deployment.localhost.processes import free_port
 from fedscore.deployment.pki import init_pki
 from fedscore.scoring import ModelRegistry
 
-LOAD_CLIENTS = (2, 8)  # processes × threads = 16 concurrent clients
-ENV = {**os.environ, "FLWR_TELEMETRY_ENABLED": "0"}
-
-
-def percentiles(seconds: list[float]) -> dict[str, float]:
-    """p50 / p99 / p99.9 / max in milliseconds."""
-    values = np.asarray(seconds) * 1e3
-    return {
-        "p50_ms": float(np.percentile(values, 50)),
-        "p99_ms": float(np.percentile(values, 99)),
-        "p999_ms": float(np.percentile(values, 99.9)),
-        "max_ms": float(values.max()),
-        "n": len(values),
-    }
-
-
-def best_of(runs: list[dict[str, float]]) -> dict[str, object]:
-    """The run with the lowest p99 (the machine may be shared), with every run kept."""
-    best = min(runs, key=lambda run: run["p99_ms"])
-    return {**best, "runs": runs}
+QUICK = {"load_seconds": 3.0, "batch_rows": 200_000}
+#: The rows of the smaller books (Parquet and CSV), next to the big one.
+SMALL_BOOK_ROWS = 1_000_000
 
 
 def customers(frame: pd.DataFrame, features: list[str]) -> list[dict[str, object]]:
+    """The customers of `frame` as records of the model's features."""
     return frame[features].to_dict("records")
 
 
-def in_process(scorer, people: list[dict[str, object]]) -> dict[str, float]:
-    for person in people[:500]:  # warm-up
-        scorer.score_record(person)
-    latencies = []
-    for person in people:
-        started = time.perf_counter()
-        scorer.score_record(person)
-        latencies.append(time.perf_counter() - started)
-    return percentiles(latencies)
-
-
-def start_server(registry: Path, pki: Path, port: int) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fedscore.cli.main",
-            "serve",
-            "--registry",
-            str(registry),
-            "--pki",
-            str(pki),
-            "--port",
-            str(port),
-        ],
-        stderr=subprocess.PIPE,
-        text=True,
-        env=ENV,
-    )
-    assert process.stderr is not None
-    banner = process.stderr.readline()
-    if "serving" not in banner:
-        process.kill()
-        raise RuntimeError(f"fedscore serve did not start: {banner}")
-    return process
-
-
-def one_client(address: str, ca: Path, people: list[dict[str, object]]) -> dict[str, float]:
-    from fedscore.scoring.grpc_api import ScoringClient
-
-    with ScoringClient(address, ca) as client:
-        client.wait_ready()
-        for person in people[:500]:
-            client.score(person)
-        latencies = []
-        for person in people:
-            started = time.perf_counter()
-            client.score(person)
-            latencies.append(time.perf_counter() - started)
-    return percentiles(latencies)
-
-
-def _load_process(address: str, ca: str, people: list[dict], threads: int, seconds: float, out):
-    """One client process: `threads` clients, each on its own TLS channel, for `seconds`."""
-    import grpc
-
-    from fedscore.scoring.grpc_api import ScoringClient
-
-    latencies: list[list[float]] = [[] for _ in range(threads)]
-    errors = [0] * threads
-    clients = [ScoringClient(address, Path(ca)) for _ in range(threads)]
-    for client in clients:
-        client.wait_ready()
-        client.score(people[0])
-    barrier = threading.Barrier(threads)
-
-    def work(index: int) -> None:
-        client, mine = clients[index], latencies[index]
-        barrier.wait()
-        deadline = time.perf_counter() + seconds
-        position = index
-        while True:
-            started = time.perf_counter()
-            if started >= deadline:
-                break
-            try:
-                client.score(people[position % len(people)])
-            except grpc.RpcError:
-                errors[index] += 1
-            mine.append(time.perf_counter() - started)
-            position += threads
-
-    workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    for client in clients:
-        client.close()
-    out.put(([x for series in latencies for x in series], sum(errors)))
-
-
-def load_test(address: str, ca: Path, people: list[dict[str, object]], seconds: float) -> dict:
-    processes, threads = LOAD_CLIENTS
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    workers = [
-        context.Process(
-            target=_load_process, args=(address, str(ca), people, threads, seconds, queue)
-        )
-        for _ in range(processes)
-    ]
-    for worker in workers:
-        worker.start()
-    results = [queue.get() for _ in workers]
-    for worker in workers:
-        worker.join()
-    latencies = [x for series, _ in results for x in series]
-    errors = sum(e for _, e in results)
-    summary = percentiles(latencies)
-    summary.update(
-        clients=processes * threads,
-        seconds=seconds,
-        requests=len(latencies),
-        requests_per_second=len(latencies) / seconds,
-        errors=errors,
-    )
-    return summary
-
-
-def write_book(path: Path, frame: pd.DataFrame, features: list[str], rows: int) -> None:
-    """A book of `rows` customers: the test customers repeated, with unique keys."""
-    base = pa.Table.from_pandas(frame[features].reset_index(drop=True), preserve_index=False)
-    step = 1_000_000
-    with pq.ParquetWriter(
-        path, base.schema.insert(0, pa.field("customer_id", pa.string()))
-    ) as writer:
-        for start in range(0, rows, step):
-            count = min(step, rows - start)
-            index = np.arange(start, start + count) % base.num_rows
-            keys = pa.array([f"C{i:09d}" for i in range(start, start + count)])
-            writer.write_table(
-                base.take(index).add_column(0, "customer_id", keys), row_group_size=131_072
-            )
-
-
-def high_water_mark(process: subprocess.Popen) -> int:
-    """The process's peak RSS in bytes (VmHWM, polled until it exits).
-
-    Not getrusage: a child's ru_maxrss includes its parent's RSS at fork time.
-    """
-    status = Path(f"/proc/{process.pid}/status")
-    peak = 0
-    while process.poll() is None:
-        try:
-            for line in status.read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peak = max(peak, int(line.split()[1]) * 1024)
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.02)
-    return peak
-
-
-def batch(registry: Path, source: Path, output: Path) -> dict[str, float]:
-    """`fedscore score` in its own process: its summary and its peak RSS."""
-    summary_path = output.with_suffix(".summary.json")
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fedscore.cli.main",
-            "score",
-            "--registry",
-            str(registry),
-            "--input",
-            str(source),
-            "--output",
-            str(output),
-            "--summary",
-            str(summary_path),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=ENV,
-    )
-    peak = high_water_mark(process)
-    wall = time.perf_counter() - started
-    _, errors = process.communicate()
-    if process.returncode != 0:
-        raise RuntimeError(errors.decode())
-    summary = json.loads(summary_path.read_text())
-    return {
-        "rows": summary["rows"],
-        "seconds": summary["seconds"],
-        "rows_per_second": summary["rows_per_second"],
-        "process_wall_seconds": wall,
-        "peak_rss_mib": peak / 2**20,
-        "input_mib": source.stat().st_size / 2**20,
-        "psi": summary["psi"],
-    }
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(argv: list[str] | None = None) -> int:
+    """The script (`argv`: its arguments): time scoring, write the results."""
+    parser = benchmark_parser(__doc__, "2 training rounds, 3 s of load, 200,000-row books")
     parser.add_argument(
         "--run-dir", type=Path, help="A finished run to register (default: train one)."
     )
@@ -292,17 +74,17 @@ def main() -> None:
         "--repeats", type=int, default=3, help="Latency runs; the table shows the best p99."
     )
     parser.add_argument("--batch-rows", type=int, default=10_000_000)
-    parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
-    args = parser.parse_args()
+    args = parse_benchmark_args(parser, argv, "scoring", QUICK)
     if args.run_dir is not None and args.keys is None:
         parser.error("--run-dir needs --keys: the consortium's key list")
 
     work = Path(tempfile.mkdtemp(prefix="fedscore-bench-scoring-"))
     run_dir, keys = args.run_dir, args.keys
     if run_dir is None:
-        console.print("training the demo consortium's LR model (10 rounds, ε = 1)")
+        rounds = 2 if args.quick else 10
+        console.print(f"training the demo consortium's LR model ({rounds} rounds, ε = 1)")
         run_dir = run_federated(
-            work / "demo", RunConfig(rounds=10, model="lr", epsilon=1.0)
+            work / "demo", RunConfig(rounds=rounds, model="lr", epsilon=1.0)
         ).run_dir
         keys = work / "demo" / "consortium" / "ledger_keys.toml"
     registry = ModelRegistry(work / "registry")
@@ -335,7 +117,7 @@ def main() -> None:
     console.print(f"batch scoring: writing a {args.batch_rows:,}-row book")
     big, small = work / "book_big.parquet", work / "book_1m.parquet"
     write_book(big, test, features, args.batch_rows)
-    write_book(small, test, features, 1_000_000)
+    write_book(small, test, features, min(SMALL_BOOK_ROWS, args.batch_rows))
     csv_book = work / "book_1m.csv"
     pq.read_table(small).to_pandas().to_csv(csv_book, index=False)
     console.print("batch scoring: 1M rows (Parquet, CSV), then the big book")
@@ -344,88 +126,8 @@ def main() -> None:
     results["batch_big_parquet"] = batch(registry.root, big, work / "scored_big.parquet")
     for path in (big, small, csv_book):
         path.unlink()
-    write_results(args.out_dir, results)
-
-
-def write_results(out_dir: Path, results: dict) -> None:
-    from _common import write_results as write
-
-    one, load, inproc = (
-        results["grpc_one_client"],
-        results["grpc_16_clients"],
-        results["in_process"],
-    )
-    big, small, csv = (
-        results["batch_big_parquet"],
-        results["batch_1m_parquet"],
-        results["batch_1m_csv"],
-    )
-
-    def met(ok: bool) -> str:
-        return "**met**" if ok else "**not met**"
-
-    rows = [
-        [
-            "in-process, 1 customer",
-            _fmt(inproc["p50_ms"], 3),
-            _fmt(inproc["p99_ms"], 3),
-            "—",
-            f"p99 < 1 ms: {met(inproc['p99_ms'] < 1)}",
-        ],
-        [
-            "gRPC + TLS, 1 client",
-            _fmt(one["p50_ms"], 3),
-            _fmt(one["p99_ms"], 3),
-            "—",
-            f"p99 < 5 ms: {met(one['p99_ms'] < 5)}",
-        ],
-        [
-            f"gRPC + TLS, {load['clients']} clients, {load['seconds']:.0f} s",
-            _fmt(load["p50_ms"], 3),
-            _fmt(load["p99_ms"], 3),
-            f"{load['requests_per_second']:,.0f}",
-            f"{load['errors']} errors of {load['requests']:,}: {met(load['errors'] == 0)}",
-        ],
-    ]
-    batch_rows = [
-        [
-            f"Parquet, {b['rows']:,} rows",
-            f"{b['rows_per_second']:,.0f}",
-            _fmt(b["seconds"], 1),
-            f"{b['peak_rss_mib']:,.0f}",
-        ]
-        for b in (big, small)
-    ] + [
-        [
-            f"CSV, {csv['rows']:,} rows",
-            f"{csv['rows_per_second']:,.0f}",
-            _fmt(csv["seconds"], 1),
-            f"{csv['peak_rss_mib']:,.0f}",
-        ]
-    ]
-    markdown = "\n\n".join(
-        [
-            "# Scoring",
-            f"Model {results['model']['version']} "
-            f"(LR, {results['model']['rounds']} rounds, ε = 1). Latencies: the best of "
-            f"{len(inproc['runs'])} runs (p99), every run in scoring.json; load averages at "
-            f"the start (1/5/15 min) "
-            f"{' / '.join(f'{x:.1f}' for x in results['machine']['load_average_1_5_15min'])}: "
-            "the machine was shared with other work.",
-            markdown_table(["scoring", "p50 ms", "p99 ms", "requests/s", "target"], rows),
-            markdown_table(
-                ["batch (fedscore score, LR)", "rows/s", "seconds", "peak RSS MiB"], batch_rows
-            ),
-            f"Batch target >= 200,000 rows/s (Parquet): {met(big['rows_per_second'] >= 200_000)}; "
-            f"peak RSS {big['peak_rss_mib']:,.0f} MiB for {big['rows']:,} rows against "
-            f"{small['peak_rss_mib']:,.0f} MiB for {small['rows']:,} (flat memory).",
-            machine_line(results["machine"]),
-        ]
-    )
-    for path in write(out_dir, "scoring", results, markdown):
-        console.print(f"wrote {path}")
-    console.print(markdown)
+    return publish(args.out_dir, "scoring", results, render_markdown(results))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

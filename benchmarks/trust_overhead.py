@@ -17,8 +17,6 @@ from __future__ import annotations
 import hashlib
 import re
 import ssl
-import statistics
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +24,7 @@ from typing import Any
 
 import httpx
 from flwr.app import ConfigRecord
+from support.timing import median_seconds
 
 from fedscore.clients.admission import admit
 from fedscore.clients.node import NodeConfig
@@ -42,12 +41,8 @@ _FORWARDED = re.compile(r"^(\S+ \S+) \S+ \S+: forwarded ")
 
 
 def _median_ms(action: Callable[[], object], repeats: int) -> float:
-    durations = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        action()
-        durations.append(time.perf_counter() - started)
-    return 1000 * statistics.median(durations)
+    """The median duration of `action` over `repeats` calls, in milliseconds."""
+    return 1000 * median_seconds(action, repeats)
 
 
 def _latency_ms(url: str, ca: Path, repeats: int) -> float:
@@ -112,7 +107,8 @@ def measure(
         }
     )
     app_check = _median_ms(lambda: check_app(node.trust, fab, sha256, run_config), repeats)
-    admission = _median_ms(lambda: admit(node, schema, round_config, run, sha256), repeats)
+    request = protocol.RoundRequest.from_record(round_config)
+    admission = _median_ms(lambda: admit(node, schema, request, sha256), repeats)
     through_gateway = _latency_ms(f"https://127.0.0.1:{gateway_port}/v1/fleet/get-run", ca, repeats)
     direct = _latency_ms(f"https://127.0.0.1:{internal_port}/v1/fleet/get-run", ca, repeats)
     hop = max(0.0, through_gateway - direct)

@@ -23,15 +23,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from fedscore.clients.admission_store import AdmissionStore, EpsilonCaps, RunTerms
 from fedscore.clients.node import NodeConfig
-from fedscore.core import protocol
 from fedscore.core.errors import ConfigError, FedscoreError
-from fedscore.core.run_request import RUN_REQUEST_KEY, SignedRunRequest
+from fedscore.core.protocol import RoundRequest
+from fedscore.core.run_request import SignedRunRequest
 from fedscore.core.runconfig import RunConfig
 from fedscore.core.schema import TaskSchema
 from fedscore.core.signing import canonical_json
@@ -74,8 +73,7 @@ class Admission:
 def admit(
     node: NodeConfig,
     schema: TaskSchema,
-    round_config: Mapping[str, object],
-    round_run: RunConfig,
+    request: RoundRequest,
     app_sha256: str | None,
     now: datetime | None = None,
     dry_run: bool = False,
@@ -85,8 +83,7 @@ def admit(
     Args:
         node: this node's configuration (policy, state).
         schema: the task schema this node holds.
-        round_config: the coordinator's round instructions (may carry the signed request).
-        round_run: the run settings those instructions give.
+        request: the coordinator's round instructions (may carry the signed request).
         app_sha256: the app release the task runner verified (None outside deployment).
         now: the time to judge validity and caps by (default: now).
         dry_run: check only, without recording the run as accepted (before round 1).
@@ -94,27 +91,26 @@ def admit(
     moment = now or datetime.now(UTC)
     store = AdmissionStore(node.accountant_db)
     verifying = app_sha256 is not None or bool(node.policy.model_owners)
-    text = round_config.get(RUN_REQUEST_KEY)
     if not verifying:
-        return _admit_unsigned(store, node, schema, round_config, round_run, moment, dry_run)
-    if not text:
+        return _admit_unsigned(store, node, schema, request, moment, dry_run)
+    if not request.run_request:
         reason = "unsigned run request: this node trains only for runs its model owners signed"
         raise _declined(store, moment, reason)
     try:
-        signed = SignedRunRequest.decode(str(text))
+        signed = SignedRunRequest.decode(request.run_request)
     except ConfigError as error:
         raise _declined(store, moment, str(error)) from error
-    request = signed.request
+    order = signed.request
     try:
         owner = signed.verify(dict(node.policy.model_owners), moment)
-        run = request.run_config()
+        run = order.run_config()
     except ConfigError as error:
         raise _declined(store, moment, str(error), signed) from error
-    problems = _problems(node, schema, request.task, request.schema_sha256, run, round_run)
-    if app_sha256 is not None and request.app_sha256 != app_sha256:
-        named = f"sha256:{request.app_sha256}" if request.app_sha256 else "no app"
+    problems = _problems(node, schema, order.task, order.schema_sha256, run, request.run)
+    if app_sha256 is not None and order.app_sha256 != app_sha256:
+        named = f"sha256:{order.app_sha256}" if order.app_sha256 else "no app"
         problems.insert(0, f"the request names {named}, but this task runs sha256:{app_sha256}")
-    terms = RunTerms(request.run_id, request.terms_sha256(), owner, signed.sha256, run.epsilon)
+    terms = RunTerms(order.run_id, order.terms_sha256(), owner, signed.sha256, run.epsilon)
     _accept(store, node, moment, problems, terms, signed, dry_run)
     return Admission(run, owner, signed.public_key, signed.sha256)
 
@@ -123,20 +119,17 @@ def _admit_unsigned(
     store: AdmissionStore,
     node: NodeConfig,
     schema: TaskSchema,
-    round_config: Mapping[str, object],
-    round_run: RunConfig,
+    request: RoundRequest,
     moment: datetime,
     dry_run: bool,
 ) -> Admission:
     """A simulated node without listed owners: its policy and caps still apply."""
-    task = str(round_config.get(protocol.TASK, schema.name))
-    schema_sha256 = str(round_config.get(protocol.SCHEMA_SHA256, schema.sha256))
-    problems = _problems(node, schema, task, schema_sha256, round_run, round_run)
-    run_id = str(round_config.get(protocol.RUN_ID, ""))
-    terms_sha256 = hashlib.sha256(canonical_json(round_run.as_dict())).hexdigest()
-    terms = RunTerms(run_id, terms_sha256, UNSIGNED_OWNER, "", round_run.epsilon)
+    run = request.run
+    problems = _problems(node, schema, request.task, request.schema_sha256, run, run)
+    terms_sha256 = hashlib.sha256(canonical_json(run.as_dict())).hexdigest()
+    terms = RunTerms(request.run_id, terms_sha256, UNSIGNED_OWNER, "", run.epsilon)
     _accept(store, node, moment, problems, terms, None, dry_run)
-    return Admission(run=round_run)
+    return Admission(run=run)
 
 
 def _accept(

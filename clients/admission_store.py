@@ -66,10 +66,8 @@ class RunTerms:
 class AdmissionStore:
     """Accepted runs and declined requests of one node (tables in its privacy state).
 
-    Parameters
-    ----------
-    path : Path
-        The node's privacy-state SQLite file.
+    Args:
+        path: The node's privacy-state SQLite file.
     """
 
     def __init__(self, path: Path) -> None:
@@ -139,7 +137,10 @@ class AdmissionStore:
                 "SELECT declined_at, run_id, owner, request_sha256, reason FROM declined_request"
                 " ORDER BY rowid"
             ).fetchall()
-        return [tuple(str(value) for value in row) for row in rows]  # type: ignore[misc]
+        return [
+            (str(when), str(run_id), str(owner), str(request_sha256), str(reason))
+            for when, run_id, owner, request_sha256, reason in rows
+        ]
 
     def accepted(self) -> list[RunTerms]:
         """Every accepted run, oldest first."""

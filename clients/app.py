@@ -17,21 +17,25 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from flwr.app import Context, Message, RecordDict
+from flwr.app import Context, Message, MessageType, RecordDict
 from flwr.clientapp import ClientApp
 
 from fedscore.clients.federation import node_from_context
 from fedscore.clients.node import VERIFIED_APP_KEY, NodeConfig
 from fedscore.clients.outgoing_audit import outgoing_capture_mod
 from fedscore.clients.secure_aggregation import secure_aggregation_mod
-from fedscore.core import protocol
 from fedscore.core.errors import FedscoreError, describe_failure
+from fedscore.core.protocol import Status
 
 if TYPE_CHECKING:
     from fedscore.clients.local_data import CachedPartyData, PartyData
+    from fedscore.clients.rounds.context import NodeContext, Reply
     from fedscore.core.schema import TaskSchema
 
 NodeResolver = Callable[[Context], NodeConfig]
+# A typed handler of `fedscore.clients.rounds`: the node's context and a message's content
+# in, the typed reply out.
+Answer = Callable[["NodeContext", RecordDict], "Reply"]
 
 
 def build_client_app(resolve_node: NodeResolver = node_from_context) -> ClientApp:
@@ -43,57 +47,49 @@ def build_client_app(resolve_node: NodeResolver = node_from_context) -> ClientAp
     @client_app.train()
     @_failures_answered(resolve_node)
     def train(msg: Message, context: Context) -> Message:
-        import torch
+        from fedscore.clients.rounds import answer_training
 
-        from fedscore.clients.rounds import train_round
-
-        torch.set_num_threads(1)
-        content = train_round(
-            resolve_node(context),
-            msg.content[protocol.ARRAYS],
-            msg.content[protocol.CONFIG],
-            party_data,
-            verified_app(context),
-        )
-        return Message(content=content, reply_to=msg)
+        return _answered(answer_training, msg, _node_context(context))
 
     @client_app.evaluate()
     @_failures_answered(resolve_node)
     def evaluate(msg: Message, context: Context) -> Message:
-        import torch
+        from fedscore.clients.rounds import answer_evaluation
 
-        from fedscore.clients.rounds import evaluate_round
-
-        torch.set_num_threads(1)
-        content = evaluate_round(
-            resolve_node(context),
-            msg.content[protocol.ARRAYS],
-            msg.content[protocol.CONFIG],
-            party_data,
-            verified_app(context),
-        )
-        return Message(content=content, reply_to=msg)
+        return _answered(answer_evaluation, msg, _node_context(context))
 
     @client_app.query()
     @_failures_answered(resolve_node)
     def query(msg: Message, context: Context) -> Message:
-        from fedscore.clients.rounds import check_readiness, readiness_reply
+        from fedscore.clients.rounds import answer_readiness
 
-        node = resolve_node(context)
-        readiness = check_readiness(
-            node, msg.content[protocol.CONFIG], party_data, verified_app(context)
-        )
-        return Message(content=readiness_reply(node, readiness), reply_to=msg)
+        return _answered(answer_readiness, msg, _node_context(context))
+
+    def _node_context(context: Context) -> NodeContext:
+        from fedscore.clients.rounds.context import NodeContext
+
+        return NodeContext(resolve_node(context), party_data, verified_app(context))
 
     return client_app
+
+
+def _answered(answer: Answer, msg: Message, context: NodeContext) -> Message:
+    """The reply `answer` gives to `msg`; torch on one thread (a node trains one model)."""
+    if msg.metadata.message_type != MessageType.QUERY:
+        import torch
+
+        torch.set_num_threads(1)
+    return Message(content=answer(context, msg.content).to_record(), reply_to=msg)
 
 
 Handler = Callable[[Message, Context], Message]
 
 
 def _failures_answered(resolve_node: NodeResolver) -> Callable[[Handler], Handler]:
-    """A handler that answers "failed" (naming the error's type, never its text: it may
-    quote data) instead of raising, so no traceback ever leaves the node as a reason."""
+    """A handler that answers "failed" instead of raising: no traceback leaves the node.
+
+    The answer names the error's type, never its text: the text may quote data.
+    """
 
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
@@ -105,7 +101,7 @@ def _failures_answered(resolve_node: NodeResolver) -> Callable[[Handler], Handle
 
                 reason = f"the node failed: {describe_failure(error)}"
                 try:
-                    content = not_trained(resolve_node(context), protocol.FAILED, reason)
+                    content = not_trained(resolve_node(context), Status.FAILED, reason).to_record()
                 except FedscoreError:
                     content = RecordDict({})
                 return Message(content=content, reply_to=msg)

@@ -63,15 +63,11 @@ def validation_mask(units: np.ndarray, fraction: float) -> np.ndarray:
 def load_party_data(node: NodeConfig, schema: TaskSchema, as_of: date | None = None) -> PartyData:
     """Read, validate, de-identify (consent, pseudonyms, k-anonymity), split and encode.
 
-    Parameters
-    ----------
-    node : NodeConfig
-        The institution's node: its table, keys and consent records.
-    schema : TaskSchema
-        The task: roles, de-identification rules, encoding.
-    as_of : date | None
-        Date consent is evaluated at; today (UTC) by default, so a withdrawal takes
-        effect at the next round.
+    Args:
+        node: The institution's node: its table, keys and consent records.
+        schema: The task: roles, de-identification rules, encoding.
+        as_of: Date consent is evaluated at; today (UTC) by default, so a withdrawal takes
+            effect at the next round.
     """
     check_apart(node.keys, node.data_path)
     key = KeyRing(node.keys, schema.purpose).current()

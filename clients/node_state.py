@@ -40,7 +40,7 @@ def claim_state(state_dir: Path, party: str, record: bool = True) -> None:
             _refuse(state_dir, _recorded_party(owner), party)
         return
     state_dir.mkdir(parents=True, exist_ok=True)
-    record = json.dumps({"party": party}).encode("utf-8")
+    payload = json.dumps({"party": party}).encode("utf-8")
     try:
         descriptor = os.open(owner, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -49,7 +49,7 @@ def claim_state(state_dir: Path, party: str, record: bool = True) -> None:
             _refuse(state_dir, recorded, party)
         return
     with os.fdopen(descriptor, "wb") as handle:
-        handle.write(record)
+        handle.write(payload)
         handle.flush()
         os.fsync(handle.fileno())
 
@@ -72,13 +72,12 @@ def _recorded_party(owner: Path) -> str:
 
 
 class StateLock:
-    """An exclusive lock on a node's state folder, held while the node runs (keep the
-    object referenced: the lock goes with its open file).
+    """An exclusive lock on a node's state folder, held while the node runs.
 
-    Parameters
-    ----------
-    state_dir : Path
-        The node's state folder.
+    Keep the object referenced: the lock goes with its open file.
+
+    Args:
+        state_dir: The node's state folder.
     """
 
     def __init__(self, state_dir: Path) -> None:

@@ -12,16 +12,22 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from flwr.app import Context, Message
-from flwr.clientapp.typing import ClientAppCallable, Mod
-from flwr.supercore.inflatable.inflatable_object import get_all_nested_objects
+from flwr.app import ConfigRecord, Context, Message
 
 from fedscore.clients.node import NodeConfig
 from fedscore.core import protocol
+from fedscore.core.flower_compat.clientapp import ClientAppCallable, Mod, get_all_nested_objects
 
 
 def outgoing_capture_mod(resolve_node: Callable[[Context], NodeConfig]) -> Mod:
-    """A Flower mod writing each reply of a node whose config asks for it."""
+    """A Flower mod writing each reply of a node whose config asks for it.
+
+    Args:
+        resolve_node: the node's configuration for the context of a message.
+
+    Returns:
+        The mod, to put in the ClientApp's `mods`.
+    """
 
     def capture(msg: Message, context: Context, call_next: ClientAppCallable) -> Message:
         reply = call_next(msg, context)
@@ -31,10 +37,17 @@ def outgoing_capture_mod(resolve_node: Callable[[Context], NodeConfig]) -> Mod:
         # Under secure aggregation only the stage in which the node trains carries the
         # round's config; the other three are filed by Flower's run id and the round
         # number SecAgg+ puts in the group id.
-        config = msg.content.config_records.get(protocol.CONFIG, {})
+        config = msg.content.config_records.get(protocol.CONFIG, ConfigRecord())
         run_id = str(config.get(protocol.RUN_ID, f"flower-run-{msg.metadata.run_id}"))
         group = msg.metadata.group_id
-        server_round = int(config.get(protocol.SERVER_ROUND, int(group) if group.isdigit() else 0))
+        stated_round = config.get(protocol.SERVER_ROUND)
+        server_round = (
+            int(stated_round)
+            if isinstance(stated_round, int | float | str)
+            else int(group)
+            if group.isdigit()
+            else 0
+        )
         folder = (
             node.state_dir
             / "outgoing"

@@ -19,18 +19,31 @@ loses a party that answered.
 
 from __future__ import annotations
 
-import json
+import dataclasses
 
 import numpy as np
-from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
-from flwr.app.message_type import MessageType
-from flwr.client.mod import secaggplus_mod
-from flwr.clientapp.typing import ClientAppCallable
-from flwr.common import Code, FitRes, Status, ndarrays_to_parameters, parameters_to_ndarrays
-from flwr.common.secure_aggregation.secaggplus_constants import RECORD_KEY_CONFIGS
-from flwr.compat.common import recorddict_compat as compat
+from flwr.app import (
+    Array,
+    ArrayRecord,
+    ConfigRecord,
+    Context,
+    Message,
+    MessageType,
+    RecordDict,
+)
 
 from fedscore.core import protocol
+from fedscore.core.flower_compat.clientapp import ClientAppCallable
+from fedscore.core.flower_compat.secure_aggregation import (
+    RECORD_KEY_CONFIGS,
+    Code,
+    FitRes,
+    Status,
+    ndarrays_to_parameters,
+    parameters_to_ndarrays,
+    secaggplus_mod,
+)
+from fedscore.core.flower_compat.secure_aggregation import recorddict_compat as compat
 from fedscore.core.runconfig import RunConfig
 from fedscore.core.update_checks import REJECTED_PREFIX, check_update
 
@@ -53,9 +66,9 @@ def _masked_training(train: ClientAppCallable) -> ClientAppCallable:
 
     def handle(msg: Message, context: Context) -> Message:
         global_arrays, config = _round_request(msg.content)
-        msg.content = RecordDict({protocol.ARRAYS: global_arrays, protocol.CONFIG: config})
+        msg.content = protocol.TrainRequest.content(global_arrays, config)
         reply = train(msg, context)
-        run = RunConfig.from_flower(dict(config.items()))
+        run = protocol.RoundRequest.from_record(config).run
         content = _checked_for_masking(reply.content, global_arrays, run)
         return Message(content=_as_fitres(content, global_arrays), reply_to=msg)
 
@@ -74,7 +87,7 @@ def _round_request(content: RecordDict) -> tuple[ArrayRecord, ConfigRecord]:
         keep_input=True,
     )
     config = ConfigRecord(dict(fitins.config))
-    names = json.loads(str(config.pop(protocol.ARRAY_NAMES)))
+    names = protocol.RoundRequest.from_record(config).array_names
     values = parameters_to_ndarrays(fitins.parameters)
     if len(names) != len(values):
         raise ValueError(
@@ -87,28 +100,25 @@ def _checked_for_masking(
     content: RecordDict, global_arrays: ArrayRecord, run: RunConfig
 ) -> RecordDict:
     """The reply, turned into "rejected" if its update must not enter the secure sum."""
-    party = content.config_records[protocol.PARTY]
-    if party[protocol.STATUS] != protocol.TRAINED:
+    reply = protocol.TrainReply.from_record(content)
+    if reply.party.status != protocol.Status.TRAINED:
         return content
     reference = {name: array.numpy() for name, array in global_arrays.items()}
     verdict = check_update(content, reference, run.max_update_norm)
-    problem = verdict.problem or _quantization_problem(content, run)
-    metrics = content.metric_records[protocol.METRICS]
-    metrics[protocol.UPDATE_NORM] = verdict.norm
+    problem = verdict.problem or _quantization_problem(reply, run)
     if problem:
-        party[protocol.STATUS] = protocol.REJECTED
-        party[protocol.REASON] = f"{problem} (checked at the node: secure aggregation is on)"
-        del content.array_records[protocol.ARRAYS]
-    return content
+        reason = f"{problem} (checked at the node: secure aggregation is on)"
+        return reply.rejected(reason, verdict.norm).to_record()
+    metrics = dataclasses.replace(reply.metrics, update_norm=verdict.norm)
+    return dataclasses.replace(reply, metrics=metrics).to_record()
 
 
-def _quantization_problem(content: RecordDict, run: RunConfig) -> str:
+def _quantization_problem(reply: protocol.TrainReply, run: RunConfig) -> str:
     """Why SecAgg+ would clip this update's weighted values ("" if it would not)."""
-    weight = float(content.metric_records[protocol.METRICS][protocol.NUM_EXAMPLES])
-    ratio = weight / run.secagg_max_weight
+    assert reply.update is not None  # (checked: the update passed `check_update`)
+    ratio = float(reply.metrics.num_examples) / run.secagg_max_weight
     largest = max(
-        float(np.max(np.abs(array.numpy()), initial=0.0))
-        for array in content.array_records[protocol.ARRAYS].values()
+        float(np.max(np.abs(array.numpy()), initial=0.0)) for array in reply.update.values()
     )
     if largest * ratio <= run.secagg_clipping_range:
         return ""
@@ -124,12 +134,11 @@ def _as_fitres(content: RecordDict, global_arrays: ArrayRecord) -> RecordDict:
 
     A party without an update contributes zeros with weight 0.
     """
-    update = content.array_records.get(protocol.ARRAYS)
-    status = content.config_records[protocol.PARTY][protocol.STATUS]
-    trained = update is not None and status == protocol.TRAINED
-    if trained:
+    reply = protocol.TrainReply.from_record(content)
+    update = reply.update
+    if update is not None and reply.party.status == protocol.Status.TRAINED:
         values = [update[name].numpy() for name in global_arrays]
-        weight = int(content.metric_records[protocol.METRICS][protocol.NUM_EXAMPLES])
+        weight = int(reply.metrics.num_examples)
     else:
         values = [np.zeros_like(array.numpy()) for array in global_arrays.values()]
         weight = 0
@@ -137,8 +146,9 @@ def _as_fitres(content: RecordDict, global_arrays: ArrayRecord) -> RecordDict:
         FitRes(Status(Code.OK, ""), ndarrays_to_parameters(values), weight, {}),
         keep_input=True,
     )
-    legacy.config_records[protocol.PARTY] = content.config_records[protocol.PARTY]
-    legacy.metric_records[protocol.METRICS] = MetricRecord(
-        dict(content.metric_records[protocol.METRICS].items())
-    )
+    outcome = dataclasses.replace(reply, update=None).to_record()
+    for name, config in outcome.config_records.items():
+        legacy.config_records[name] = config
+    for name, metrics in outcome.metric_records.items():
+        legacy.metric_records[name] = metrics
     return legacy

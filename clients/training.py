@@ -30,8 +30,10 @@ class LocalSchedule:
     expected_batch_size: int
 
     def calibrated_mechanism(self, run: RunConfig) -> MechanismParams:
-        """The run's Gaussian mechanism: noise calibrated once for every step of the run
-        (rounds × local epochs × steps) to the run's epsilon."""
+        """The run's Gaussian mechanism, its noise calibrated to the run's epsilon.
+
+        The noise is calibrated once, for every step of the run (rounds × local epochs × steps).
+        """
         noise = calibrate_noise(
             run.epsilon,
             run.delta,
@@ -68,20 +70,14 @@ def train_locally(
 ) -> tuple[nn.Module, LocalTrainingResult]:
     """Train `model` on this party's rows for one round.
 
-    Parameters
-    ----------
-    model : nn.Module
-        The global model just received; trained in place and returned unwrapped.
-    features, labels : np.ndarray
-        This party's encoded training rows and 0/1 labels.
-    run : RunConfig
-        Learning rate, momentum and FedProx weight of the run.
-    schedule : LocalSchedule
-        Sample rate and number of steps of this round.
-    privacy : LocalPrivacy
-        DP-SGD or the non-private comparison mode.
-    sampling_generator : torch.Generator
-        Source of the Poisson batch sampling.
+    Args:
+        model: The global model just received; trained in place and returned unwrapped.
+        features: This party's encoded training rows.
+        labels: Their 0/1 labels.
+        run: Learning rate, momentum and FedProx weight of the run.
+        schedule: Sample rate and number of steps of this round.
+        privacy: DP-SGD or the non-private comparison mode.
+        sampling_generator: Source of the Poisson batch sampling.
     """
     inputs = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
     targets = torch.from_numpy(np.asarray(labels, dtype=np.float32))

@@ -60,7 +60,9 @@ def encode_categorical(codes: np.ndarray, encoding: CategoricalEncoding, out: np
         for category in members
     }
     categories = list(level_of)
-    keys: list[object] = [int(c) for c in categories] if encoding.integer_codes else categories
+    keys: list[object] = (
+        [int(c) for c in categories] if encoding.integer_codes else list(categories)
+    )
     # Position of each value among the categories (validated, so always found).
     positions = pd.Categorical(codes, categories=keys).codes
     levels = np.array([level_of[c] for c in categories], dtype=np.int64)[positions]
@@ -68,6 +70,15 @@ def encode_categorical(codes: np.ndarray, encoding: CategoricalEncoding, out: np
 
 
 def numeric_names(name: str, encoding: NumericEncoding) -> list[str]:
+    """The names of the features a numeric column becomes, in encoding order.
+
+    Args:
+        name: the column's name.
+        encoding: how the column is encoded.
+
+    Returns:
+        `name` itself when the scaled value is a feature, then one `name[lo,hi)` per bin.
+    """
     names = [name] if encoding.scaled else []
     edges = ["-inf", *(f"{b:g}" for b in encoding.bins), "inf"]
     if encoding.bins:
@@ -78,10 +89,8 @@ def numeric_names(name: str, encoding: NumericEncoding) -> list[str]:
 class FeatureEncoder:
     """Encodes validated tables of one task into float32 feature matrices.
 
-    Parameters
-    ----------
-    schema : TaskSchema
-        The consortium-agreed task; the only input that shapes the encoding.
+    Args:
+        schema: The consortium-agreed task; the only input that shapes the encoding.
     """
 
     def __init__(self, schema: TaskSchema) -> None:
@@ -137,13 +146,17 @@ class FeatureEncoder:
 
     @staticmethod
     def _numeric_column(frame: pd.DataFrame, name: str) -> np.ndarray:
-        return frame[name].to_numpy(dtype=np.float64)
+        values: np.ndarray = frame[name].to_numpy(dtype=np.float64)
+        return values
 
     def _derive(self, frame: pd.DataFrame, derived: DerivedFeature) -> np.ndarray:
         if derived.kind == "ratio":
             assert derived.numerator is not None and derived.denominator is not None
             numerator = self._numeric_column(frame, derived.numerator)
             denominator = self._numeric_column(frame, derived.denominator)
-            return numerator / np.maximum(denominator, derived.floor)
+            ratio: np.ndarray = numerator / np.maximum(denominator, derived.floor)
+            return ratio
         stacked = np.column_stack([self._numeric_column(frame, c) for c in derived.columns])
-        return _COMPARISONS[derived.op](stacked, derived.value).sum(axis=1).astype(np.float64)
+        matches: np.ndarray = _COMPARISONS[derived.op](stacked, derived.value)
+        counts: np.ndarray = matches.sum(axis=1).astype(np.float64)
+        return counts

@@ -100,8 +100,10 @@ LONGEST_REASON = 500
 
 
 def printable_reason(text: str) -> str:
-    """A reason received from elsewhere, fit for a summary or a terminal: no terminal
-    escapes or control characters, one line, at most `LONGEST_REASON` characters."""
+    """A reason received from elsewhere, fit for a summary or a terminal.
+
+    No terminal escapes or control characters, one line, at most `LONGEST_REASON` characters.
+    """
     cleaned = _ANSI.sub("", text)
     cleaned = "".join(ch if ch.isprintable() else " " for ch in cleaned)
     cleaned = " ".join(cleaned.split())

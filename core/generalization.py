@@ -30,6 +30,7 @@ def generalize_column(values: pd.Series, rule: Generalization) -> pd.Series:
 
 
 def describe(rule: Generalization) -> str:
+    """How `rule` coarsens a value, in words (e.g. "generalized to 10-wide bands (midpoint)")."""
     if rule.band is not None:
         return f"generalized to {rule.band:g}-wide bands (midpoint)"
     return f"generalized to {rule.date_level}"

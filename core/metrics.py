@@ -35,6 +35,12 @@ class ScoreMetrics:
 
 
 def ks_statistic(labels: np.ndarray, probabilities: np.ndarray) -> float:
+    """The Kolmogorov-Smirnov statistic: the largest gap between the ROC's TPR and FPR.
+
+    Args:
+        labels: the true classes (0/1).
+        probabilities: the predicted probabilities of class 1.
+    """
     fpr, tpr, _ = roc_curve(labels, probabilities)
     return float(np.max(tpr - fpr))
 

@@ -65,8 +65,10 @@ class CoordinatorOptions(_Strict):
 
 
 class ReleaseAttestation(_Strict):
-    """The release statement of the app the run uses, with the consortium's signatures
-    (see `fedscore.deployment.release`); lets a node approve an app by release key."""
+    """The release statement of the app the run uses, with the consortium's signatures.
+
+    See `fedscore.deployment.release`; it lets a node approve an app by release key.
+    """
 
     statement: dict[str, str]
     signatures: list[dict[str, str]]
@@ -92,7 +94,7 @@ class RunRequest(_Strict):
         coordinator: the coordinator's own options for this run.
     """
 
-    format: Literal["fedscore-run-request/1"] = FORMAT
+    format: Literal["fedscore-run-request/1"] = "fedscore-run-request/1"
     run_id: SafeName
     owner: SafeName
     issued_at: AwareDatetime

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+from collections.abc import Callable
 from dataclasses import field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -183,10 +184,10 @@ class RunConfig:
         return data
 
 
-def _checked(build: Any) -> RunConfig:
+def _checked(build: Callable[[], RunConfig]) -> RunConfig:
     """`build()`, with a type error turned into a ConfigError naming the setting."""
     try:
-        return build()  # type: ignore[no-any-return]
+        return build()
     except ValidationError as exc:
         raise ConfigError(describe_errors(exc, RunConfig, "run config", "")) from exc
 
@@ -202,8 +203,10 @@ def _widths(value: str | list[Any]) -> tuple[int, ...] | list[Any]:
 
 
 def _optional_float(value: Any) -> Any:
-    """A float setting that may be unset: None, "" or "none" (any case) mean unset; any
-    other value is checked by the dataclass (a boolean or a text is not a number)."""
+    """A float setting that may be unset: None, "" or "none" (any case) mean unset.
+
+    Any other value is checked by the dataclass (a boolean or a text is not a number).
+    """
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
         return None
     return value

@@ -34,10 +34,8 @@ def canonical_json(document: Any) -> bytes:
 class SigningKey:
     """An Ed25519 private key kept owner-only on disk.
 
-    Parameters
-    ----------
-    private_key : Ed25519PrivateKey
-        The key itself.
+    Args:
+        private_key: The key itself.
     """
 
     def __init__(self, private_key: Ed25519PrivateKey) -> None:

@@ -16,6 +16,11 @@ SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 
 
 def table_format(path: Path) -> str:
+    """The format of a table file by its suffix: "csv" (.csv, .csv.gz) or "parquet".
+
+    Raises:
+        TableReadError: any other suffix.
+    """
     name = path.name.lower()
     if name.endswith((".csv", ".csv.gz")):
         return "csv"
@@ -44,7 +49,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if kind == "csv":
         return _read_csv(path)
     try:
-        return pq.read_table(path).to_pandas()
+        frame: pd.DataFrame = pq.read_table(path).to_pandas()
+        return frame
     except (pa.ArrowInvalid, OSError) as exc:
         raise TableReadError(f"{path}: not a readable Parquet file ({exc})") from exc
 

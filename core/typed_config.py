@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -86,7 +86,7 @@ def _model_in(annotation: object) -> object | None:
 
 
 def _hint(path: list[str], model: object) -> str:
-    """ " (did you mean 'x'?)" for an unknown key close to a known one of its table."""
+    """The hint ` (did you mean 'x'?)` for an unknown key close to a known one of its table."""
     table: object | None = model
     for part in path[:-1]:
         field = _fields(table).get(part) if table is not None else None
@@ -246,8 +246,11 @@ class RuleViolations:
             raise ValidationError.from_exception_data(self._title, self._problems)
 
 
-def enum_by_value(enum: type[Enum]) -> Any:
-    """An annotation that accepts, in strict mode, `enum`'s values as TOML writes them."""
+def enum_by_value(enum: type[Enum]) -> BeforeValidator:
+    """A validator that accepts, in strict mode, `enum`'s values as TOML writes them.
+
+    Use it as `Annotated[MyEnum, enum_by_value(MyEnum)]`.
+    """
     allowed = ", ".join(member.value for member in enum)
 
     def to_member(value: object) -> Enum:
@@ -255,4 +258,4 @@ def enum_by_value(enum: type[Enum]) -> Any:
             return enum(value)
         raise rule_error(f"must be one of: {allowed}")
 
-    return Annotated[enum, BeforeValidator(to_member)]
+    return BeforeValidator(to_member)

@@ -13,7 +13,7 @@ import math
 import numpy as np
 from flwr.app import RecordDict
 
-from fedscore.core import protocol
+from fedscore.core.protocol import ARRAYS, NUM_EXAMPLES, ProtocolError, TrainReply
 
 REJECTED_PREFIX = "update rejected: "
 
@@ -51,14 +51,18 @@ def check_update(
         The verdict, with the norm wherever it could be computed.
     """
     array_records = list(content.array_records.keys())
-    if array_records != [protocol.ARRAYS]:
+    if array_records != [ARRAYS]:
         return Screening(
-            f"{REJECTED_PREFIX}expected one ArrayRecord '{protocol.ARRAYS}', got {array_records}"
+            f"{REJECTED_PREFIX}expected one ArrayRecord '{ARRAYS}', got {array_records}"
         )
-    weight_problem = _weight_problem(content)
-    if weight_problem:
-        return Screening(REJECTED_PREFIX + weight_problem)
-    update = content.array_records[protocol.ARRAYS]
+    try:
+        reply = TrainReply.from_record(content)
+    except ProtocolError as problem:
+        return Screening(f"{REJECTED_PREFIX}{problem}")
+    weight = reply.metrics.num_examples
+    if not (math.isfinite(weight) and weight > 0):
+        return Screening(f"{REJECTED_PREFIX}'{NUM_EXAMPLES}' is {weight}, not a positive number")
+    update = content.array_records[ARRAYS]
     missing = sorted(set(reference) - set(update.keys()))
     unexpected = sorted(set(update.keys()) - set(reference))
     if missing or unexpected:
@@ -92,14 +96,3 @@ def check_update(
             f"{REJECTED_PREFIX}norm {norm:.4g} exceeds max_update_norm {max_norm}", norm=norm
         )
     return Screening(norm=norm)
-
-
-def _weight_problem(content: RecordDict) -> str:
-    """Why the reply's number of training rows cannot weigh its update ("" if it can)."""
-    metrics = content.metric_records.get(protocol.METRICS)
-    value = None if metrics is None else metrics.get(protocol.NUM_EXAMPLES)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return f"no '{protocol.NUM_EXAMPLES}' figure"
-    if not (math.isfinite(value) and value > 0):
-        return f"'{protocol.NUM_EXAMPLES}' is {value}, not a positive number"
-    return ""

@@ -59,20 +59,14 @@ def validate_frame(
 ) -> ValidatedTable:
     """Validate a raw frame; raise `TableValidationError` listing every problem found.
 
-    Parameters
-    ----------
-    raw : pd.DataFrame
-        The table as read.
-    schema : TaskSchema
-        The task it must match.
-    source : str
-        The file it came from (named in errors).
-    header : int
-        File lines before the first data row (to report line numbers).
-    model_columns_only : bool
-        Check only the features and the label (for tables that carry no identifiers,
-        such as an already de-identified test set or a scoring request); any other
-        column present is ignored.
+    Args:
+        raw: The table as read.
+        schema: The task it must match.
+        source: The file it came from (named in errors).
+        header: File lines before the first data row (to report line numbers).
+        model_columns_only: Check only the features and the label (for tables that
+            carry no identifiers, such as an already de-identified test set or a scoring
+            request); any other column present is ignored.
     """
     raw = raw.reset_index(drop=True)
     collector = _ProblemCollector()
@@ -150,8 +144,10 @@ def _convert_numeric(series: pd.Series, spec: ColumnSpec, out: _ProblemCollector
 
 
 def _parse_numbers(series: pd.Series) -> np.ndarray:
-    """Cells as float64 (NaN where not a number): a vectorized cast, parsing cell by cell
-    only when some cell does not cast."""
+    """Cells as float64, NaN where not a number.
+
+    A vectorized cast; the cells are parsed one by one only when some cell does not cast.
+    """
     try:
         return series.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError):

@@ -80,6 +80,7 @@ def bundled_dataset_path() -> Path:
 
 
 def load_bundled() -> pd.DataFrame:
+    """The bundled UCI credit card table, as it is (see `bundled_dataset_path`)."""
     return pd.read_csv(bundled_dataset_path())
 
 

@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from fedscore.core.flower_compat.runtime import RuntimeHttpClient
 from fedscore.deployment import flower_runtime as runtime
 from fedscore.deployment.task_runner import TaskSpec, run_task_and_exit
 
@@ -83,7 +84,7 @@ PRELOADED = {
 }
 
 
-def _warm_context(kind: str) -> multiprocessing.context.BaseContext:
+def _warm_context(kind: str) -> multiprocessing.context.ForkServerContext:
     """A forkserver context whose server has imported what tasks of `kind` need."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["fedscore.deployment.task_runner", *PRELOADED[kind]])
@@ -122,9 +123,9 @@ def serve(settings: ExecutorSettings) -> None:
                 continue
             token, task_id, run_id = acquired
             print(f"task {task_id} of run {run_id}: starting the task runner", flush=True)
-            process = context.Process(target=run_task_and_exit, args=(settings.task(token),))
-            process.start()
-            running.append(process)
+            runner = context.Process(target=run_task_and_exit, args=(settings.task(token),))
+            runner.start()
+            running.append(runner)
     finally:
         for process in running:
             if process.is_alive():
@@ -136,10 +137,10 @@ def serve(settings: ExecutorSettings) -> None:
         client.close()
 
 
-def _acquire(client: object, task_type: str) -> tuple[str, int, int] | None:
+def _acquire(client: RuntimeHttpClient, task_type: str) -> tuple[str, int, int] | None:
     """A pending task, or None (also when the runtime API is briefly unreachable)."""
     try:
-        return runtime.acquire_task(client, task_type)  # type: ignore[arg-type]
+        return runtime.acquire_task(client, task_type)
     except Exception as error:  # the runtime restarting must not end the executor
         print(f"no task: the runtime API did not answer ({type(error).__name__})", flush=True)
         time.sleep(1.0)

@@ -4,9 +4,9 @@ Flower's own SuperExec (`flower-superexec`) starts `flwr-clientapp` / `flwr-serv
 which install the app bundle a run carries and import its code. fedscore replaces both
 (see `deployment/executor.py` and `deployment/task_runner.py`) so that an app is checked
 before anything of it runs, and only the installed fedscore code ever runs. They speak
-Flower's runtime API exactly as Flower's own processes do; every Flower internal they
-need is imported here, and only here, so a Flower upgrade is checked in one module
-(`tests/test_flower_runtime.py` fails loudly if one of these moves).
+Flower's runtime API exactly as Flower's own processes do, through this module; the
+Flower internals it needs come from `fedscore.core.flower_compat.runtime`, where each is
+documented and checked (`tests/test_flower_compat.py` fails loudly if one of them moves).
 """
 
 from __future__ import annotations
@@ -15,36 +15,40 @@ import threading
 from dataclasses import dataclass
 from queue import Queue
 
-from flwr.app import Context, Message
-from flwr.app.error import Error
-from flwr.common.config import get_fused_config_from_fab
-from flwr.common.constant import SubStatus
-from flwr.common.serde import context_from_proto, context_to_proto, fab_from_proto, run_from_proto
-from flwr.proto.runtime_pb2 import (  # type: ignore[attr-defined]
+from flwr.app import Context, Error, Message
+from flwr.serverapp import ServerApp
+
+from fedscore.core.flower_compat.runtime import (
     AcquireTaskRequest,
+    Fab,
+    HeartbeatSender,
+    HttpGrid,
     PullTaskInputRequest,
     PushTaskOutputRequest,
-)
-from flwr.server.run_serverapp import run as run_server_app
-from flwr.serverapp import ServerApp
-from flwr.supercore.app_utils import start_parent_process_monitor
-from flwr.supercore.constant import TaskType
-from flwr.supercore.fab import Fab
-from flwr.supercore.heartbeat import HeartbeatSender, make_task_heartbeat_fn_http
-from flwr.supercore.interceptors import RuntimeTokenHttpInterceptor, RuntimeVersionHttpInterceptor
-from flwr.supercore.logger import (
+    Run,
+    RuntimeHttpClient,
+    RuntimeTokenHttpInterceptor,
+    RuntimeVersionHttpInterceptor,
+    SubStatus,
+    TaskIdentity,
+    TaskType,
+    context_from_proto,
+    context_to_proto,
+    fab_from_proto,
     flush_logs,
+    get_fused_config_from_fab,
+    make_simple_http_retry_invoker,
+    make_task_heartbeat_fn_http,
     mirror_output_to_queue,
+    pull_task_input,
+    push_message,
     restore_output,
+    run_from_proto,
+    run_server_app,
     start_log_uploader,
+    start_parent_process_monitor,
     stop_log_uploader,
 )
-from flwr.supercore.retry import make_simple_http_retry_invoker
-from flwr.supercore.run import Run
-from flwr.supercore.runtime import RuntimeHttpClient
-from flwr.supercore.task_identity import TaskIdentity
-from flwr.superlink.grid import HttpGrid
-from flwr.supernode.runtime.run_clientapp import pull_task_input, push_message
 
 CLIENT_APP_TASK = str(TaskType.CLIENT_APP)
 SERVER_APP_TASK = str(TaskType.SERVER_APP)
@@ -85,8 +89,19 @@ class RuntimeEndpoint:
     insecure: bool = False
 
     def client(self, component: str, token: str | None = None) -> RuntimeHttpClient:
-        """A runtime API client; with `token`, one acting for that task."""
-        interceptors = [RuntimeVersionHttpInterceptor(component_name=component)]
+        """A runtime API client.
+
+        Args:
+            component: the name the client reports its Flower version under (e.g.
+                `flwr-serverapp`).
+            token: the token of the task the client acts for; None before one is acquired.
+
+        Returns:
+            The client, retrying as Flower's own processes do.
+        """
+        interceptors: list[RuntimeVersionHttpInterceptor | RuntimeTokenHttpInterceptor] = [
+            RuntimeVersionHttpInterceptor(component_name=component)
+        ]
         if token is not None:
             interceptors.append(RuntimeTokenHttpInterceptor(token))
         return RuntimeHttpClient.from_server_address(
@@ -98,7 +113,15 @@ class RuntimeEndpoint:
         )
 
     def grid(self, token: str, run: Run) -> HttpGrid:
-        """The ServerApp's grid for the task `token` stands for, in `run`."""
+        """The ServerApp's grid.
+
+        Args:
+            token: the token of the ServerApp task the grid acts for.
+            run: the run the task belongs to.
+
+        Returns:
+            Flower's deployed grid over this runtime API, set to `run`.
+        """
         grid = HttpGrid(
             runtime_api_address=self.address,
             insecure=self.insecure,
@@ -110,7 +133,15 @@ class RuntimeEndpoint:
 
 
 def acquire_task(client: RuntimeHttpClient, task_type: str) -> tuple[str, int, int] | None:
-    """Ask for a pending task of `task_type`: (token, task id, run id), or None."""
+    """Ask for a pending task.
+
+    Args:
+        client: a runtime API client without a token.
+        task_type: `CLIENT_APP_TASK` or `SERVER_APP_TASK`.
+
+    Returns:
+        (token, task id, run id) of the task now held, or None when none is pending.
+    """
     response = client.AcquireTask(AcquireTaskRequest(supported_task_types=[task_type]))
     if response.HasField("task") and response.token:
         return response.token, int(response.task.task_id), int(response.task.run_id)
@@ -128,19 +159,40 @@ class ClientTask:
 
 
 def pull_client_task(client: RuntimeHttpClient) -> ClientTask:
-    """The task's message, context, run and app bundle (nothing of the app is run)."""
+    """The ClientApp task's input (nothing of the app is run).
+
+    Args:
+        client: a runtime API client acting for the task.
+
+    Returns:
+        The task's message, context, run and app bundle.
+    """
     message, context, run, fab = pull_task_input(client)
     return ClientTask(message, context, run, fab)
 
 
 def push_client_reply(client: RuntimeHttpClient, reply: Message, context: Context) -> None:
+    """Send the ClientApp's reply to the message of the task `client` acts for.
+
+    Args:
+        client: a runtime API client acting for the task.
+        reply: the reply to the task's message.
+        context: the node's context after handling it.
+    """
     push_message(client, reply, context)
 
 
 def push_task_output(
     client: RuntimeHttpClient, context: Context | None, status: str, details: str
 ) -> None:
-    """Tell the runtime the task is over (and hand back its context)."""
+    """Tell the runtime the task is over.
+
+    Args:
+        client: a runtime API client acting for the task.
+        context: the task's context to hand back (None when there is none).
+        status: `COMPLETED` or `FAILED`.
+        details: why it failed ("" when it completed).
+    """
     client.PushTaskOutput(
         PushTaskOutputRequest(
             context=context_to_proto(context) if context is not None else None,
@@ -151,7 +203,16 @@ def push_task_output(
 
 
 def error_reply(message: Message, code: int, reason: str) -> Message:
-    """A reply carrying an error instead of content."""
+    """A reply carrying an error instead of content.
+
+    Args:
+        message: the message answered.
+        code: the error code.
+        reason: what went wrong, as the sender may see it.
+
+    Returns:
+        The reply.
+    """
     return Message(Error(code=code, reason=reason), reply_to=message)
 
 
@@ -165,7 +226,14 @@ class ServerTask:
 
 
 def pull_server_task(client: RuntimeHttpClient) -> ServerTask:
-    """The ServerApp's task (its identity is set for this process, as Flower's runner does)."""
+    """The ServerApp's task; its identity is set for this process, as Flower's runner does.
+
+    Args:
+        client: a runtime API client acting for the task.
+
+    Returns:
+        The task's context, run and app bundle.
+    """
     response = client.PullTaskInput(PullTaskInputRequest())
     TaskIdentity.task_id = response.task_id
     TaskIdentity.run_id = response.run.run_id
@@ -178,12 +246,26 @@ def pull_server_task(client: RuntimeHttpClient) -> ServerTask:
 
 
 def fused_run_config(task: ServerTask) -> dict[str, object]:
-    """The run config: the app's declared defaults with the run's overrides on top."""
+    """The run config: the app's declared defaults with the run's overrides on top.
+
+    Args:
+        task: the ServerApp's task.
+
+    Returns:
+        The run config, key → value.
+    """
     return dict(get_fused_config_from_fab(task.fab.content, task.run))
 
 
 def heartbeat(client: RuntimeHttpClient) -> HeartbeatSender:
-    """A started heartbeat telling the runtime the task is alive."""
+    """A started heartbeat telling the runtime the task is alive.
+
+    Args:
+        client: a runtime API client acting for the task.
+
+    Returns:
+        The sender; `stop()` it when the task ends.
+    """
     sender = HeartbeatSender(make_task_heartbeat_fn_http(client))
     sender.start()
     return sender
@@ -198,6 +280,7 @@ class LogStream:
         mirror_output_to_queue(self._queue)
 
     def upload(self, client: RuntimeHttpClient, run_id: int) -> None:
+        """Start uploading the mirrored output to the log of run `run_id` through `client`."""
         self._uploader = start_log_uploader(self._queue, 0, run_id, client)
 
     def close(self) -> None:

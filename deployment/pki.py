@@ -206,8 +206,11 @@ def load_node_list(root: Path) -> dict[str, str]:
 
 
 def _with_loopback(server_names: Sequence[str]) -> list[str]:
-    """The names plus 127.0.0.1 and localhost: the coordinator's own processes (its fleet
-    gateway, executor and model owners) reach the SuperLink on loopback."""
+    """The names plus 127.0.0.1 and localhost.
+
+    The coordinator's own processes (its fleet gateway, executor and model owners) reach the
+    SuperLink on loopback.
+    """
     return list(dict.fromkeys([*server_names, "127.0.0.1", "localhost"]))
 
 

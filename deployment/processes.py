@@ -76,8 +76,10 @@ class ProcessGroup:
         return next((m for m in self.members if m.process.poll() is not None), None)
 
     def wait(self) -> ManagedProcess | None:
-        """Block until a stop is asked for or a member ends; return that member (None on a
-        requested stop)."""
+        """Block until a stop is asked for or a member ends.
+
+        Returns the member that ended (None on a requested stop).
+        """
         while not self.stopping:
             ended = self.first_ended()
             if ended is not None:

@@ -18,6 +18,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import tomli_w
 
@@ -54,8 +55,9 @@ def app_project_dir() -> Path:
 
 
 def deployment_run_config(options: Mapping[str, object], parties: int) -> RunConfig:
-    """A deployed run's settings: the app's deployment defaults (pyproject.toml
-    `[tool.flwr.app.config]`, secure aggregation on) with `options` on top.
+    """A deployed run's settings: the app's deployment defaults with `options` on top.
+
+    The defaults are pyproject.toml's `[tool.flwr.app.config]`, secure aggregation on.
 
     Raises:
         ConfigError: a setting is unknown or of the wrong type, settings contradict each
@@ -75,6 +77,13 @@ def deployment_run_config(options: Mapping[str, object], parties: int) -> RunCon
     return run
 
 
+class AppFields(TypedDict):
+    """The fields of a `RunRequest` that name its app."""
+
+    app_sha256: str
+    release: ReleaseAttestation | None
+
+
 @dataclass(frozen=True)
 class AppRelease:
     """The app bundle a run submits, and its release attestation if it has one.
@@ -89,12 +98,19 @@ class AppRelease:
 
     @property
     def sha256(self) -> str:
+        """The bundle's SHA-256 in hex (Flower's FAB hash)."""
         return hashlib.sha256(self.fab).hexdigest()
+
+    def request_fields(self) -> AppFields:
+        """What a run request says of this app: `app_sha256` and `release`."""
+        return AppFields(app_sha256=self.sha256, release=self.attestation)
 
 
 def app_release(fab_path: Path | None) -> AppRelease:
-    """The release a run uses: the given FAB (with the `.release.json` beside it, if any),
-    else one built from the installed checkout's HEAD commit.
+    """The release a run uses.
+
+    The given FAB (with the `.release.json` beside it, if any), else one built from the
+    installed checkout's HEAD commit.
 
     Raises:
         ConfigError: the FAB or its release file is unreadable or does not match, or there
@@ -162,8 +178,7 @@ def new_run_request(new: NewRun, owner: OwnerIdentity, release: AppRelease) -> S
         owner=owner.name,
         issued_at=issued,
         expires_at=expires,
-        app_sha256=release.sha256,
-        release=release.attestation,
+        **release.request_fields(),
         task=schema.name,
         schema_sha256=schema.sha256,
         parties=new.parties,
@@ -181,8 +196,10 @@ def new_run_request(new: NewRun, owner: OwnerIdentity, release: AppRelease) -> S
 def resumed_run_request(
     run_dir: Path, owner: OwnerIdentity | None, valid_hours: float = 24.0
 ) -> SignedRunRequest:
-    """The request that resumes the run in `run_dir`: its own, or re-signed for a new
-    validity window when `owner` is given (same terms: institutions accept nothing else).
+    """The request that resumes the run in `run_dir`.
+
+    Its own, or re-signed for a new validity window when `owner` is given (same terms:
+    institutions accept nothing else).
 
     Raises:
         ConfigError: `run_dir` holds no signed run request.

@@ -13,7 +13,9 @@
   only the Fleet API (what SuperNodes use) is forwarded. Starting runs, registering
   nodes and the runtime API are reachable only on the coordinator itself.
 
-It stops all three on SIGTERM/SIGINT, and all of them if one of them dies.
+It stops all three on SIGTERM/SIGINT, and all of them if one of them dies. This module
+builds their command lines and registers the node keys; the settings (server.toml) are
+`server_config`'s, and stay importable from here.
 """
 
 from __future__ import annotations
@@ -23,17 +25,26 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from fedscore.core.app_trust import AppTrust, PublicKeyHex
-from fedscore.core.documents import read_toml
 from fedscore.core.errors import ConfigError
-from fedscore.core.typed_config import parse_section
 from fedscore.deployment.pki import PkiLayout, load_node_list
+from fedscore.deployment.server_config import CoordinatorTrust, ServerConfig, ServerDocument
+
+__all__ = [
+    "INSECURE_WARNING",
+    "CoordinatorTrust",
+    "ServerConfig",
+    "ServerDocument",
+    "executor_command",
+    "flower_environment",
+    "flower_tool",
+    "gateway_command",
+    "register_nodes",
+    "superlink_command",
+    "wait_for_port",
+]
 
 INSECURE_WARNING = (
     "WARNING: --insecure-dev: the SuperLink runs WITHOUT TLS and WITHOUT node "
@@ -41,123 +52,6 @@ INSECURE_WARNING = (
     "address. Model updates and ledger entries cross the network in plaintext. Never use "
     "this outside a development machine."
 )
-Port = Annotated[int, Field(ge=1, le=65535)]
-
-
-class _SuperLinkSection(BaseModel):
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
-
-    pki: str
-    state_dir: str = "state"
-    host: str = "0.0.0.0"
-    port: Port = 9092
-    internal_port: Port | None = None
-    database: str | None = None
-    insecure_dev: bool = False
-    gateway_log_level: Literal["debug", "info", "warning"] = "info"
-
-
-class CoordinatorTrust(AppTrust):
-    """What the coordinator runs (`[trust]` of server.toml).
-
-    Attributes:
-        model_owners: who may start runs: owner name → Ed25519 public key (hex); the
-            coordinator runs only requests one of them signed (and every institution
-            checks again against its own list).
-    """
-
-    model_owners: dict[str, PublicKeyHex] = Field(default_factory=dict)
-
-
-class ServerDocument(BaseModel):
-    """A whole server.toml."""
-
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
-
-    superlink: _SuperLinkSection
-    trust: CoordinatorTrust = CoordinatorTrust()
-
-
-@dataclass(frozen=True)
-class ServerConfig:
-    """The coordinator's settings (server.toml).
-
-    Attributes:
-        pki: the consortium PKI folder (CA, server certificate, node list).
-        state_dir: where the coordinator keeps logs, its Flower client settings and the
-            task runners' working folder.
-        host: the public address of the fleet gateway ("0.0.0.0" for every interface).
-        port: the one public port: SuperNodes' Fleet API (HTTPS).
-        internal_port: the SuperLink's own port on 127.0.0.1 (control, runtime and fleet
-            APIs); default `port + 1`.
-        database: the SuperLink's state file (SQLite).
-        insecure_dev: no TLS, no node authentication, no gateway (development only).
-        gateway_log_level: "debug" logs one line per forwarded Fleet request (path,
-            status, time, client address); refusals are logged at every level.
-        trust: the releases the coordinator runs and the model owners it accepts.
-    """
-
-    pki: Path
-    state_dir: Path
-    host: str = "0.0.0.0"
-    port: int = 9092
-    internal_port: int | None = None
-    database: Path | None = None
-    insecure_dev: bool = False
-    gateway_log_level: str = "info"
-    trust: CoordinatorTrust = field(default_factory=CoordinatorTrust)
-    source: Path | None = None
-
-    @property
-    def database_file(self) -> Path:
-        return self.database or self.state_dir / "superlink.sqlite"
-
-    @property
-    def superlink_port(self) -> int:
-        """The port `flower-superlink` listens on (on loopback unless insecure_dev)."""
-        if self.insecure_dev:
-            return self.port
-        return self.internal_port or self.port + 1
-
-    @property
-    def client_host(self) -> str:
-        """The host clients on this machine use (loopback for a wildcard bind)."""
-        return "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
-
-    @property
-    def address(self) -> str:
-        """Where the coordinator's own tools (model owners, node registration) reach the
-        SuperLink's control API: on loopback."""
-        return f"127.0.0.1:{self.superlink_port}"
-
-    @classmethod
-    def from_toml(cls, path: Path) -> ServerConfig:
-        """Read server.toml; relative paths are relative to it.
-
-        Raises:
-            ConfigError: the file is unreadable, or a setting is missing, unknown or of the
-                wrong type (every problem named).
-        """
-        document = parse_section(ServerDocument, read_toml(path, "server config"), path)
-        section, trust = document.superlink, document.trust
-        base = path.parent
-
-        def resolve(value: str) -> Path:
-            candidate = Path(value).expanduser()
-            return candidate if candidate.is_absolute() else (base / candidate).resolve()
-
-        return cls(
-            pki=resolve(section.pki),
-            state_dir=resolve(section.state_dir),
-            host=section.host,
-            port=section.port,
-            internal_port=section.internal_port,
-            database=resolve(section.database) if section.database else None,
-            insecure_dev=section.insecure_dev,
-            gateway_log_level=section.gateway_log_level,
-            trust=trust,
-            source=path.resolve(),
-        )
 
 
 def superlink_command(config: ServerConfig) -> list[str]:
@@ -197,7 +91,7 @@ def superlink_command(config: ServerConfig) -> list[str]:
 
 
 def executor_command(config: ServerConfig) -> list[str]:
-    """fedscore's executor for the coordinator's ServerApp tasks."""
+    """The command line of fedscore's executor for the coordinator's ServerApp tasks."""
     command = [
         sys.executable,
         "-I",
@@ -249,7 +143,9 @@ def flower_environment(flwr_home: Path) -> dict[str, str]:
     }
 
 
-def wait_for_port(host: str, port: int, timeout: float, process: subprocess.Popen | None) -> None:
+def wait_for_port(
+    host: str, port: int, timeout: float, process: subprocess.Popen[Any] | None
+) -> None:
     """Block until something accepts connections on host:port.
 
     Raises:

@@ -139,7 +139,7 @@ def supernode_command(node_config: Path, deployment: NodeDeployment) -> list[str
 
 
 def executor_command(node_config: Path, deployment: NodeDeployment) -> list[str]:
-    """fedscore's executor for the node's tasks (on the SuperNode's loopback runtime API)."""
+    """Fedscore's executor for the node's tasks (on the SuperNode's loopback runtime API)."""
     node = NodeConfig.from_toml(node_config)
     return [
         sys.executable,

@@ -6,8 +6,10 @@ reply of the app process it handed a message to. One round is two to five exchan
 (train, evaluate, SecAgg+ stages), so those waits, not the work, set a deployed round's
 pace. This launcher runs Flower's own `flower-supernode` command, unchanged but for those
 two sleeps, which it shortens (`IDLE_POLL_SECONDS`, `REPLY_POLL_SECONDS`); every argument
-is Flower's. `tests/test_flower_runtime.py` checks the sleeps it replaces are still the
-ones in Flower's source, so an upgrade that changes them fails loudly.
+is Flower's. The Flower internals it patches come from
+`fedscore.core.flower_compat.supernode`; `tests/test_flower_compat.py` checks the sleeps
+and globals it replaces are still the ones in Flower's source, so an upgrade that changes
+them fails loudly.
 
 An idle node then asks the coordinator for work about 3 times a second instead of once
 every 3 s: a few kilobytes per second over its one TLS connection.
@@ -36,8 +38,10 @@ HEARTBEAT_SECONDS = 10
 
 
 class ShorterWaits(ModuleType):
-    """The `time` module as Flower's SuperNode loop sees it: its two fixed sleeps shortened,
-    everything else the real `time`."""
+    """The `time` module as Flower's SuperNode loop sees it: its two fixed sleeps shortened.
+
+    Everything else is the real `time`.
+    """
 
     def __init__(self) -> None:
         super().__init__("time")
@@ -56,16 +60,15 @@ class ShorterWaits(ModuleType):
 
 def main() -> None:
     """Run `flower-supernode` with the arguments given to this module."""
-    from flwr.supercore import heartbeat
-    from flwr.supernode import fleet_http_connection, start_client_internal
-    from flwr.supernode.cli import flower_supernode
+    # Imported here: the constants above are read by processes that never start a node.
+    from fedscore.core.flower_compat import supernode
 
-    start_client_internal.time = ShorterWaits()  # type: ignore[assignment]
+    supernode.start_client_internal.time = ShorterWaits()  # type: ignore[attr-defined]
     # The interval the node announces, and the one its heartbeat sender keeps to.
-    fleet_http_connection.HEARTBEAT_DEFAULT_INTERVAL = HEARTBEAT_SECONDS  # type: ignore[misc]
-    heartbeat.HEARTBEAT_DEFAULT_INTERVAL = HEARTBEAT_SECONDS  # type: ignore[misc]
+    supernode.fleet_http_connection.HEARTBEAT_DEFAULT_INTERVAL = HEARTBEAT_SECONDS  # type: ignore[attr-defined]
+    supernode.heartbeat.HEARTBEAT_DEFAULT_INTERVAL = HEARTBEAT_SECONDS  # type: ignore[attr-defined]
     sys.argv[0] = "flower-supernode"
-    flower_supernode()
+    supernode.flower_supernode()
 
 
 if __name__ == "__main__":

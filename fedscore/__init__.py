@@ -2,7 +2,8 @@
 
 The top-level folders of the repository are the subpackages of this namespace:
 `core/` → fedscore.core, `server/` → fedscore.server, `clients/` →
-fedscore.clients, `privacy/` → fedscore.privacy, `datasets/` → fedscore.datasets.
+fedscore.clients, `privacy/` → fedscore.privacy, `datasets/` → fedscore.datasets,
+`demo/` → fedscore.demo.
 """
 
 from typing import Any

@@ -13,6 +13,7 @@ import os
 import warnings
 from pathlib import Path
 
+from flwr.app import ConfigRecordValues
 from flwr.simulation import run_simulation
 
 from fedscore.clients.app import build_client_app
@@ -27,7 +28,7 @@ from fedscore.server.settings import ServerSettings, round_config
 from fedscore.server.strategy import build_strategy
 
 
-def simulation_backend(cpus: int | None = None) -> dict[str, object]:
+def simulation_backend(cpus: int | None = None) -> dict[str, dict[str, ConfigRecordValues]]:
     """Ray settings: one CPU per simulated node, as many nodes at once as there are CPUs."""
     return {
         "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
@@ -113,7 +114,7 @@ def run_simulated_training(
                 server_app=build_server_app(settings),
                 client_app=build_client_app(ManifestResolver(manifest)),
                 num_supernodes=len(manifest.node_configs),
-                backend_config=simulation_backend(),  # type: ignore[arg-type]
+                backend_config=simulation_backend(),
                 verbose_logging=verbose,
             )
     finally:

@@ -78,13 +78,10 @@ def from_column(granted: np.ndarray) -> ConsentDecision:
 class ConsentTable:
     """A validated consent table.
 
-    Parameters
-    ----------
-    frame : pd.DataFrame
-        One row per consent record: key column, purpose and the three dates
-        (NaT where absent).
-    key_column : str
-        The column holding the customer key (the same key as the party's table).
+    Args:
+        frame: One row per consent record: key column, purpose and the three dates
+            (NaT where absent).
+        key_column: The column holding the customer key (the same key as the party's table).
     """
 
     def __init__(self, frame: pd.DataFrame, key_column: str) -> None:

@@ -62,14 +62,10 @@ class LocalPrivacy(Protocol):
 class DpSgd:
     """Opacus DP-SGD: per-sample clipping and Gaussian noise, every step accounted.
 
-    Parameters
-    ----------
-    mechanism : MechanismParams
-        Noise, sampling and clipping of this party in this run.
-    accountant : PartyAccountant
-        The party's accountant on this data version; every step is recorded in it.
-    noise_generator : torch.Generator | None
-        Source of the Gaussian noise (None: torch's default generator).
+    Args:
+        mechanism: Noise, sampling and clipping of this party in this run.
+        accountant: The party's accountant on this data version; every step is recorded in it.
+        noise_generator: Source of the Gaussian noise (None: torch's default generator).
     """
 
     def __init__(
@@ -85,7 +81,8 @@ class DpSgd:
         self._optimizer: DPOptimizer | None = None
 
     def wrap(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> nn.Module:
-        self._module = GradSampleModule(model, loss_reduction="mean")
+        module = GradSampleModule(model, loss_reduction="mean")
+        self._module = module
         self._optimizer = DPOptimizer(
             optimizer,
             noise_multiplier=self.mechanism.noise_multiplier,
@@ -94,7 +91,8 @@ class DpSgd:
             loss_reduction="mean",
             generator=self.noise_generator,
         )
-        return self._module
+        wrapped: nn.Module = module
+        return wrapped
 
     def privatize(self) -> bool:
         assert self._optimizer is not None, "wrap() first"
@@ -108,10 +106,11 @@ class DpSgd:
 
     def unwrap(self) -> nn.Module:
         assert self._module is not None, "wrap() first"
-        model = self._module._module
+        model: nn.Module = self._module._module
         self._module.remove_hooks()
         for parameter in model.parameters():
-            parameter.grad_sample = None
+            # Opacus attaches per-sample gradients to parameters at run time.
+            parameter.grad_sample = None  # type: ignore[attr-defined]
         return model
 
 

@@ -19,6 +19,7 @@ import stat
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from fedscore.core.errors import ConfigError
 from fedscore.core.files import write_private
@@ -40,13 +41,10 @@ class KeyVersion:
 class KeyRing:
     """Keys of one institution for one purpose.
 
-    Parameters
-    ----------
-    key_dir : Path
-        The institution's key directory (kept apart from its data).
-    purpose : str
-        The processing purpose the keys serve (a task's purpose): pseudonyms made for
-        one purpose cannot be linked to another's.
+    Args:
+        key_dir: The institution's key directory (kept apart from its data).
+        purpose: The processing purpose the keys serve (a task's purpose): pseudonyms made for
+            one purpose cannot be linked to another's.
     """
 
     def __init__(self, key_dir: str | Path, purpose: str) -> None:
@@ -108,7 +106,7 @@ class KeyRing:
     def institution(self) -> str:
         return str(self._meta()["institution"])
 
-    def _meta(self) -> dict:
+    def _meta(self) -> dict[str, Any]:
         if not self.exists():
             raise ConfigError(
                 f"{self.root}: no key ring for purpose '{self.purpose}'; create it with "
@@ -116,9 +114,10 @@ class KeyRing:
                 "--institution NAME'"
             )
         self._check_private(self.meta_path)
-        return json.loads(self.meta_path.read_text(encoding="utf-8"))
+        meta: dict[str, Any] = json.loads(self.meta_path.read_text(encoding="utf-8"))
+        return meta
 
-    def _add_version(self, meta: dict) -> KeyVersion:
+    def _add_version(self, meta: dict[str, Any]) -> KeyVersion:
         number = int(meta["current"]) + 1
         secret = secrets.token_bytes(KEY_BYTES)
         created = datetime.now(UTC).isoformat(timespec="seconds")

@@ -174,11 +174,11 @@ def _grade_rule_broken(grades: tuple[GradeBand, ...]) -> str | None:
         return "grade names must be distinct"
     if grades[-1].min_score is not None:
         return f"the last grade '{grades[-1].name}' takes no min_score"
-    missing = [grade.name for grade in grades[:-1] if grade.min_score is None]
-    if missing:
+    cuts = [grade.min_score for grade in grades[:-1] if grade.min_score is not None]
+    if len(cuts) < len(grades) - 1:
+        missing = [grade.name for grade in grades[:-1] if grade.min_score is None]
         return f"every grade but the last needs a min_score (missing: {', '.join(missing)})"
-    cuts = [grade.min_score for grade in grades[:-1]]
-    if any(lower >= higher for higher, lower in itertools.pairwise(cuts)):  # type: ignore[operator]
+    if any(lower >= higher for higher, lower in itertools.pairwise(cuts)):
         return "min_score must fall strictly from the first grade down"
     return None
 

@@ -1,5 +1,7 @@
-"""Errors of scoring: which field is wrong and why, never the field's value; and output
-that cannot be written."""
+"""Errors of scoring: which field is wrong and why, never the field's value.
+
+Also the error of an output that cannot be written.
+"""
 
 from __future__ import annotations
 
@@ -27,8 +29,10 @@ class FieldProblem:
 
     @property
     def reference(self) -> str:
-        """How errors and the `fedscore-fields` trailer name the field: its name, or
-        "#N" when the name is withheld."""
+        """How errors and the `fedscore-fields` trailer name the field.
+
+        Its name, or "#N" when the name is withheld.
+        """
         return self.field if self.position is None else f"#{self.position}"
 
     def describe(self) -> str:

@@ -35,11 +35,10 @@ class GradeScale:
     def index(self, points: np.ndarray) -> np.ndarray:
         """The grade index (0 = best) of each score."""
         # Cut-offs fall from the best grade down: count the cut-offs a score misses.
-        return (
-            (np.asarray(points, dtype=np.float64)[..., None] < self._cuts)
-            .sum(axis=-1)
-            .astype(np.int8)
+        missed: np.ndarray = (np.asarray(points, dtype=np.float64)[..., None] < self._cuts).sum(
+            axis=-1
         )
+        return missed.astype(np.int8)
 
     def band(self, points: float) -> GradeBand:
         """The grade of one score."""

@@ -51,13 +51,10 @@ FEATURE_RULE = "a feature column must not carry direct identifiers; nothing was 
 class IdentifierGuard:
     """Finds direct identifiers in scoring input.
 
-    Parameters
-    ----------
-    schema : TaskSchema
-        The task: its direct-identifier columns are refused by name, and its column
-        names are the field names errors may always show.
-    detectors : Iterable[Detector | str] | None
-        PII detectors (objects or registry names); None for every registered one.
+    Args:
+        schema: The task: its direct-identifier columns are refused by name, and its column
+            names are the field names errors may always show.
+        detectors: PII detectors (objects or registry names); None for every registered one.
     """
 
     def __init__(
@@ -69,7 +66,9 @@ class IdentifierGuard:
         self._numeric = [d for d in self.detectors if d.min_digits is not None]
         # A number shorter than the shortest numeric identifier cannot be one, nor one
         # longer than the longest (its digits would be one longer run).
-        shortest = min((d.min_digits for d in self._numeric), default=None)  # type: ignore[type-var]
+        shortest = min(
+            (d.min_digits for d in self.detectors if d.min_digits is not None), default=None
+        )
         longest = max((d.digit_run[1] for d in self._numeric if d.digit_run), default=0)
         self.number_bound = 10 ** (shortest - 1) if shortest else math.inf
         self.number_limit = 10 ** max(longest, _ID_BODY_DIGITS)
@@ -77,8 +76,9 @@ class IdentifierGuard:
     # -- one request ----------------------------------------------------------------
 
     def field_problems(self, fields: Mapping[str, object]) -> list[FieldProblem]:
-        """Problems of one request's fields: identifier names, names that cannot be
-        shown, identifiers in values.
+        """Problems of one request's fields.
+
+        Identifier names, names that cannot be shown, identifiers in values.
 
         Args:
             fields: field name → value, as the request carried them.
@@ -110,8 +110,11 @@ class IdentifierGuard:
         return problems
 
     def can_show(self, name: str) -> bool:
-        """Whether an error may show this field name: one of the task's columns, or short
-        printable ASCII in which no detector finds an identifier."""
+        """Whether an error may show this field name.
+
+        It may when the name is one of the task's columns, or short printable ASCII in which no
+        detector finds an identifier.
+        """
         if name in self.task_columns:
             return True
         return (
@@ -164,8 +167,10 @@ class IdentifierGuard:
         return None
 
     def _integers(self, number: int | float) -> range:
-        """The integers (magnitudes) an integral number may stand for; empty when it is
-        not integral or has too few or too many digits to hold an identifier."""
+        """The integers (magnitudes) an integral number may stand for.
+
+        Empty when it is not integral or has too few or too many digits to hold an identifier.
+        """
         if isinstance(number, float) and not (math.isfinite(number) and number.is_integer()):
             return range(0)
         magnitude = abs(number)
@@ -223,8 +228,11 @@ class IdentifierGuard:
 
 
 def _readings(integers: range) -> Iterator[str]:
-    """The texts detectors judge for these integers: their digits, and for 17 digits whose
-    resident-ID check character is "X", that ID (a number cannot carry the "X")."""
+    """The texts detectors judge for these integers: their digits, and the "X" reading.
+
+    For 17 digits whose resident-ID check character is "X", that ID is judged too (a number cannot
+    carry the "X").
+    """
     for integer in integers:
         text = str(integer)
         yield text
@@ -237,8 +245,10 @@ def _is_number_column(column: pd.Series) -> bool:
 
 
 def _spelt_number(text: str) -> int | float | None:
-    """The number a text spells ("13912345678", "1.39e10"), exactly where it is an
-    integer; None for other text."""
+    """The number a text spells ("13912345678", "1.39e10"), exactly where it is an integer.
+
+    None for other text.
+    """
     stripped = text.strip()
     try:
         return int(stripped)

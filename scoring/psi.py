@@ -15,6 +15,7 @@ shift, > 0.25 a shifted population (warned about).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -49,11 +50,11 @@ class ScoreDistribution:
         return {"edges": list(self.edges), "shares": list(self.shares), "count": self.count}
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> ScoreDistribution:
+    def from_dict(cls, data: dict[str, Any]) -> ScoreDistribution:
         return cls(
-            tuple(float(e) for e in data["edges"]),  # type: ignore[union-attr]
-            tuple(float(s) for s in data["shares"]),  # type: ignore[union-attr]
-            int(data["count"]),  # type: ignore[arg-type]
+            tuple(float(e) for e in data["edges"]),
+            tuple(float(s) for s in data["shares"]),
+            int(data["count"]),
         )
 
 

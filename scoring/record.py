@@ -126,10 +126,8 @@ def _is_missing(value: object) -> bool:
 class RecordEncoder:
     """Validates and encodes one customer at a time with the task schema's rules.
 
-    Parameters
-    ----------
-    schema : TaskSchema
-        The task the model was trained under.
+    Args:
+        schema: The task the model was trained under.
     """
 
     def __init__(self, schema: TaskSchema) -> None:
@@ -190,8 +188,9 @@ class RecordEncoder:
                     continue
                 assert spec.categorical is not None
                 key: object
+                code: float | None = None  # the category's integer code, as a number
                 if spec.categorical.integer_codes:
-                    key = _number(value)
+                    key = code = _number(value)
                 else:
                     key = value.strip() if isinstance(value, str) else str(value)
                 column = index.get(key)
@@ -205,8 +204,8 @@ class RecordEncoder:
                         )
                     )
                     continue
-                if spec.categorical.integer_codes:
-                    values[name] = float(key)  # type: ignore[arg-type]
+                if code is not None:
+                    values[name] = code
                 out[column] = 1.0
         if problems:
             raise RequestError(problems)

@@ -78,16 +78,11 @@ class ScoredBatch:
 class Scorer:
     """Scores customers with one registered model.
 
-    Parameters
-    ----------
-    model : ScoringModel
-        The trained model with its task schema.
-    version : str
-        Its registered version, named in every score.
-    profile : DevelopmentProfile
-        The development population (baseline of reason codes, PSI reference).
-    config : ScoringConfig
-        Scorecard scaling, grades, reason codes.
+    Args:
+        model: The trained model with its task schema.
+        version: Its registered version, named in every score.
+        profile: The development population (baseline of reason codes, PSI reference).
+        config: Scorecard scaling, grades, reason codes.
     """
 
     def __init__(

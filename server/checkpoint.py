@@ -58,7 +58,10 @@ def save_checkpoint(run_dir: Path, checkpoint: Checkpoint) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     model_name = f"model-{checkpoint.completed_round:05d}.npz"
     buffer = io.BytesIO()
-    np.savez(buffer, **{name: array.numpy() for name, array in checkpoint.arrays.items()})
+    # allow_pickle named: np.load reads these without pickles, and mypy then knows that
+    # no array name can stand for the flag.
+    arrays = {name: array.numpy() for name, array in checkpoint.arrays.items()}
+    np.savez(buffer, allow_pickle=False, **arrays)
     write_bytes_atomic(folder / model_name, buffer.getvalue())
     write_json(
         folder / STATE_FILE,

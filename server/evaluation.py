@@ -18,16 +18,12 @@ from fedscore.core.validation import load_validated
 class ConsortiumEvaluator:
     """Scores global models on the consortium test set, which no party trains on.
 
-    Parameters
-    ----------
-    path : Path
-        The test table: the task's features and label (identifiers, if any, are
-        ignored); validated once, up front, so a bad file stops the run before any
-        party spends privacy budget.
-    schema : TaskSchema
-        The task the model is trained for.
-    run : RunConfig
-        Model architecture to rebuild from received arrays.
+    Args:
+        path: The test table: the task's features and label (identifiers, if any, are
+            ignored); validated once, up front, so a bad file stops the run before any
+            party spends privacy budget.
+        schema: The task the model is trained for.
+        run: Model architecture to rebuild from received arrays.
     """
 
     def __init__(self, path: Path, schema: TaskSchema, run: RunConfig) -> None:

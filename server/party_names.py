@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flwr.app import Message
 
-from fedscore.core import protocol
+from fedscore.core.protocol import reported_party
 from fedscore.server.history import RunHistory, node_key
 
 
@@ -20,10 +20,11 @@ class PartyNames:
         self.by_node: dict[int, str] = {}
 
     def learn(self, reply: Message) -> str:
-        if not reply.has_error() and protocol.PARTY in reply.content.config_records:
-            name = str(reply.content.config_records[protocol.PARTY][protocol.PARTY_NAME])
-            self.by_node[reply.metadata.src_node_id] = name
-            return name
+        """The institution a reply names (remembered for its node), else the node's name."""
+        party = None if reply.has_error() else reported_party(reply.content)
+        if party is not None:
+            self.by_node[reply.metadata.src_node_id] = party.name
+            return party.name
         return self.name(reply.metadata.src_node_id)
 
     def name(self, node_id: int) -> str:

@@ -9,10 +9,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import roc_curve
 
-from fedscore.core.figures import save_figure
+from fedscore.core.figures import save_figure, styled_figure
 from fedscore.server.history import RunHistory
 
 
+@styled_figure
 def plot_auc_per_round(history: RunHistory, path: Path) -> Path:
     """Consortium-test AUC and each party's federated-evaluation AUC per round."""
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -31,6 +32,7 @@ def plot_auc_per_round(history: RunHistory, path: Path) -> Path:
     return save_figure(fig, path)
 
 
+@styled_figure
 def plot_epsilon_per_round(history: RunHistory, path: Path) -> Path:
     """Each party's cumulative epsilon per round, RDP (solid) and PRV (dashed), and budget."""
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -56,6 +58,7 @@ def plot_epsilon_per_round(history: RunHistory, path: Path) -> Path:
     return save_figure(fig, path)
 
 
+@styled_figure
 def plot_roc_ks(labels: np.ndarray, probabilities: np.ndarray, path: Path) -> Path:
     """ROC curve and KS curve (cumulative score distributions of defaulters vs others)."""
     fig, (roc_ax, ks_ax) = plt.subplots(1, 2, figsize=(10, 4))

@@ -18,7 +18,7 @@ from flwr.app import Message, RecordDict
 from flwr.serverapp import Grid
 
 if TYPE_CHECKING:
-    from flwr.supercore.run import Run
+    from fedscore.core.flower_compat.runtime import Run
 
 #: Seconds between two pulls for replies.
 DEFAULT_INTERVAL = 0.05
@@ -27,15 +27,17 @@ DEFAULT_INTERVAL = 0.05
 class PollingGrid(Grid):
     """`grid`, with replies pulled every `interval` seconds.
 
-    Parameters
-    ----------
-    grid : Grid
-        The ServerApp's grid (deployment or simulation).
-    interval : float
-        Seconds between two pulls for replies.
+    Attributes:
+        interval: seconds between two pulls for replies.
     """
 
     def __init__(self, grid: Grid, interval: float = DEFAULT_INTERVAL) -> None:
+        """Wrap `grid`.
+
+        Args:
+            grid: the ServerApp's grid (deployment or simulation).
+            interval: seconds between two pulls for replies.
+        """
         self._grid = grid
         self.interval = interval
 

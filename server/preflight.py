@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import time
 
-from flwr.app import ConfigRecord, Message, RecordDict
-from flwr.app.message_type import MessageType
+from flwr.app import Message, MessageType
 from flwr.serverapp import Grid
 
-from fedscore.core import protocol
+from fedscore.core.errors import printable_reason
+from fedscore.core.protocol import ProtocolError, ReadinessQuery, ReadinessReply, RoundRequest
 from fedscore.server.messages import expiring
 from fedscore.server.party_names import PartyNames
 from fedscore.server.settings import ServerSettings
@@ -35,13 +35,13 @@ def connected_parties(grid: Grid, expected: int, timeout: float) -> list[int]:
 
 
 def readiness_problems(
-    grid: Grid, config: ConfigRecord, settings: ServerSettings, names: PartyNames
+    grid: Grid, request: RoundRequest, settings: ServerSettings, names: PartyNames
 ) -> list[str]:
     """Every party's reasons it cannot take part in the run (empty: all can).
 
     Args:
         grid: the ServerApp's grid.
-        config: the round instructions every round will carry (with the signed request).
+        request: the round instructions every round will carry (with the signed request).
         settings: the run's settings (expected parties, timeout).
         names: learns each node's institution from its answer.
     """
@@ -61,7 +61,7 @@ def readiness_problems(
     messages = expiring(
         [
             Message(
-                content=RecordDict({protocol.CONFIG: config}),
+                content=ReadinessQuery(request).to_record(),
                 message_type=MessageType.QUERY,
                 dst_node_id=node_id,
                 group_id="preflight",
@@ -93,10 +93,9 @@ def _problem_of(reply: Message, node_id: int, names: PartyNames) -> str:
     """A party's answer as a problem ("" when it is ready)."""
     party = names.name(node_id) if reply.has_error() else names.learn(reply)
     if reply.has_error():
-        return f"{party}: {reply.error.reason}"
-    record = reply.content.config_records.get(protocol.PARTY)
-    if record is None:
-        return f"{party}: a malformed answer"
-    if str(record[protocol.STATUS]) == protocol.READY:
-        return ""
-    return f"{party}: {record[protocol.REASON]}"
+        return f"{party}: {printable_reason(reply.error.reason or 'no reason given')}"
+    try:
+        answer = ReadinessReply.from_record(reply.content)
+    except ProtocolError as problem:
+        return f"{party}: a malformed answer ({problem})"
+    return "" if answer.ready else f"{party}: {printable_reason(answer.party.reason)}"

@@ -10,29 +10,29 @@ Layout (a stable contract, documented in the README):
     summary.json      the headline figures (see `build_summary`)
     model/            weights.npz + task.toml + run_config.json (`fedscore.load_model`)
     plots/            auc_per_round.png, epsilon_per_round.png, roc_ks.png
-    report.html       one self-contained page with the figures embedded
+    report.html       one self-contained page with the figures embedded (`run_page`)
 
 JSON holds no NaN/Infinity: a missing figure is null, an infinite epsilon "inf".
 """
 
 from __future__ import annotations
 
-import html
 import json
 from pathlib import Path
 from typing import Any
 
 from flwr.app import ArrayRecord
 from rich.console import Console
-from rich.table import Table
 from torch import nn
 
 from fedscore.core.artifact import save_model
-from fedscore.core.documents import figure_html, json_safe, write_json, write_text_atomic
+from fedscore.core.documents import write_json, write_text_atomic
 from fedscore.core.schema import TaskSchema
 from fedscore.server.evaluation import ConsortiumEvaluator
 from fedscore.server.history import RunHistory
 from fedscore.server.plots import plot_auc_per_round, plot_epsilon_per_round, plot_roc_ks
+from fedscore.server.run_console import print_problems, print_run_summary
+from fedscore.server.run_page import render_run_page
 from fedscore.server.settings import RUN_REQUEST_FILE, ServerSettings
 from fedscore.server.verdict import RunVerdict, judge_run
 
@@ -99,17 +99,29 @@ def build_summary(
 class RunDirectory:
     """Writes a run's results as the rounds complete.
 
-    Parameters
-    ----------
-    path : Path
-        The run directory; created if missing.
+    Report page: `run_page`; console output: `run_console`.
+
+    Attributes:
+        path: the run directory; created when the run starts.
+        plots: its folder of PNG figures.
     """
 
     def __init__(self, path: Path) -> None:
+        """Name the run directory (nothing is written yet).
+
+        Args:
+            path: the run directory.
+        """
         self.path = path
         self.plots = path / "plots"
 
     def start(self, settings: ServerSettings, schema: TaskSchema) -> None:
+        """Create the directory and write run_config.json (and the signed run request).
+
+        Args:
+            settings: the server's settings of this run.
+            schema: the task the run trains.
+        """
         self.path.mkdir(parents=True, exist_ok=True)
         write_json(
             self.path / "run_config.json",
@@ -132,7 +144,14 @@ class RunDirectory:
     def refuse(
         self, settings: ServerSettings, schema: TaskSchema, problems: list[str], console: Console
     ) -> None:
-        """The run stops before round 1: its summary names every party's problems."""
+        """The run stops before round 1: its summary names every party's problems.
+
+        Args:
+            settings: the server's settings of this run.
+            schema: the task the run would have trained.
+            problems: why the run is refused.
+            console: where the problems are printed.
+        """
         write_json(
             self.path / "summary.json",
             {
@@ -146,11 +165,15 @@ class RunDirectory:
                 "verdict": RunVerdict(["the run was refused before round 1", *problems]).as_dict(),
             },
         )
-        for problem in problems:
-            console.print(f"[bold red]problem:[/] {problem}", highlight=False, soft_wrap=True)
+        print_problems(console, problems)
         console.print(f"run directory: {self.path}", markup=False)
 
     def write_history(self, history: RunHistory) -> None:
+        """Write metrics.json, ledger_heads.json and privacy.json of the rounds so far.
+
+        Args:
+            history: the rounds so far.
+        """
         write_json(self.path / "metrics.json", history.as_dict())
         write_json(self.path / LEDGER_HEADS, history.ledger_heads())
         write_json(
@@ -173,6 +196,19 @@ class RunDirectory:
         history: RunHistory,
         evaluator: ConsortiumEvaluator | None,
     ) -> dict[str, Any]:
+        """Write the model, the figures, summary.json and report.html of a finished run.
+
+        Args:
+            model: the trained global model.
+            schema: the task it was trained for.
+            settings: the server's settings of this run.
+            history: every round of the run.
+            evaluator: the consortium test set's evaluator; None when there is none
+                (no ROC/KS figure then).
+
+        Returns:
+            The summary (see `build_summary`).
+        """
         save_model(self.path, model, schema, settings.run)
         figures = [
             plot_auc_per_round(history, self.plots / "auc_per_round.png"),
@@ -183,84 +219,15 @@ class RunDirectory:
             figures.append(plot_roc_ks(evaluator.labels, probabilities, self.plots / "roc_ks.png"))
         summary = build_summary(settings, schema, history)
         write_json(self.path / "summary.json", summary)
-        self._write_report(summary, figures)
+        write_text_atomic(self.path / "report.html", render_run_page(summary, figures))
         return summary
 
-    def _write_report(self, summary: dict[str, Any], figures: list[Path]) -> None:
-        images = "\n".join(figure_html(f, f.stem) for f in figures)
-        body = html.escape(json.dumps(json_safe(summary), indent=2, ensure_ascii=False))
-        page = (
-            "<!doctype html><html><head><meta charset='utf-8'>"
-            f"<title>fedscore run {html.escape(summary['run_id'])}</title>"
-            "<style>body{font-family:sans-serif;margin:2em}img{max-width:100%}</style></head>"
-            f"<body><h1>Run {html.escape(summary['run_id'])}</h1>{images}"
-            f"<h2>summary.json</h2><pre>{body}</pre></body></html>"
-        )
-        write_text_atomic(self.path / "report.html", page)
-
     def print_summary(self, console: Console, history: RunHistory) -> None:
+        """Print the finished run's summary.json (see `run_console.print_run_summary`).
+
+        Args:
+            console: where to print.
+            history: the run's history (unused: the figures printed are summary.json's).
+        """
         summary = json.loads((self.path / "summary.json").read_text(encoding="utf-8"))
-        test = summary["consortium_test"]
-        table = Table(
-            title=f"run {summary['run_id']} — {summary['model']}, {summary['rounds']} rounds"
-        )
-        for column in (
-            "party",
-            "rows",
-            "k",
-            "suppressed",
-            "no consent",
-            "trained",
-            "refused",
-            "ε RDP",
-            "ε PRV",
-            "δ",
-            "max ε",
-            "local AUC",
-        ):
-            table.add_column(column, justify="right" if column != "party" else "left")
-        for party, info in sorted(summary["parties"].items()):
-            deid = info.get("deidentification") or {}
-            consent = deid.get("consent", {})
-            table.add_row(
-                party,
-                str(info["num_examples"]),
-                str(deid.get("k_achieved", "—")),
-                f"{deid['suppression_rate']:.1%}" if "suppression_rate" in deid else "—",
-                str(consent.get("excluded", "—")),
-                str(info["rounds_trained"]),
-                _refused_cell(info),
-                _fmt(info["epsilon_rdp"]),
-                _fmt(info["epsilon_prv"]),
-                f"{info['delta']:g}",
-                _fmt(info["max_epsilon"]),
-                _fmt(info["federated_eval"].get("auc")),
-            )
-        console.print(table)
-        if test:
-            console.print(
-                f"consortium test: AUC [bold]{test['auc']:.4f}[/]  KS {test['ks']:.4f}  "
-                f"Brier {test['brier']:.4f}  log-loss {test['log_loss']:.4f}"
-            )
-        console.print(
-            "rows: training rows after de-identification; k: smallest quasi-identifier class; "
-            "each node's data is de-identified personal information (去标识化), not anonymized"
-        )
-        for problem in summary["verdict"]["problems"]:
-            console.print(f"[bold red]problem:[/] {problem}", highlight=False, soft_wrap=True)
-        console.print(f"run directory: {self.path}")
-
-
-def _refused_cell(info: dict[str, Any]) -> str:
-    """The refused rounds of a party's summary, those the server rejected marked."""
-    rejected = set(info.get("rejected_rounds", []))
-    cells = [f"{r} (rejected)" if r in rejected else str(r) for r in info["refused_rounds"]]
-    return ", ".join(cells) or "—"
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, str):
-        return value
-    return f"{value:.4f}"
+        print_run_summary(console, summary, self.path)

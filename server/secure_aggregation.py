@@ -1,8 +1,8 @@
 """Secure aggregation of a round: Flower's SecAgg+ workflow, the server learns only the sum.
 
 In Flower 1.42 SecAgg+ exists only on the legacy stack (`SecAggPlusWorkflow`, run with a
-`LegacyContext` and a legacy `Strategy`). `aggregate_securely` runs that workflow for one
-round of fedscore's own round loop:
+`LegacyContext` and a legacy `Strategy`: `fedscore.core.flower_compat.secure_aggregation`).
+`aggregate_securely` runs that workflow for one round of fedscore's own round loop:
 
 - `_SumOnly` is the legacy strategy the workflow asks which nodes train (those the run's
   strategy sampled) and hands the unmasked aggregate to; it never sees an update.
@@ -21,34 +21,41 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, RecordDict
-from flwr.common import (
+from flwr.serverapp import Grid
+
+from fedscore.core import protocol
+from fedscore.core.flower_compat.secure_aggregation import (
+    MAIN_CONFIGS_RECORD,
+    MAIN_PARAMS_RECORD,
+    RECORD_KEY_CONFIGS,
+    ClientManager,
+    ClientProxy,
     EvaluateIns,
     EvaluateRes,
     FitIns,
     FitRes,
+    GridClientProxy,
+    Key,
+    LegacyContext,
+    LegacyStrategy,
     Parameters,
+    RoundKey,
     Scalar,
+    SecAggPlusWorkflow,
+    Stage,
+    WorkflowState,
     ndarrays_to_parameters,
     parameters_to_ndarrays,
 )
-from flwr.common.secure_aggregation.secaggplus_constants import RECORD_KEY_CONFIGS, Key, Stage
-from flwr.server.client_manager import ClientManager
-from flwr.server.client_proxy import ClientProxy
-from flwr.server.compat.grid_client_proxy import GridClientProxy
-from flwr.server.compat.legacy_context import LegacyContext
-from flwr.server.strategy import Strategy
-from flwr.server.workflow import SecAggPlusWorkflow
-from flwr.server.workflow.constant import MAIN_CONFIGS_RECORD, MAIN_PARAMS_RECORD
-from flwr.server.workflow.constant import Key as RoundKey
-from flwr.server.workflow.secure_aggregation.secaggplus_workflow import WorkflowState
-from flwr.serverapp import Grid
-
-from fedscore.core import protocol
 from fedscore.core.runconfig import RunConfig
 from fedscore.server.messages import expiring
+
+if TYPE_CHECKING:
+    from fedscore.core.flower_compat.runtime import Run
 
 
 @dataclass
@@ -87,11 +94,14 @@ def aggregate_securely(
         server_round: the round's number.
         run: the run configuration (SecAgg+ clipping range and weight scale).
         timeout: seconds to wait for the replies of each of the protocol's four stages.
+
+    Returns:
+        The training stage's replies and the unmasked aggregate (if the protocol finished).
     """
     names = list(global_arrays.keys())
     request = FitIns(
         ndarrays_to_parameters([array.numpy() for array in global_arrays.values()]),
-        {**dict(config.items()), protocol.ARRAY_NAMES: json.dumps(names)},
+        {**_legacy_config(config), protocol.ARRAY_NAMES: json.dumps(names)},
     )
     outcome = SecureRound()
     round_grid = _RoundGrid(grid, timeout, outcome)
@@ -119,7 +129,7 @@ def aggregate_securely(
         clipping_range=run.secagg_clipping_range,
         timeout=timeout,
     )
-    workflow(round_grid, context)  # type: ignore[arg-type]
+    workflow(round_grid, context)
     # With every party at weight 0 (none trained) the average is 0/0: no aggregate.
     if strategy.aggregate is not None and all(np.isfinite(a).all() for a in strategy.aggregate):
         dtypes = [array.numpy().dtype for array in global_arrays.values()]
@@ -130,6 +140,20 @@ def aggregate_securely(
             }
         )
     return outcome
+
+
+def _legacy_config(config: ConfigRecord) -> dict[str, Scalar]:
+    """The round's settings as a legacy FitIns config, which holds scalars only.
+
+    Raises:
+        TypeError: a setting is a list (a `RoundRequest`'s record never holds one).
+    """
+    scalars: dict[str, Scalar] = {}
+    for key, value in config.items():
+        if isinstance(value, list):
+            raise TypeError(f"round setting {key!r} is a list: a legacy FitIns holds scalars")
+        scalars[key] = value
+    return scalars
 
 
 class _DropoutTolerantSecAggPlus(SecAggPlusWorkflow):
@@ -154,13 +178,43 @@ class _DropoutTolerantSecAggPlus(SecAggPlusWorkflow):
         return carry_on
 
 
-class _RoundGrid:
-    """The Grid as the SecAgg+ workflow uses it, recording the training stage's replies."""
+class _RoundGrid(Grid):
+    """The Grid as the SecAgg+ workflow uses it, recording the training stage's replies.
+
+    The workflow exchanges its messages through `send_and_receive` only; the other
+    methods pass straight to `grid`.
+    """
 
     def __init__(self, grid: Grid, ttl: float, outcome: SecureRound) -> None:
         self._grid = grid
         self._ttl = ttl
         self._outcome = outcome
+
+    def set_run(self, run: Run) -> None:
+        self._grid.set_run(run)
+
+    @property
+    def run(self) -> Run:
+        return self._grid.run
+
+    def create_message(
+        self,
+        content: RecordDict,
+        message_type: str,
+        dst_node_id: int,
+        group_id: str,
+        ttl: float | None = None,
+    ) -> Message:
+        return self._grid.create_message(content, message_type, dst_node_id, group_id, ttl)
+
+    def get_node_ids(self) -> Iterable[int]:
+        return self._grid.get_node_ids()
+
+    def push_messages(self, messages: Iterable[Message]) -> Iterable[str]:
+        return self._grid.push_messages(messages)
+
+    def pull_messages(self, message_ids: Iterable[str]) -> Iterable[Message]:
+        return self._grid.pull_messages(message_ids)
 
     def send_and_receive(
         self, messages: Iterable[Message], *, timeout: float | None = None
@@ -178,7 +232,7 @@ def _stage(message: Message) -> str | None:
     return None if configs is None else str(configs.get(Key.STAGE))
 
 
-class _SumOnly(Strategy):
+class _SumOnly(LegacyStrategy):
     """Legacy strategy for SecAgg+: picks the round's nodes and keeps the unmasked sum."""
 
     def __init__(self, nodes: list[ClientProxy], request: FitIns) -> None:

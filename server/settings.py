@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from flwr.app import ConfigRecord
 
-from fedscore.core import protocol
 from fedscore.core.errors import ConfigError
+from fedscore.core.protocol import RoundRequest
 from fedscore.core.run_request import (
     RUN_REQUEST_KEY,
     CoordinatorOptions,
@@ -186,8 +186,9 @@ class ServerSettings:
         )
 
     def signed_by(self, owner: OwnerIdentity, valid_hours: float = 24.0) -> ServerSettings:
-        """These settings with the model owner's signed request for them (simulation: no
-        app release is named; deployment signs with `fedscore run`).
+        """These settings with the model owner's signed request for them.
+
+        Simulation: no app release is named; deployment signs with `fedscore run`.
 
         Raises:
             ConfigError: an unreadable task schema or owner key.
@@ -220,8 +221,10 @@ def _truthy(value: object) -> bool:
 
 
 def _resumed(run_dir: Path, round_timeout: float, signed_text: str = "") -> ServerSettings:
-    """The settings of the run in `run_dir`, as it was started: a resumed run keeps its id,
-    its parties, its test set and the run configuration its parties calibrated noise for.
+    """The settings of the run in `run_dir`, as it was started.
+
+    A resumed run keeps its id, its parties, its test set and the run configuration its parties
+    calibrated noise for.
 
     Raises:
         ConfigError: there is no run to resume there.
@@ -254,8 +257,10 @@ def _resumed(run_dir: Path, round_timeout: float, signed_text: str = "") -> Serv
 
 
 def _resumed_request(run_dir: Path, signed_text: str) -> str:
-    """The signed request a resumed run carries: a re-signed one (a later expiry) if given
-    and of the same terms, else the one the run started with ("" for an unsigned run).
+    """The signed request a resumed run carries.
+
+    A re-signed one (a later expiry) if given and of the same terms, else the one the run started
+    with ("" for an unsigned run).
 
     Raises:
         ConfigError: the given request is for other terms than the run's.
@@ -274,18 +279,22 @@ def _resumed_request(run_dir: Path, signed_text: str) -> str:
     return signed_text
 
 
-def round_config(settings: ServerSettings, schema: TaskSchema) -> ConfigRecord:
-    """The instructions every round of the run carries to every party (and the question
-    before round 1): the run's settings, its id, the task, the signed request."""
-    config = ConfigRecord(
-        {
-            **settings.run.to_flower(),
-            protocol.RUN_ID: settings.run_id,
-            protocol.SERVER_ROUND: 0,  # before round 1; every round sets its own
-            protocol.SCHEMA_SHA256: schema.sha256,
-            protocol.TASK: schema.name,
-        }
+def round_request(settings: ServerSettings, schema: TaskSchema) -> RoundRequest:
+    """The instructions every round of the run carries to every party.
+
+    Also the question before round 1, as server round 0. They hold the run's settings, its id, the
+    task and the signed request.
+    """
+    return RoundRequest(
+        run=settings.run,
+        run_id=settings.run_id,
+        server_round=0,
+        schema_sha256=schema.sha256,
+        task=schema.name,
+        run_request=settings.run_request,
     )
-    if settings.run_request:
-        config[RUN_REQUEST_KEY] = settings.run_request
-    return config
+
+
+def round_config(settings: ServerSettings, schema: TaskSchema) -> ConfigRecord:
+    """`round_request` as the CONFIG record of a message."""
+    return round_request(settings, schema).to_record()

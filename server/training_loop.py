@@ -1,5 +1,10 @@
 """The server's round loop: Flower's strategy does the maths, this loop keeps the books.
 
+It drives the rounds itself rather than through Flower's `Strategy.start()`, which hands
+the replies straight to aggregation and always starts at round 1: fedscore must record
+each party's outcome with its reason, screen every update before it is aggregated, run
+SecAgg+ rounds, and checkpoint every round so that `resume` continues a crashed run.
+
 Per round it asks every party to train, records each party's outcome (trained,
 refused with its reason, failed, or rejected by update screening), aggregates the
 accepted updates with the strategy if at least `min_parties` sent one (or, with
@@ -11,190 +16,112 @@ round: `resume` continues from there.
 
 from __future__ import annotations
 
-import json
-import math
+import dataclasses
 import sys
 import time
-from collections.abc import Iterable
+from dataclasses import dataclass
 
-from flwr.app import ArrayRecord, ConfigRecord, Message
+from flwr.app import ArrayRecord
 from flwr.serverapp import Grid
 from flwr.serverapp.strategy import Strategy
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from fedscore.core import protocol
 from fedscore.core.encoding import FeatureEncoder
-from fedscore.core.errors import printable_reason
 from fedscore.core.models import ModelSpec, build_model
+from fedscore.core.protocol import RoundRequest
 from fedscore.core.schema import load_schema
 from fedscore.server.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from fedscore.server.evaluation import ConsortiumEvaluator
-from fedscore.server.history import PartyOutcome, RoundHistory, RunHistory
+from fedscore.server.history import RoundHistory, RunHistory
 from fedscore.server.messages import expiring
 from fedscore.server.party_names import PartyNames
 from fedscore.server.polling_grid import PollingGrid
 from fedscore.server.preflight import readiness_problems
+from fedscore.server.round_replies import collect_evaluation, collect_training
 from fedscore.server.rundir import RunDirectory
 from fedscore.server.secure_aggregation import aggregate_securely
-from fedscore.server.settings import ServerSettings, round_config
+from fedscore.server.settings import ServerSettings, round_request
 from fedscore.server.strategy import build_strategy
 from fedscore.server.update_screening import screen_updates
 
 
-def _outcome(reply: Message, party: str) -> PartyOutcome:
-    """What a party's reply says; a reply that is not fedscore's shape counts as failed."""
-    if reply.has_error():
-        declined = reply.error.code == protocol.APP_NOT_APPROVED_CODE
-        status = protocol.DECLINED if declined else protocol.FAILED
-        return PartyOutcome(party, status, reason=printable_reason(reply.error.reason))
-    try:
-        record = reply.content.config_records[protocol.PARTY]
-        metrics = reply.content.metric_records[protocol.METRICS]
+@dataclass(frozen=True)
+class _RoundDriver:
+    """What every round of a run is driven with.
 
-        def number(key: str, default: float = math.nan) -> float:
-            return float(metrics[key]) if key in metrics else default  # type: ignore[arg-type]
-
-        def count(key: str) -> int:
-            value = number(key, 0)
-            return int(value) if math.isfinite(value) else 0
-
-        return PartyOutcome(
-            party=party,
-            status=str(record[protocol.STATUS]),
-            reason=str(record[protocol.REASON]),
-            num_examples=count(protocol.NUM_EXAMPLES),
-            epsilon_rdp=number("epsilon-rdp"),
-            epsilon_prv=number("epsilon-prv"),
-            noise_multiplier=number("noise-multiplier"),
-            sample_rate=number("sample-rate"),
-            steps=count("steps"),
-            max_epsilon=number("max-epsilon"),
-            note=str(record[protocol.NOTE]),
-            deidentification=json.loads(str(record.get(protocol.DEIDENTIFICATION, "{}"))),
-            ledger_head=json.loads(str(record.get(protocol.LEDGER_HEAD, "{}"))),
-            update_norm=number(protocol.UPDATE_NORM),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        return PartyOutcome(party, protocol.FAILED, reason=f"malformed reply ({exc!r})")
-
-
-def collect_training(
-    replies: Iterable[Message],
-    sent_to: list[int],
-    names: PartyNames,
-    record: RoundHistory,
-    addressed: dict[str, int] | None = None,
-) -> list[Message]:
-    """Record every party's training outcome; return the replies carrying an update.
-
-    Args:
-        replies: what came back.
-        sent_to: the node ids the round's messages went to.
+    Attributes:
+        grid: the ServerApp's grid.
+        strategy: the run's Flower strategy (it samples the nodes and aggregates).
+        settings: the run's settings.
         names: which institution each node id is.
-        record: the round's record to fill.
-        addressed: message id → node id of the messages sent; attributes the errors the
-            SuperLink itself answers for a node (e.g. "Node Unavailable") to that node.
     """
-    accepted: list[Message] = []
-    answered: set[int] = set()
-    for reply in replies:
-        node_id = reply.metadata.src_node_id
-        if node_id not in sent_to:
-            node_id = (addressed or {}).get(reply.metadata.reply_to_message_id, node_id)
-        answered.add(node_id)
-        party = names.name(node_id) if reply.has_error() else names.learn(reply)
-        outcome = _outcome(reply, party)
-        record.outcomes[outcome.party] = outcome
-        if outcome.status == protocol.TRAINED:
-            accepted.append(reply)
-    for node_id in sent_to:
-        if node_id not in answered:
-            party = names.name(node_id)
-            record.outcomes[party] = PartyOutcome(party, protocol.FAILED, reason="no reply")
-    return accepted
 
+    grid: Grid
+    strategy: Strategy
+    settings: ServerSettings
+    names: PartyNames
 
-def collect_evaluation(
-    replies: Iterable[Message], names: PartyNames, record: RoundHistory
-) -> list[Message]:
-    evaluated: list[Message] = []
-    for reply in replies:
-        party = names.learn(reply)
-        if reply.has_error():
-            continue
-        status = reply.content.config_records[protocol.PARTY][protocol.STATUS]
-        if status != protocol.EVALUATED:
-            continue
-        metrics = reply.content.metric_records[protocol.METRICS]
-        record.federated_eval[party] = {k: float(v) for k, v in metrics.items()}  # type: ignore[arg-type]
-        evaluated.append(reply)
-    return evaluated
+    def train(
+        self, arrays: ArrayRecord, request: RoundRequest, record: RoundHistory
+    ) -> ArrayRecord:
+        """One round's training; returns the new global model.
 
+        It returns `arrays` when the round could not be aggregated.
+        """
+        if self.settings.run.secure_aggregation:
+            return self._train_securely(arrays, request, record)
+        return self._train_in_the_clear(arrays, request, record)
 
-def _train_in_the_clear(
-    grid: Grid,
-    strategy: Strategy,
-    arrays: ArrayRecord,
-    config: ConfigRecord,
-    server_round: int,
-    settings: ServerSettings,
-    names: PartyNames,
-    record: RoundHistory,
-) -> ArrayRecord:
-    """One round's training with every update seen, screened and aggregated by the server.
+    def _train_in_the_clear(
+        self, arrays: ArrayRecord, request: RoundRequest, record: RoundHistory
+    ) -> ArrayRecord:
+        """Training with every update seen, screened and aggregated by the server."""
+        run, timeout, server_round = (
+            self.settings.run,
+            self.settings.round_timeout,
+            request.server_round,
+        )
+        messages = expiring(
+            self.strategy.configure_train(server_round, arrays, request.to_record(), self.grid),
+            timeout,
+        )
+        replies = self.grid.send_and_receive(messages, timeout=timeout)
+        accepted = collect_training(
+            replies,
+            [m.metadata.dst_node_id for m in messages],
+            self.names,
+            record,
+            {m.metadata.message_id: m.metadata.dst_node_id for m in messages},
+        )
+        accepted = screen_updates(accepted, arrays, run, record)
+        if len(accepted) >= run.min_parties:
+            aggregated, _ = self.strategy.aggregate_train(server_round, accepted)
+            if aggregated is not None:
+                record.aggregated = True
+                return aggregated
+        return arrays
 
-    Returns the new global model (`arrays` when the round could not be aggregated).
-    """
-    run = settings.run
-    messages = expiring(
-        strategy.configure_train(server_round, arrays, config, grid), settings.round_timeout
-    )
-    replies = grid.send_and_receive(messages, timeout=settings.round_timeout)
-    accepted = collect_training(
-        replies,
-        [m.metadata.dst_node_id for m in messages],
-        names,
-        record,
-        {m.metadata.message_id: m.metadata.dst_node_id for m in messages},
-    )
-    accepted = screen_updates(accepted, arrays, run, record)
-    if len(accepted) >= run.min_parties:
-        aggregated, _ = strategy.aggregate_train(server_round, accepted)
-        if aggregated is not None:
+    def _train_securely(
+        self, arrays: ArrayRecord, request: RoundRequest, record: RoundHistory
+    ) -> ArrayRecord:
+        """Training under SecAgg+: the server learns only the weighted sum.
+
+        The run's strategy still picks the round's nodes; each node checks its own update
+        (the server cannot) and reports the outcome next to its masked vector.
+        """
+        run, server_round, config = self.settings.run, request.server_round, request.to_record()
+        # The run's strategy samples the round's nodes (waiting until enough are connected).
+        sampled = self.strategy.configure_train(server_round, arrays, config, self.grid)
+        node_ids = [message.metadata.dst_node_id for message in sampled]
+        secure = aggregate_securely(
+            self.grid, node_ids, arrays, config, server_round, run, self.settings.round_timeout
+        )
+        trained = collect_training(secure.replies, node_ids, self.names, record, secure.addressed)
+        if len(trained) >= run.min_parties and secure.aggregate is not None:
             record.aggregated = True
-            return aggregated
-    return arrays
-
-
-def _train_securely(
-    grid: Grid,
-    strategy: Strategy,
-    arrays: ArrayRecord,
-    config: ConfigRecord,
-    server_round: int,
-    settings: ServerSettings,
-    names: PartyNames,
-    record: RoundHistory,
-) -> ArrayRecord:
-    """One round's training under SecAgg+: the server learns only the weighted sum.
-
-    The run's strategy still picks the round's nodes; each node checks its own update
-    (the server cannot) and reports the outcome next to its masked vector.
-    """
-    run = settings.run
-    # The run's strategy samples the round's nodes (waiting until enough are connected).
-    sampled = strategy.configure_train(server_round, arrays, config, grid)
-    node_ids = [message.metadata.dst_node_id for message in sampled]
-    config[protocol.SERVER_ROUND] = server_round
-    secure = aggregate_securely(
-        grid, node_ids, arrays, config, server_round, run, settings.round_timeout
-    )
-    trained = collect_training(secure.replies, node_ids, names, record, secure.addressed)
-    if len(trained) >= run.min_parties and secure.aggregate is not None:
-        record.aggregated = True
-        return secure.aggregate
-    return arrays
+            return secure.aggregate
+        return arrays
 
 
 def run_training(
@@ -214,10 +141,11 @@ def run_training(
     model = build_model(ModelSpec(run.model, encoder.n_features, run.hidden, run.seed))
     arrays = ArrayRecord(model.state_dict())
     strategy = build_strategy(run, settings.expected_parties)
-    config = round_config(settings, schema)
+    base_request = round_request(settings, schema)
     run_dir = RunDirectory(settings.run_dir)
     checkpoint = load_checkpoint(settings.run_dir) if settings.resume else None
     names = PartyNames()
+    driver = _RoundDriver(grid, strategy, settings, names)
     if checkpoint is not None:
         arrays, history = checkpoint.arrays, checkpoint.history
         names.by_node.update(checkpoint.party_names)
@@ -228,7 +156,7 @@ def run_training(
     else:
         run_dir.start(settings, schema)
         if not settings.parties_checked:
-            problems = readiness_problems(grid, config, settings, names)
+            problems = readiness_problems(grid, base_request, settings, names)
             if problems:
                 run_dir.refuse(settings, schema, problems, console)
                 return RunHistory()
@@ -253,16 +181,10 @@ def run_training(
         for server_round in range(first_round, run.rounds + 1):
             started = time.monotonic()
             record = RoundHistory(server_round)
-            if run.secure_aggregation:
-                arrays = _train_securely(
-                    grid, strategy, arrays, config, server_round, settings, names, record
-                )
-            else:
-                arrays = _train_in_the_clear(
-                    grid, strategy, arrays, config, server_round, settings, names, record
-                )
+            request = dataclasses.replace(base_request, server_round=server_round)
+            arrays = driver.train(arrays, request, record)
             evaluation = expiring(
-                strategy.configure_evaluate(server_round, arrays, config, grid),
+                strategy.configure_evaluate(server_round, arrays, request.to_record(), grid),
                 settings.round_timeout,
             )
             collect_evaluation(

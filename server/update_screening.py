@@ -4,7 +4,7 @@ A node in a real deployment can send a broken update (a diverged local run, a bu
 corrupted or hostile reply). Before the strategy aggregates, the server drops every
 update that
 
-- does not carry exactly one ArrayRecord (under `protocol.ARRAYS`), or whose arrays
+- does not carry exactly one ArrayRecord (`protocol.ARRAYS`), or whose arrays
   differ from the global model's in names or shapes, or cannot be read as numbers;
 - contains NaN or Inf;
 - does not report a positive, finite number of training rows (the weight FedAvg uses);
@@ -32,7 +32,7 @@ import dataclasses
 
 from flwr.app import ArrayRecord, Message
 
-from fedscore.core import protocol
+from fedscore.core.protocol import Status, reported_party
 from fedscore.core.runconfig import RunConfig
 from fedscore.core.update_checks import check_update
 from fedscore.server.history import PartyOutcome, RoundHistory, node_key
@@ -62,14 +62,14 @@ def screen_updates(
     for reply in accepted:
         verdict = check_update(reply.content, reference, run.max_update_norm)
         party = _party(reply)
-        outcome = record.outcomes.get(party) or PartyOutcome(party, protocol.TRAINED)
+        outcome = record.outcomes.get(party) or PartyOutcome(party, Status.TRAINED.value)
         if verdict.kept:
             record.outcomes[party] = dataclasses.replace(outcome, update_norm=verdict.norm)
             kept.append(reply)
         else:
             record.outcomes[party] = dataclasses.replace(
                 outcome,
-                status=protocol.REJECTED,
+                status=Status.REJECTED.value,
                 reason=verdict.problem,
                 update_norm=verdict.norm,
             )
@@ -78,7 +78,7 @@ def screen_updates(
 
 def _party(reply: Message) -> str:
     """The institution a reply names (the key of its outcome in the round's record)."""
-    party = reply.content.config_records.get(protocol.PARTY)
-    if party is not None and protocol.PARTY_NAME in party:
-        return str(party[protocol.PARTY_NAME])
+    party = reported_party(reply.content)
+    if party is not None:
+        return party.name
     return f"node-{node_key(reply.metadata.src_node_id)}"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from fedscore.core import protocol
+from fedscore.core.protocol import Status
 from fedscore.core.runconfig import RunConfig
 from fedscore.server.history import RunHistory
 
@@ -39,13 +39,13 @@ def judge_run(history: RunHistory, run: RunConfig) -> RunVerdict:
             {
                 record.outcomes[party].reason
                 for record in history.rounds
-                if party in record.outcomes and record.outcomes[party].status == protocol.DECLINED
+                if party in record.outcomes and record.outcomes[party].status == Status.DECLINED
             }
         )
         problems += [f"{party} declined the run: {reason}" for reason in reasons]
     for record in history.rounds:
         if not record.aggregated:
-            trained = sum(o.status == protocol.TRAINED for o in record.outcomes.values())
+            trained = sum(o.status == Status.TRAINED for o in record.outcomes.values())
             problems.append(
                 f"round {record.server_round} was not aggregated: {trained} "
                 f"part{'y' if trained == 1 else 'ies'} trained, min_parties is {run.min_parties}"

@@ -17,8 +17,8 @@ import tomli_w
 
 from fedscore.core.schema import TaskSchema, load_schema
 from fedscore.core.tabular import write_table
-from fedscore.datasets.identities import IdentifiedMarket, add_identities
 from fedscore.datasets.market import default_task_path, split_market
+from fedscore.demo.identities import IdentifiedMarket, add_identities
 from fedscore.privacy.keys import KeyRing
 
 MINIMAL_SCHEMA = """
@@ -44,26 +44,26 @@ max = 10
 """
 
 
-#: Test files that take a minute or more, longest first. `make test` hands whole files to
-#: two workers in collection order (`--dist loadfile --no-loadscope-reorder`); starting
-#: with the longest keeps one worker from finishing them alone at the end.
-SLOW_FIRST = (
-    "test_deployment.py",
-    "test_notebooks.py",
-    "test_flwr_run.py",
-    "test_crash_consistency.py",
-    "test_pii_detectors.py",
-    "test_secure_aggregation.py",
-    "test_nothing_leaves.py",
-)
+#: Fixtures that run Flower's simulation engine: a test using one is marked `simulation`.
+SIMULATION_FIXTURES = frozenset({"trained_consortium"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    def rank(item: pytest.Item) -> int:
-        name = item.path.name
-        return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
+    """Mark the tests that need a simulation, then put the `slow`/`simulation` ones first.
 
-    items.sort(key=rank)  # stable: the order within a file and among the rest is kept
+    `make test` hands whole files to two workers in collection order (`--dist loadfile
+    --no-loadscope-reorder`); starting with the long files keeps one worker from finishing
+    them alone at the end. `make test-fast` leaves them out (`-m "not slow and not simulation"`).
+    """
+
+    for item in items:
+        if SIMULATION_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.simulation)
+
+    def starts_late(item: pytest.Item) -> bool:
+        return not any(item.get_closest_marker(name) for name in ("slow", "simulation"))
+
+    items.sort(key=starts_late)  # stable: the order within a file and among the rest is kept
 
 
 @pytest.fixture(scope="session")

@@ -13,10 +13,11 @@ for: at the first round missing from the outbox, with the model of the latest
 reply as the global model (FedAvg over a single party is that party's update).
 
 Kill points (`--die-at PHASE:ROUND`, repeatable) make this process SIGKILL itself
-at exact places inside a round. They are hooks of this driver only: an SQLite trace
-callback on the store's connections (SQLite calls it as a statement starts, before
-it has any effect) and a wrapper of `NodeJournal.commit_round`; the store's
-code runs unmodified, and the kill is a real SIGKILL (no rollback, no finally):
+at exact places inside a round. They sit in the journal's public SQL hook, which
+`train_round` passes to the node's journal (`NodeJournal(on_statement=...)`: SQLite
+calls it as a statement starts, before it has any effect), and between `train_round`
+returning and the send; the journal's code runs unmodified and unpatched, and the kill
+is a real SIGKILL (no rollback, no finally):
 
 - ``ledger-insert``: inside the commit transaction, accountant and round rows
   written, the ledger entry not yet;
@@ -24,8 +25,8 @@ code runs unmodified, and the kill is a real SIGKILL (no rollback, no finally):
 - ``after-commit``: committed, the update not sent.
 
 Progress goes to stdout, one flushed line per event (``ready``, ``train N``,
-``commit N``, ``committed N``, ``send N``, ``sent N``, ``done``), so the test can
-tell where a kill landed.
+``commit N`` as the commit transaction begins, ``committed N`` once it committed,
+``send N``, ``sent N``, ``done``), so the test can tell where a kill landed.
 """
 
 from __future__ import annotations
@@ -34,10 +35,7 @@ import argparse
 import json
 import os
 import signal
-import sqlite3
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -94,49 +92,43 @@ def die() -> None:
 
 
 class KillSwitch:
-    """Which (phase, round) this process dies at, and the round it is working on."""
+    """Which (phase, round) this process dies at, and where in its round it is."""
 
     def __init__(self, points: list[tuple[str, int]]) -> None:
         self.points = set(points)
         self.server_round = 0
+        self.committing = False
+
+    def start(self, server_round: int) -> None:
+        """A new round begins."""
+        self.server_round = server_round
+        self.committing = False
 
     def at(self, phase: str) -> None:
         if (phase, self.server_round) in self.points:
             event(f"die {phase} {self.server_round}")
             die()
 
+    def on_statement(self, statement: str) -> None:
+        """The journal's SQL hook: called as a statement starts, before it has any effect.
 
-def install_hooks(switch: KillSwitch) -> None:
-    """Hook the kill points into this process only; the store's code runs unchanged."""
-
-    def trace(statement: str) -> None:
-        # SQLite calls this as a statement starts executing, i.e. before it has any effect.
+        The journal was created before the first round, so the only transaction it
+        begins within a round is the round's commit (`NodeJournal.commit_round`).
+        """
         text = statement.lstrip().upper()
-        if text.startswith("INSERT INTO LEDGER"):
-            switch.at("ledger-insert")
+        if text.startswith("BEGIN"):
+            event(f"commit {self.server_round}")
+        elif text.startswith("INSERT INTO LEDGER"):
+            self.at("ledger-insert")
         elif text == "COMMIT":
-            switch.at("before-commit")
+            self.at("before-commit")
+            self.committing = True
 
-    connect = NodeJournal._connect
-
-    @contextmanager
-    def traced(self: NodeJournal) -> Iterator[sqlite3.Connection]:
-        with connect(self) as db:
-            db.set_trace_callback(trace)
-            yield db
-
-    NodeJournal._connect = traced  # type: ignore[method-assign]
-
-    commit_round = NodeJournal.commit_round
-
-    def logged_commit(self: NodeJournal, *args: Any, **kwargs: Any) -> Any:
-        event(f"commit {switch.server_round}")
-        entry = commit_round(self, *args, **kwargs)
-        event(f"committed {switch.server_round}")
-        switch.at("after-commit")
-        return entry
-
-    NodeJournal.commit_round = logged_commit  # type: ignore[method-assign]
+    def trained(self) -> None:
+        """`train_round` returned: a COMMIT it ran succeeded (a failed one raises)."""
+        if self.committing:
+            event(f"committed {self.server_round}")
+            self.at("after-commit")
 
 
 def send(outbox: Path, server_round: int, reply: Any) -> None:
@@ -195,7 +187,6 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--die-at {spec}: expected one of {PHASES} and a round")
         points.append((phase, int(number)))
     switch = KillSwitch(points)
-    install_hooks(switch)
 
     torch.set_num_threads(1)  # as the ClientApp does
     node = NodeConfig.from_toml(args.node)
@@ -207,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     # (SigningKey.load_or_create writes the PEM after creating the file, then the .pub),
     # a window this test deliberately keeps its kills out of.
     SigningKey.load_or_create(node.ledger_key)
+    # Creating the journal's tables is a transaction of its own: done here, so that the
+    # only one the journal begins within a round is the round's commit.
+    NodeJournal(node.accountant_db, ledger_hash=node.ledger_hash)
     load_data = CachedPartyData()
     load_data(node, schema)
     n_features = FeatureEncoder(schema).n_features
@@ -216,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     for server_round in range(1, run.rounds + 1):
         if server_round in sent:
             continue
-        switch.server_round = server_round
+        switch.start(server_round)
         config = ConfigRecord(
             {
                 **run.to_flower(),
@@ -228,8 +222,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         event(f"train {server_round}")
         reply = rounds.train_round(
-            node, global_model(args.outbox, run, n_features), config, load_data
+            node,
+            global_model(args.outbox, run, n_features),
+            config,
+            load_data,
+            on_statement=switch.on_statement,
         )
+        switch.trained()
         event(f"send {server_round}")
         send(args.outbox, server_round, reply)
         event(f"sent {server_round}")

@@ -10,9 +10,7 @@ raw table and leave a marker file, if any of their code ever ran.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,13 +18,10 @@ import tomli_w
 from process_support import free_port, stop_tree
 
 from fedscore.core.signing import SigningKey
-from fedscore.deployment.pki import PkiLayout, init_pki, issue_node_key
-from fedscore.deployment.release import (
-    build_release,
-    unpack_release,
-    working_tree_commit,
-    write_release,
-)
+from fedscore.deployment.localhost.consortium import join_superlink, release_of_checkout
+from fedscore.deployment.localhost.processes import fedscore_command, fedscore_environment
+from fedscore.deployment.pki import PkiLayout, init_pki
+from fedscore.deployment.release import unpack_release
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 PARTIES = ("large_bank", "city_bank", "loan_facilitator")
@@ -41,10 +36,6 @@ _MARKERS = _pathlib.Path({markers!r})
 _MARKERS.mkdir(parents=True, exist_ok=True)
 (_MARKERS / "{side}-imported").write_text("the attacker's code ran")
 """
-
-
-def fedscore_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "fedscore.cli.main", *args]
 
 
 @dataclass
@@ -90,7 +81,7 @@ class Consortium:
             stdout=log.open("ab"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env={**os.environ, "FLWR_TELEMETRY_ENABLED": "0"},
+            env=fedscore_environment(),
         )
         self.processes.append(process)
         return process
@@ -128,8 +119,7 @@ def prepare(root: Path, make_node, tables: dict, test_table) -> Consortium:
 
     pki = init_pki(root / "pki", ["127.0.0.1", "localhost"], organization="test consortium")
     # The code under test, committed or not (a release names a commit).
-    release = build_release(REPOSITORY, working_tree_commit(REPOSITORY))
-    fab, _ = write_release(release, root / "releases")
+    release, fab = release_of_checkout(REPOSITORY, root / "releases")
     owner = SigningKey.create(root / "owner" / "ed25519.pem")
     markers = root / "attacker-markers"
     hostile = _attacker_bundle(release.fab, root / "hostile", markers, "hostile")
@@ -139,20 +129,9 @@ def prepare(root: Path, make_node, tables: dict, test_table) -> Consortium:
     owners = {OWNER: owner.public_hex}
     nodes: dict[str, Path] = {}
     for name in PARTIES:
-        private, _ = issue_node_key(pki.root, name)
         config = make_node(root / name, name, tables[name], max_epsilon=5.0)
-        sections = {
-            "policy": {**POLICY, "model_owners": owners},
-            "trust": trust,
-            "deployment": {
-                "superlink": f"127.0.0.1:{port}",
-                "root_certificates": str(pki.ca_cert),
-                "auth_key": str(private),
-                "runtime_port": free_port(),
-            },
-        }
-        with config.open("a", encoding="utf-8") as handle:
-            handle.write("\n" + tomli_w.dumps(sections))
+        policy = {**POLICY, "model_owners": owners}
+        join_superlink(config, pki, name, f"127.0.0.1:{port}", {"policy": policy, "trust": trust})
         nodes[name] = config
     test = root / "consortium_test.csv"
     write_table(test_table, test)

@@ -8,7 +8,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,33 +17,39 @@ from pathlib import Path
 import psutil
 import pytest
 
+from fedscore.deployment.localhost.processes import free_port
+from fedscore.deployment.superlink import flower_environment as flower_env
+
+__all__ = [
+    "BIN",
+    "flower_env",
+    "free_port",
+    "network_namespace",
+    "probe_from_namespace",
+    "stop_tree",
+    "wait_for_text",
+]
+
 BIN = Path(sys.executable).parent
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def flower_env(flwr_home: Path) -> dict[str, str]:
-    """The environment Flower's tools need: this venv's tools on PATH, no telemetry."""
-    return {
-        **os.environ,
-        "FLWR_HOME": str(flwr_home),
-        "FLWR_TELEMETRY_ENABLED": "0",
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
-
-
-def stop_tree(process: subprocess.Popen, how: signal.Signals = signal.SIGTERM) -> None:
+def stop_tree(
+    process: subprocess.Popen, how: signal.Signals = signal.SIGTERM
+) -> list[psutil.Process]:
     """Signal a process, its process group and every descendant; SIGKILL what outlives it.
 
     Flower detaches some children into sessions of their own, hence psutil as well as the
     process group (processes are started with `start_new_session=True`).
+
+    Args:
+        process: the process started in a session of its own.
+        how: the first signal (SIGKILL follows for what outlives it).
+
+    Returns:
+        What still runs after SIGKILL (normally nothing).
     """
     if process.returncode is not None:  # reaped already: its group id may be reused
-        return
+        return []
     try:
         tree = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
     except psutil.NoSuchProcess:
@@ -60,6 +65,7 @@ def stop_tree(process: subprocess.Popen, how: signal.Signals = signal.SIGTERM) -
             break
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=5)
+    return tree
 
 
 def wait_for_text(path: Path, text: str, process: subprocess.Popen, timeout: float) -> None:

@@ -51,6 +51,7 @@ def _epsilon_in_new_process(store_path) -> dict[str, float]:
     return json.loads(out.stdout)
 
 
+@pytest.mark.slow  # a new Python process
 def test_restored_accountant_reproduces_epsilon_exactly_in_a_new_process(tmp_path):
     store = NodeJournal(tmp_path / "privacy.sqlite")
     accountant = store.load(KEY)

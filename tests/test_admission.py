@@ -23,6 +23,7 @@ from fedscore.clients.rounds import evaluate_round, train_round
 from fedscore.core import protocol
 from fedscore.core.encoding import FeatureEncoder
 from fedscore.core.models import ModelSpec, build_model
+from fedscore.core.protocol import RoundRequest
 from fedscore.core.run_request import (
     RUN_REQUEST_KEY,
     CoordinatorOptions,
@@ -88,6 +89,10 @@ def _round(schema, run: RunConfig, signed: SignedRunRequest | str | None, run_id
     if signed is not None:
         config[RUN_REQUEST_KEY] = signed if isinstance(signed, str) else signed.encode()
     return config
+
+
+def _request(schema, run: RunConfig, signed: SignedRunRequest | None, run_id: str) -> RoundRequest:
+    return RoundRequest.from_record(_round(schema, run, signed, run_id))
 
 
 def _arrays(schema, run: RunConfig) -> ArrayRecord:
@@ -198,25 +203,31 @@ def test_a_run_id_keeps_its_terms_and_caps_count_each_run_once(
     node = _node(tmp_path, make_node, party_table, owner, max_epsilon_per_day=1.5)
     now = datetime(2026, 11, 30, 12, tzinfo=UTC)
     first = _signed(schema, owner, RUN, "run-1", issued=now)
-    admitted = admit(node, schema, _round(schema, RUN, first, "run-1"), RUN, None, now)
+    admitted = admit(node, schema, _request(schema, RUN, first, "run-1"), None, now)
     assert admitted.request_sha256 == first.sha256
     # Round 2 of the same run, and a re-signed request for it: no new charge on the cap.
     later = now + timedelta(minutes=30)
     again = _signed(schema, owner, RUN, "run-1", issued=later)
-    admit(node, schema, _round(schema, RUN, again, "run-1"), RUN, None, later)
+    admit(node, schema, _request(schema, RUN, again, "run-1"), None, later)
     # The same run id with other terms is refused.
     other = RUN.replace(rounds=2)
     changed = _signed(schema, owner, other, "run-1", issued=now)
     with pytest.raises(RunDeclined, match="accepted with other terms"):
-        admit(node, schema, _round(schema, other, changed, "run-1"), other, None, now)
+        admit(
+            node,
+            schema,
+            _request(schema, other, changed, "run-1"),
+            None,
+            now,
+        )
     # A second run the same day would pass the daily cap of 1.5.
     second = _signed(schema, owner, RUN, "run-2", issued=now)
     with pytest.raises(RunDeclined, match=r"max_epsilon_per_day 1\.5"):
-        admit(node, schema, _round(schema, RUN, second, "run-2"), RUN, None, now)
+        admit(node, schema, _request(schema, RUN, second, "run-2"), None, now)
     # The next day it is accepted.
     tomorrow = now + timedelta(days=1)
     fresh = _signed(schema, owner, RUN, "run-2", issued=tomorrow)
-    admit(node, schema, _round(schema, RUN, fresh, "run-2"), RUN, None, tomorrow)
+    admit(node, schema, _request(schema, RUN, fresh, "run-2"), None, tomorrow)
     assert [terms.run_id for terms in AdmissionStore(node.accountant_db).accepted()] == [
         "run-1",
         "run-2",
@@ -229,11 +240,17 @@ def test_the_monthly_cap_spans_days(tmp_path, make_node, party_table, schema, ow
     for day in range(2):
         moment = start + timedelta(days=day)
         signed = _signed(schema, owner, RUN, f"run-{day}", issued=moment)
-        admit(node, schema, _round(schema, RUN, signed, f"run-{day}"), RUN, None, moment)
+        admit(
+            node,
+            schema,
+            _request(schema, RUN, signed, f"run-{day}"),
+            None,
+            moment,
+        )
     late = start + timedelta(days=20)
     third = _signed(schema, owner, RUN, "run-3", issued=late)
     with pytest.raises(RunDeclined, match=r"max_epsilon_per_month 2\.5"):
-        admit(node, schema, _round(schema, RUN, third, "run-3"), RUN, None, late)
+        admit(node, schema, _request(schema, RUN, third, "run-3"), None, late)
 
 
 def test_a_deployed_node_needs_the_request_to_name_the_app_it_runs(

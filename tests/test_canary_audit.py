@@ -9,17 +9,17 @@ from fedscore.clients.node import NodeConfig
 from fedscore.core.runconfig import RunConfig
 from fedscore.privacy.audit.canary import epsilon_lower_bound, run_canary_audit
 
+pytestmark = pytest.mark.slow  # trains hundreds of rounds to audit them
+
 # A recipe that lets a non-private MLP memorize its canaries (many passes, small batches).
 RECIPE = {"model": "mlp", "rounds": 200, "learning_rate": 0.3, "batch_size": 128, "delta": 1e-4}
 
 
 @pytest.fixture(scope="module")
-def rows(tmp_path_factory, market, schema):
-    from conftest import write_node
-
+def rows(tmp_path_factory, market, schema, make_node):
     home = tmp_path_factory.mktemp("audit") / "bank"
     data = load_party_data(
-        NodeConfig.from_toml(write_node(home, "bank", market.parties["large_bank"])), schema
+        NodeConfig.from_toml(make_node(home, "bank", market.parties["large_bank"])), schema
     )
     return data.train_x[:2000], data.train_y[:2000]
 

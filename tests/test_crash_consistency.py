@@ -53,6 +53,8 @@ from fedscore.privacy.accounting.accountant import RDP_ORDERS
 from fedscore.privacy.ledger import LedgerEntry, read_entries, verify_ledger
 from fedscore.privacy.ledger.verify import verify_signed_head
 
+pytestmark = pytest.mark.slow  # kills and restarts real node processes
+
 DRIVER = Path(__file__).with_name("crash_node.py")
 RUN_ID = "crash-run"
 ROUNDS = 50

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import random
-import shutil
 import signal
 import socket
 import ssl
@@ -23,11 +20,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 import tomli_w
+from process_support import (
+    BIN,
+    flower_env,
+    free_port,
+    network_namespace,
+    probe_from_namespace,
+    stop_tree,
+)
 
-from fedscore.deployment.fleet_gateway import (
+from fedscore.deployment.fleet_gateway_app import (
     DEFAULT_MAX_BODY_BYTES,
     FLEET_PATHS,
     REFUSED_BODY,
@@ -36,51 +40,13 @@ from fedscore.deployment.fleet_gateway import (
 )
 from fedscore.deployment.pki import PkiLayout, init_pki, issue_node_key
 
-BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.slow  # real gateway and node processes over TLS
+
 MAX_BODY = 1024 * 1024  # the test gateway's body limit
 REFUSED = json.dumps(REFUSED_BODY, separators=(",", ":")).encode()
 SUPEREXEC_POLL = '"POST /v1/runtime/acquire-task HTTP/1.1" 200'
 ACTIVATED = '"POST /v1/fleet/activate-node HTTP/1.1" 200'
 FLOWER_AUTH_ANSWER = b'{"detail":"Invalid SuperNode authentication"}'
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _env(flwr_home: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "FLWR_HOME": str(flwr_home),
-        "FLWR_TELEMETRY_ENABLED": "0",
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
-
-
-def stop_tree(process: subprocess.Popen) -> None:
-    """SIGTERM a process, its process group and every descendant; SIGKILL what outlives 10 s.
-
-    Flower detaches some children into sessions of their own, hence psutil as well as the
-    process group.
-    """
-    if process.returncode is not None:  # reaped already: its group id may be reused
-        return
-    try:
-        tree = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
-    except psutil.NoSuchProcess:
-        tree = []
-    for how in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, how)  # the session's group (start_new_session=True)
-        for member in tree:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                member.send_signal(how)
-        _, tree = psutil.wait_procs(tree, timeout=10 if how == signal.SIGTERM else 5)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=5)
-    assert not tree, f"still running: {tree}"
 
 
 def _wait_for(
@@ -116,7 +82,7 @@ class Stack:
             stdout=log.open("ab"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env={**_env(self.root / "flwr-home"), **env},
+            env={**flower_env(self.root / "flwr-home"), **env},
         )
         self.processes.append(process)
         return process
@@ -169,7 +135,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("gateway")
     pki = init_pki(root / "pki", ["127.0.0.1", "localhost"], organization="t")
     running = Stack(
-        root, pki, _free_port(), _free_port(), root / "superlink.log", root / "gateway.log"
+        root, pki, free_port(), free_port(), root / "superlink.log", root / "gateway.log"
     )
     try:
         superlink = running.start(
@@ -222,7 +188,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         yield running
     finally:
         for process in reversed(running.processes):
-            stop_tree(process)
+            assert not stop_tree(process), "still running"
 
 
 def _raw_request(
@@ -418,7 +384,7 @@ class SilentTlsServer(threading.Thread):
 
 
 def test_upstream_down_is_502_a_hung_upstream_504_and_sigterm_stops_cleanly(stack, tmp_path):
-    upstream = _free_port()  # nothing listens there yet
+    upstream = free_port()  # nothing listens there yet
     log = tmp_path / "gateway.log"
     gateway = stack.start(
         _gateway_command(stack.pki, "127.0.0.1:0", upstream, "--timeout", "1"), log
@@ -459,7 +425,7 @@ def _register(stack: Stack, public: Path) -> subprocess.CompletedProcess[str]:
     )
     return subprocess.run(
         [str(BIN / "flwr"), "supernode", "register", str(public), "loopback"],
-        env=_env(home),
+        env=flower_env(home),
         capture_output=True,
         text=True,
         timeout=60,
@@ -478,7 +444,7 @@ def _supernode(stack: Stack, key: Path, log: Path) -> subprocess.Popen:
             "--auth-supernode-private-key",
             str(key),
             "--port",
-            str(_free_port()),
+            str(free_port()),
         ],
         log,
     )
@@ -501,7 +467,7 @@ def test_a_real_supernode_connects_through_the_gateway(stack, tmp_path):
             )
         listed = subprocess.run(
             [str(BIN / "flwr"), "supernode", "list", "loopback", "--format", "json"],
-            env=_env(stack.root / "flwr-home"),
+            env=flower_env(stack.root / "flwr-home"),
             capture_output=True,
             text=True,
             timeout=60,
@@ -520,90 +486,16 @@ def test_a_real_supernode_connects_through_the_gateway(stack, tmp_path):
     assert "Failed to activate SuperNode" in (tmp_path / "stranger.log").read_text()
 
 
-NETNS_PROBE = r"""
-import json, socket, ssl, sys
-host, internal, gateway, ca = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-out = {}
-try:
-    socket.create_connection((host, internal), timeout=5).close()
-    out["internal"] = "connected"
-except OSError as exc:
-    out["internal"] = type(exc).__name__
-def post(path):
-    context = ssl.create_default_context(cafile=ca)
-    with socket.create_connection((host, gateway), timeout=10) as raw:
-        with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
-            tls.sendall(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\n"
-                        "Content-Type: application/protobuf\r\nConnection: close\r\n\r\n"
-                        .encode())
-            data = b""
-            while chunk := tls.recv(65536):
-                data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    return [int(head.split()[1]), body.decode()]
-out["control"] = post("/v1/control/start-run")
-out["fleet"] = post("/v1/fleet/get-run")
-print(json.dumps(out))
-"""
-
-
 @pytest.fixture
 def netns() -> Iterator[tuple[str, str, str]]:
     """A network namespace joined to this one by a veth pair: (name, host ip, ns ip)."""
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.skip("needs root and iproute2 (`ip netns`) to create a network namespace")
-    tag = f"{os.getpid() % 10000}{random.randrange(100):02d}"
-    name, host_if, ns_if = f"fgw{tag}", f"fgh{tag}", f"fgn{tag}"
-    used = subprocess.run(["ip", "-o", "addr"], capture_output=True, text=True).stdout
-    while True:
-        prefix = f"10.{random.randrange(200, 250)}.{random.randrange(256)}"
-        if f" {prefix}." not in used:
-            break
-    host_ip, ns_ip = f"{prefix}.1", f"{prefix}.2"
-    steps = [
-        ["ip", "netns", "add", name],
-        ["ip", "link", "add", host_if, "type", "veth", "peer", "name", ns_if],
-        ["ip", "link", "set", ns_if, "netns", name],
-        ["ip", "addr", "add", f"{host_ip}/30", "dev", host_if],
-        ["ip", "link", "set", host_if, "up"],
-        ["ip", "netns", "exec", name, "ip", "addr", "add", f"{ns_ip}/30", "dev", ns_if],
-        ["ip", "netns", "exec", name, "ip", "link", "set", ns_if, "up"],
-        ["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"],
-    ]
-    try:
-        for step in steps:
-            done = subprocess.run(step, capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                pytest.skip(f"`{' '.join(step)}` failed: {done.stderr.strip()}")
-        yield name, host_ip, ns_ip
-    finally:
-        subprocess.run(["ip", "link", "del", host_if], capture_output=True, check=False)
-        subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+    with network_namespace() as joined:
+        yield joined
 
 
 def test_from_another_network_namespace_only_the_fleet_api_is_reachable(stack, netns):
     name, host_ip, ns_ip = netns
-    probe = subprocess.run(
-        [
-            "ip",
-            "netns",
-            "exec",
-            name,
-            sys.executable,
-            "-c",
-            NETNS_PROBE,
-            host_ip,
-            str(stack.internal),
-            str(stack.gateway),
-            str(stack.pki.ca_cert),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert probe.returncode == 0, probe.stderr
-    result = json.loads(probe.stdout)
+    result = probe_from_namespace(name, host_ip, stack.internal, stack.gateway, stack.pki.ca_cert)
     assert result["internal"] == "ConnectionRefusedError"  # the SuperLink: loopback only
     assert result["control"] == [REFUSED_STATUS, REFUSED.decode()]
     assert result["fleet"] == [401, FLOWER_AUTH_ANSWER.decode()]

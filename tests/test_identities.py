@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+import sys
 from datetime import date
 
 import pandas as pd
 import pytest
 from faker.providers.person.zh_CN import Provider
 
-from fedscore.datasets.identities import (
+from fedscore.core.errors import ConfigError
+from fedscore.datasets.market import CONSENT, CUSTOMER_KEY, split_market
+from fedscore.demo.identities import (
     CONSENT_COLUMNS,
     CREDIT_SCORING,
     DEFAULT_AS_OF,
@@ -19,7 +22,6 @@ from fedscore.datasets.identities import (
     add_identities,
     valid_consent_ids,
 )
-from fedscore.datasets.market import CONSENT, CUSTOMER_KEY, split_market
 
 BANKS = ("large_bank", "city_bank")
 WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
@@ -238,3 +240,9 @@ def test_consent_validity_follows_the_run_date(identified):
 def test_rejects_a_run_date_before_the_consents(split):
     with pytest.raises(ValueError, match="too early"):
         add_identities(split, as_of=date(2006, 1, 1))
+
+
+def test_without_faker_the_demo_says_how_to_install_it(split, monkeypatch):
+    monkeypatch.setitem(sys.modules, "faker", None)  # `import faker` fails as if missing
+    with pytest.raises(ConfigError, match=re.escape("pip install 'fedscore[demo]'")):
+        add_identities(split)

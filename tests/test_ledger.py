@@ -224,6 +224,7 @@ def _request(schema, run, server_round):
     )
 
 
+@pytest.mark.slow  # trains rounds and runs the CLI
 def test_node_rounds_are_ledgered_and_the_cli_verifies(tmp_path, party_table, schema, make_node):
     config = make_node(tmp_path / "bank", "bank", party_table, max_epsilon=0.75)
     config.write_text(config.read_text() + '\n[ledger]\nhash = "sm3"\n')

@@ -15,17 +15,21 @@ NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_executes(path, tmp_path):
     notebook = nbformat.read(path, as_version=4)
+    # Errors are collected rather than raised at the first one, so that a failure names
+    # every cell that broke and what it raised.
     NotebookClient(
         notebook,
         timeout=300,
         kernel_name="python3",
+        allow_errors=True,
         resources={"metadata": {"path": str(tmp_path)}},
     ).execute()
+    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
     errors = [
-        output
-        for cell in notebook.cells
-        if cell.cell_type == "code"
+        f"cell {index}: {output['ename']}: {output['evalue']}"
+        for index, cell in enumerate(code_cells)
         for output in cell.get("outputs", [])
         if output.get("output_type") == "error"
     ]
-    assert not errors
+    assert not errors, f"{path.name} raised in " + "; ".join(errors)
+    assert all(cell.get("execution_count") for cell in code_cells), "a code cell did not run"

@@ -73,7 +73,7 @@ def test_unknown_detector_name_lists_the_known_ones():
 
 
 def test_register_refuses_duplicates_and_non_detectors(monkeypatch):
-    monkeypatch.setattr(registry_module, "_REGISTRY", dict(registry_module._REGISTRY))
+    monkeypatch.setattr(registry_module, "DETECTORS", registry_module.DETECTORS.copy())
 
     class Digits8(Detector):
         name = "eight_digits"
@@ -357,6 +357,7 @@ def _exercise(text: str) -> None:
         detector.is_valid(text, text)
 
 
+@pytest.mark.slow
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.text())
 def test_fuzz_arbitrary_text_never_raises(text):
@@ -394,6 +395,7 @@ TOKENS = [
 ]
 
 
+@pytest.mark.slow
 @settings(max_examples=5_000, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.lists(st.sampled_from(TOKENS), max_size=30).map("".join))
 def test_fuzz_pii_like_text_never_raises(text):

@@ -169,6 +169,7 @@ def _record(number: int, status: str, steps: int) -> RoundRecord:
     )  # fmt: skip
 
 
+@pytest.mark.slow  # hundreds of generated journals
 @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     st.lists(

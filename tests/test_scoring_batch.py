@@ -3,10 +3,7 @@ input, PSI warning, and flat memory on a 1M-row file."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +16,11 @@ from typer.testing import CliRunner
 from fedscore.cli.main import app
 from fedscore.core.errors import TableReadError, TableValidationError
 from fedscore.core.tabular import write_table
+from fedscore.deployment.localhost.processes import (
+    fedscore_command,
+    fedscore_environment,
+    peak_rss_bytes,
+)
 from fedscore.scoring import ModelRegistry
 from fedscore.scoring.batch import BookScorer
 
@@ -208,33 +210,14 @@ def _peak_rss_of_scoring(registry, source, output) -> int:
     Read as the process's own high-water mark (VmHWM) until it exits: getrusage's
     ru_maxrss of a child would include this (large) test process's RSS at fork time.
     """
+    command = fedscore_command("score", "--registry", str(registry.root), "--input", str(source))
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fedscore.cli.main",
-            "score",
-            "--registry",
-            str(registry.root),
-            "--input",
-            str(source),
-            "--output",
-            str(output),
-        ],
+        [*command, "--output", str(output)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        env={**os.environ, "FLWR_TELEMETRY_ENABLED": "0"},
+        env=fedscore_environment(),
     )
-    status = Path(f"/proc/{process.pid}/status")
-    peak = 0
-    while process.poll() is None:
-        try:
-            for line in status.read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peak = max(peak, int(line.split()[1]) * 1024)
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.02)
+    peak = peak_rss_bytes(process)
     _, errors = process.communicate()
     assert process.returncode == 0, errors
     return peak

@@ -17,7 +17,7 @@ from fedscore.core.models import ModelSpec, build_model
 from fedscore.core.runconfig import RunConfig
 from fedscore.core.tabular import write_table
 from fedscore.core.validation import validate_frame
-from fedscore.datasets.identities import IDENTITY_COLUMNS
+from fedscore.demo.identities import IDENTITY_COLUMNS
 from fedscore.scoring import Scorer, ScoringConfig, load_scoring_config
 from fedscore.scoring.development import DevelopmentProfile
 from fedscore.scoring.errors import RequestError

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from flwr.app import Array, ArrayRecord, ConfigRecord, MetricRecord, RecordDict
+from flwr.app import Array, ArrayRecord, RecordDict
 
 from fedscore.clients.federation import FederationManifest
 from fedscore.clients.node import NodeConfig
@@ -145,13 +145,11 @@ def test_deployment_defaults_declare_every_run_setting():
 
 
 def _reply(values: np.ndarray, rows: int) -> RecordDict:
-    return RecordDict(
-        {
-            protocol.ARRAYS: ArrayRecord({"weight": Array(values)}),
-            protocol.METRICS: MetricRecord({protocol.NUM_EXAMPLES: rows}),
-            protocol.PARTY: ConfigRecord({protocol.STATUS: protocol.TRAINED, protocol.REASON: ""}),
-        }
-    )
+    return protocol.TrainReply(
+        protocol.PartyReport("bank", protocol.Status.TRAINED),
+        protocol.TrainMetrics(num_examples=rows, max_epsilon=3.0),
+        ArrayRecord({"weight": Array(values)}),
+    ).to_record()
 
 
 GLOBAL = ArrayRecord({"weight": Array(np.zeros(4, dtype=np.float32))})

@@ -81,6 +81,7 @@ def _train_in_a_process(config_path: str, start: object, results: object) -> Non
     results.put(str(reply.config_records[protocol.PARTY][protocol.STATUS]))  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow  # two node processes
 def test_two_processes_training_one_round_charge_it_once(tmp_path, party_table, make_node):
     """Both processes load the table and train the same round at the same moment; whoever
     commits second finds the accountant changed (or the update already released) and

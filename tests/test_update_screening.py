@@ -30,7 +30,8 @@ from fedscore.core.runconfig import RunConfig
 from fedscore.datasets import default_task_path
 from fedscore.server.history import RoundHistory, RunHistory
 from fedscore.server.party_names import PartyNames
-from fedscore.server.rundir import _refused_cell, build_summary
+from fedscore.server.run_console import refused_cell
+from fedscore.server.rundir import build_summary
 from fedscore.server.settings import ServerSettings
 from fedscore.server.strategy import available_strategies, build_strategy
 from fedscore.server.training_loop import collect_training
@@ -194,7 +195,7 @@ def test_rejected_round_counts_as_refused_but_its_privacy_as_spent(tmp_path, sch
     assert city["refused_rounds"] == [2] and city["rejected_rounds"] == [2]
     assert city["refusal_reasons"] == ["update rejected: NaN/Inf in '0.weight'"]
     assert city["rounds_trained"] == 1 and city["epsilon"] == 0.5
-    assert _refused_cell(city) == "2 (rejected)"
+    assert refused_cell(city) == "2 (rejected)"
 
     # A checkpoint keeps the norm, NaN included (JSON null).
     state = json.loads(json.dumps(json_safe(history.to_state()), allow_nan=False))

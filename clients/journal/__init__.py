@@ -1,12 +1,15 @@
-"""The node's journal: its accountants, round records, run plans, released updates and ledger."""
+"""The node's journal: its accountants, round records, run plans, released updates and ledger.
 
-from fedscore.clients.journal.node_journal import (
-    AccountantKey,
-    ConcurrentCharge,
-    NodeJournal,
-    ReleasedUpdate,
-    RoundRecord,
-)
+- `records`: what it keeps (whose budget, what a round cost, what was released);
+- `tables`: its SQLite tables, and the migration of an older file;
+- `statements`: SQL that names its columns, bound by name;
+- `connection`: how it opens its file, its write transactions, the SQL hook's type;
+- `node_journal`: `NodeJournal`, the journal itself.
+"""
+
+from fedscore.clients.journal.connection import StatementHook
+from fedscore.clients.journal.node_journal import ConcurrentCharge, NodeJournal
+from fedscore.clients.journal.records import AccountantKey, ReleasedUpdate, RoundRecord
 
 __all__ = [
     "AccountantKey",
@@ -14,4 +17,5 @@ __all__ = [
     "NodeJournal",
     "ReleasedUpdate",
     "RoundRecord",
+    "StatementHook",
 ]

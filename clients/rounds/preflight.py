@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flwr.app import ConfigRecord, MetricRecord, RecordDict
+from flwr.app import ConfigRecord, RecordDict
 
 from fedscore.clients.admission import admit
 from fedscore.clients.journal import AccountantKey, NodeJournal
@@ -26,11 +26,17 @@ from fedscore.clients.local_data import PartyData, PartyDataLoader, load_party_d
 from fedscore.clients.node import NodeConfig
 from fedscore.clients.node_state import claim_state
 from fedscore.clients.rounds import budget
-from fedscore.clients.rounds.replies import party_record, status_of
-from fedscore.clients.rounds.request import RoundRequest
+from fedscore.clients.rounds.context import NodeContext
+from fedscore.clients.rounds.replies import status_of
 from fedscore.clients.training import LocalSchedule
-from fedscore.core import protocol
 from fedscore.core.errors import FedscoreError
+from fedscore.core.protocol import (
+    PartyReport,
+    ReadinessQuery,
+    ReadinessReply,
+    RoundRequest,
+    Status,
+)
 from fedscore.core.runconfig import RunConfig
 from fedscore.core.schema import load_schema
 from fedscore.core.signing import SigningKey
@@ -48,7 +54,7 @@ class Readiness:
     """
 
     problems: list[str] = field(default_factory=list)
-    status: str = protocol.READY
+    status: Status = Status.READY
     training_rows: int = 0
 
 
@@ -58,22 +64,37 @@ def check_readiness(
     load_data: PartyDataLoader = load_party_data,
     app_sha256: str | None = None,
 ) -> Readiness:
-    """Every reason this node could not take part in the run `config` describes."""
-    readiness = Readiness()
+    """Every reason this node could not take part in the run `config` describes.
+
+    Args:
+        node: this node's configuration.
+        config: the coordinator's round instructions (server round 0).
+        load_data: how the node loads its de-identified, encoded table.
+        app_sha256: the app release the deployment's task runner verified.
+    """
     try:
-        request = RoundRequest.from_config(config)
+        request = RoundRequest.from_record(config, ReadinessQuery.KIND)
+    except FedscoreError as problem:
+        return Readiness([str(problem)], status_of(problem))
+    return _readiness(NodeContext(node, load_data, app_sha256), request)
+
+
+def _readiness(context: NodeContext, request: RoundRequest) -> Readiness:
+    """Every reason the node could not take part in the run `request` describes."""
+    node, readiness = context.node, Readiness()
+    try:
         claim_state(node.state_dir, node.party, record=False)
         if node.ledger_key.exists():  # (created at the first round)
             SigningKey.load(node.ledger_key)
         schema = load_schema(node.task_path)
-        run = admit(node, schema, config, request.run, app_sha256, dry_run=True).run
-        data = load_data(node, schema)
+        run = admit(node, schema, request, context.app_sha256, dry_run=True).run
+        data = context.load_data(node, schema)
     except FedscoreError as problem:
         return Readiness([str(problem)], status_of(problem))
     readiness.training_rows = len(data.train_y)
     readiness.problems = _data_problems(run, data) + _budget_problems(node, run, data, schema.name)
     if readiness.problems:
-        readiness.status = protocol.REFUSED
+        readiness.status = Status.REFUSED
     return readiness
 
 
@@ -122,11 +143,22 @@ def _budget_problems(node: NodeConfig, run: RunConfig, data: PartyData, task: st
     ]
 
 
-def readiness_reply(node: NodeConfig, readiness: Readiness) -> RecordDict:
+def readiness_reply(node: NodeConfig, readiness: Readiness) -> ReadinessReply:
     """The node's answer to the coordinator's question before round 1."""
-    return RecordDict(
-        {
-            protocol.METRICS: MetricRecord({protocol.NUM_EXAMPLES: readiness.training_rows}),
-            protocol.PARTY: party_record(node, readiness.status, "; ".join(readiness.problems)),
-        }
-    )
+    party = PartyReport(node.party, readiness.status, "; ".join(readiness.problems))
+    return ReadinessReply(party, readiness.training_rows)
+
+
+def answer_readiness(context: NodeContext, content: RecordDict) -> ReadinessReply:
+    """The node's answer to the readiness query `content`.
+
+    Args:
+        context: the node, how it loads its data, the app release it runs.
+        content: the server's readiness query.
+    """
+    node = context.node
+    try:
+        request = ReadinessQuery.from_record(content).request
+    except FedscoreError as problem:
+        return readiness_reply(node, Readiness([str(problem)], status_of(problem)))
+    return readiness_reply(node, _readiness(context, request))

@@ -1,18 +1,24 @@
-"""What a node sends back for a round: its outcome, its privacy figures, aggregates only."""
+"""Encoding a node's reply: its outcome, its privacy figures, what backs them (aggregates only)."""
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import math
-
-from flwr.app import ConfigRecord, MetricRecord, RecordDict
 
 from fedscore.clients.admission import RunDeclined
 from fedscore.clients.journal import ConcurrentCharge
 from fedscore.clients.local_data import PartyData
 from fedscore.clients.node import NodeConfig
-from fedscore.core import protocol
 from fedscore.core.errors import FedscoreError
+from fedscore.core.protocol import (
+    DeidentificationSummary,
+    LedgerHead,
+    PartyReport,
+    Status,
+    TrainMetrics,
+    TrainReply,
+)
+from fedscore.privacy.accounting import EpsilonReport
 from fedscore.privacy.ledger import LedgerEntry
 
 
@@ -20,60 +26,40 @@ class NodeRefusal(FedscoreError):
     """The node declines the round; the reason goes to the server and the run's results."""
 
 
-def status_of(problem: FedscoreError) -> str:
+def status_of(problem: FedscoreError) -> Status:
     """The outcome a node reports for a round it did not train."""
     if isinstance(problem, RunDeclined):
-        return protocol.DECLINED
+        return Status.DECLINED
     if isinstance(problem, NodeRefusal | ConcurrentCharge):
-        return protocol.REFUSED
-    return protocol.FAILED
+        return Status.REFUSED
+    return Status.FAILED
 
 
-def party_record(
-    node: NodeConfig,
-    status: str,
-    reason: str = "",
-    note: str = "",
-    data: PartyData | None = None,
-    ledger_entry: LedgerEntry | None = None,
-) -> ConfigRecord:
-    """Who answers, how the round went, and (aggregates only) what backs it."""
-    record = ConfigRecord(
-        {
-            protocol.PARTY_NAME: node.party,
-            protocol.STATUS: status,
-            protocol.REASON: reason,
-            protocol.NOTE: note,
-        }
-    )
-    if data is not None:
-        # Counts, rates, versions and a hash only: the report holds no value of the table.
-        record[protocol.DEIDENTIFICATION] = json.dumps(data.report.summary(), ensure_ascii=False)
-    if ledger_entry is not None:
-        # The signed ledger entry of this round: aggregates and hashes only.
-        record[protocol.LEDGER_HEAD] = json.dumps(ledger_entry.signed_head(), ensure_ascii=False)
-    return record
+def backed_by(report: PartyReport, data: PartyData, entry: LedgerEntry | None) -> PartyReport:
+    """`report` with what backs it: the de-identification summary and the signed ledger entry.
 
-
-def epsilon_metrics(
-    rdp: float, prv: float | None, examples: int, max_epsilon: float
-) -> MetricRecord:
-    """The party's cumulative epsilon on its data version, by both accountants."""
-    return MetricRecord(
-        {
-            protocol.NUM_EXAMPLES: examples,
-            "max-epsilon": float(max_epsilon),
-            "epsilon-rdp": float(rdp),
-            "epsilon-prv": math.nan if prv is None else float(prv),
-        }
+    The de-identification summary holds counts, rates, versions and a hash only; the round's signed
+    ledger entry, aggregates and hashes only.
+    """
+    head = None if entry is None else LedgerHead.from_dict(entry.signed_head())
+    return dataclasses.replace(
+        report,
+        deidentification=DeidentificationSummary(data.report.summary()),
+        ledger_head=head,
     )
 
 
-def not_trained(node: NodeConfig, status: str, reason: str) -> RecordDict:
+def spent_metrics(node: NodeConfig, spent: EpsilonReport | None) -> TrainMetrics:
+    """The figures of a round that trained nothing: the epsilon as it stands.
+
+    The epsilon is NaN when no data was read.
+    """
+    if spent is None:
+        return TrainMetrics(num_examples=0, max_epsilon=node.max_epsilon)
+    prv = math.nan if spent.prv is None else spent.prv
+    return TrainMetrics(0, node.max_epsilon, epsilon_rdp=spent.rdp, epsilon_prv=prv)
+
+
+def not_trained(node: NodeConfig, status: Status, reason: str) -> TrainReply:
     """The reply of a node that spent nothing: no data was read, nothing was recorded."""
-    return RecordDict(
-        {
-            protocol.METRICS: epsilon_metrics(math.nan, math.nan, 0, node.max_epsilon),
-            protocol.PARTY: party_record(node, status, reason),
-        }
-    )
+    return TrainReply(PartyReport(node.party, status, reason), spent_metrics(node, None))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from fedscore.core.errors import ConfigError
+from fedscore.core.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -29,28 +29,38 @@ class ModelSpec:
 
 
 ModelFactory = Callable[[ModelSpec], nn.Module]
-_FACTORIES: dict[str, ModelFactory] = {}
+
+#: The model factories by name; the built-in ones register when `fedscore.core.models` is imported.
+MODELS: Registry[ModelFactory] = Registry("model")
 
 
 def register_model(name: str) -> Callable[[ModelFactory], ModelFactory]:
-    """Decorator registering a factory that builds a model emitting one logit per row."""
+    """Decorator registering a factory that builds a model emitting one logit per row.
 
-    def decorate(factory: ModelFactory) -> ModelFactory:
-        _FACTORIES[name] = factory
-        return factory
+    Args:
+        name: the name runs choose the model by (`RunConfig.model`), e.g. "lr".
 
-    return decorate
+    Raises:
+        ValueError: the name is malformed or already registered.
+    """
+    return MODELS.register(name)
 
 
 def available_models() -> list[str]:
-    return sorted(_FACTORIES)
+    """The registered model names, sorted."""
+    return MODELS.names()
 
 
 def build_model(spec: ModelSpec) -> nn.Module:
-    """A freshly initialised model (deterministic in `spec.seed`)."""
-    factory = _FACTORIES.get(spec.name)
-    if factory is None:
-        raise ConfigError(f"unknown model '{spec.name}'; choose one of {available_models()}")
+    """A freshly initialised model (deterministic in `spec.seed`).
+
+    Args:
+        spec: the registered model's name and what its factory needs.
+
+    Raises:
+        ConfigError: no model is registered under `spec.name`.
+    """
+    factory = MODELS.get(spec.name)
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(spec.seed)
     try:

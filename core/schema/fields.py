@@ -38,7 +38,7 @@ Code = Annotated[int | str, PlainValidator(_code, json_schema_input_type=int | s
 Name = Annotated[str, Field(min_length=1)]
 
 #: A transform as TOML names it ("log1p"), read as a `Transform`.
-TransformName = enum_by_value(Transform)
+TransformName = Annotated[Transform, enum_by_value(Transform)]
 
 
 class NumericRules(DocumentModel):

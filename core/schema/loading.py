@@ -80,7 +80,7 @@ def entry_locator(document: Mapping[str, Any]) -> Locator:
         if head in _ARRAYS and rest and isinstance(rest[0], int):
             return _array_entry(document, str(head), rest[0], rest[1:])
         if head == "deidentification" and rest[:1] == ("hierarchies",) and len(rest) > 1:
-            name = f"[[deidentification.hierarchies]] #{rest[1] + 1}"
+            name = f"[[deidentification.hierarchies]] #{int(rest[1]) + 1}"
             return Entry(name, rest[2:], HierarchyEntry, HierarchyEntry.described_as)
         if head in _ARRAYS:
             return Entry(f"[[{head}]]")

@@ -1,1 +1,1 @@
-"""Command-line interface: `fedscore demo`, `fedscore train`."""
+"""Command-line interface (`fedscore ...`): `app` assembles one module per command group."""

@@ -1,5 +1,7 @@
-"""`fedscore pki|server|node`: the consortium's PKI, the coordinator and the institutions'
-nodes, each a group of processes that live and die together."""
+"""`fedscore pki|server|node`: the consortium's PKI, the coordinator and the institutions' nodes.
+
+The coordinator and each node are a group of processes that live and die together.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ import dataclasses
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
@@ -83,8 +87,10 @@ def pki_node(
 
 
 def _register_now(server_config: Path) -> list[str]:
-    """Register the node list's new keys with the coordinator's running SuperLink (on
-    loopback: registration is not reachable from the network)."""
+    """Register the node list's new keys with the coordinator's running SuperLink.
+
+    Registration goes over loopback: it is not reachable from the network.
+    """
     from fedscore.deployment.connection import write_connection
     from fedscore.deployment.pki import PkiLayout
     from fedscore.deployment.superlink import ServerConfig, register_nodes
@@ -104,7 +110,6 @@ def server_start(
     """Run the coordinator (SuperLink on loopback, executor, fleet gateway) until SIGTERM."""
     from fedscore.deployment.connection import write_connection
     from fedscore.deployment.pki import PkiLayout
-    from fedscore.deployment.processes import ProcessGroup
     from fedscore.deployment.superlink import (
         ServerConfig,
         executor_command,
@@ -115,8 +120,7 @@ def server_start(
         wait_for_port,
     )
 
-    group = ProcessGroup()
-    try:
+    with _group_or_fail() as group:
         settings = _plaintext_if_asked(ServerConfig.from_toml(config), insecure_dev)
         command = superlink_command(settings)
         settings.state_dir.mkdir(parents=True, exist_ok=True)
@@ -139,9 +143,6 @@ def server_start(
         registered = (
             [] if settings.insecure_dev else register_nodes(settings, connection, flwr_home)
         )
-    except FedscoreError as error:
-        group.stop()
-        fail(error)
     console.print(
         f"SuperLink ready: institutions' nodes connect to {settings.host}:{settings.port} "
         f"(fleet API only); runs are started on this machine at {settings.address}; "
@@ -168,30 +169,24 @@ def node_start(
 
     from fedscore.clients.node import NodeConfig
     from fedscore.clients.node_state import StateLock, claim_state
-    from fedscore.deployment.processes import ProcessGroup
+    from fedscore.deployment import supernode as node_process
     from fedscore.deployment.superlink import flower_environment
-    from fedscore.deployment.supernode import (
-        ACTIVATION_REFUSED,
-        NodeDeployment,
-        executor_command,
-        supernode_command,
-    )
 
-    group = ProcessGroup()
-    try:
-        deployment = _plaintext_if_asked(NodeDeployment.from_toml(config), insecure_dev)
-        command = supernode_command(config, deployment)
+    with _group_or_fail() as group:
+        deployment = _plaintext_if_asked(
+            node_process.NodeDeployment.from_toml(config), insecure_dev
+        )
+        command = node_process.supernode_command(config, deployment)
         node = NodeConfig.from_toml(config)
         state_lock = StateLock(node.state_dir)  # held until this command ends
         state_lock.acquire()
         claim_state(node.state_dir, node.party)
         group.stop_on_signals()
         group.start(
-            "executor", executor_command(config, deployment), node.state_dir / "executor.log"
+            "executor",
+            node_process.executor_command(config, deployment),
+            node.state_dir / "executor.log",
         )
-    except FedscoreError as error:
-        group.stop()
-        fail(error)
     give_up = time.monotonic() + wait_for_activation
     while True:
         supernode = subprocess.Popen(
@@ -208,7 +203,7 @@ def node_start(
         # SuperNode started may keep the pipe open after it exits.
         pump = threading.Thread(
             target=_pass_through,
-            args=(supernode.stdout, ACTIVATION_REFUSED, refused),
+            args=(supernode.stdout, node_process.ACTIVATION_REFUSED, refused),
             daemon=True,
         )
         pump.start()
@@ -240,12 +235,27 @@ def register(app: typer.Typer) -> None:
     app.add_typer(node_app, name="node")
 
 
+@contextmanager
+def _group_or_fail() -> Iterator[ProcessGroup]:
+    """A new process group; starting it fails with the error printed, the group stopped."""
+    from fedscore.deployment.processes import ProcessGroup
+
+    group = ProcessGroup()
+    try:
+        yield group
+    except FedscoreError as error:
+        group.stop()
+        fail(error)
+
+
 _Settings = TypeVar("_Settings", "ServerConfig", "NodeDeployment")
 
 
 def _plaintext_if_asked(settings: _Settings, insecure_dev: bool) -> _Settings:
-    """The settings, in plaintext mode if the flag (or the config file) asks for it; then
-    the warning is printed."""
+    """The settings, in plaintext mode if the flag (or the config file) asks for it.
+
+    In plaintext mode the warning is printed too.
+    """
     from fedscore.deployment.superlink import INSECURE_WARNING
 
     if insecure_dev:

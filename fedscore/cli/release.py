@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fedscore.cli.output import console, fail
+from fedscore.cli.output import fail, say
+from fedscore.cli.signing_keys import NewKeyFile, create_signing_key
 from fedscore.core.errors import ConfigError, FedscoreError
 
 if TYPE_CHECKING:
@@ -48,13 +49,13 @@ def build(
         fab_path, json_path = write_release(release, out, signatures)
     except FedscoreError as error:
         fail(error)
-    _say(
+    say(
         f"sha256:{release.sha256}\nversion: {release.version}\ncommit: {release.commit}\n"
         f"files: {release.files} ({len(release.fab)} bytes)\nFAB: {fab_path}\n"
         f"release file: {json_path}"
     )
     for signature in signatures:
-        _say(f"signed by {signature.public_key}")
+        say(f"signed by {signature.public_key}")
 
 
 @release_app.command("sign")
@@ -79,13 +80,13 @@ def sign(
         own = [s for s in release_file.signatures if s.public_key == signer.public_hex]
         others = [s for s in release_file.signatures if s.public_key != signer.public_hex]
         if own and all(s.valid_for(statement) for s in own):
-            _say(f"already signed by {signer.public_hex}")
+            say(f"already signed by {signer.public_hex}")
             return
         signature = sign_release(statement, signer)
         write_release_file(release_json, ReleaseFile(statement, (*others, signature)))
     except FedscoreError as error:
         fail(error)
-    _say(f"signed by {signer.public_hex}")
+    say(f"signed by {signer.public_hex}")
 
 
 @release_app.command("verify")
@@ -132,34 +133,20 @@ def verify(
             problems.append(str(error))
     if problems:
         for problem in problems:
-            _say(f"verification failed: {problem}")
+            say(f"verification failed: {problem}")
         raise typer.Exit(code=1)
-    _say(
+    say(
         f"OK sha256:{statement.app_sha256} version {statement.version} commit "
         f"{statement.commit}" + (f", signed by trusted key {signer!r}" if signer else "")
     )
 
 
 @release_app.command("keygen")
-def keygen(
-    out: Annotated[Path, typer.Option(help="Where to write the new private key (PEM).")],
-) -> None:
+def keygen(out: NewKeyFile) -> None:
     """Create a release-signing key; its public hex is what institutions trust."""
-    from fedscore.core.signing import SigningKey
-
-    try:
-        key = SigningKey.create(out)
-    except FedscoreError as error:
-        fail(error)
-    _say(
-        f"{key.public_hex}\nprivate key: {out} (keep it offline); public key: "
-        f"{out.with_suffix('.pub')}"
+    create_signing_key(
+        out, "{public_hex}\nprivate key: {out} (keep it offline); public key: {public_file}"
     )
-
-
-def _say(text: str) -> None:
-    """Print a plain line (no markup, no wrapping: paths and hashes stay whole)."""
-    console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def _shipped_fab(release_json: Path) -> Path | None:

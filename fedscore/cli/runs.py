@@ -1,5 +1,4 @@
-"""`fedscore owner|run|runs|stop`: a model owner signs runs and drives them on the
-coordinator."""
+"""`fedscore owner|run|runs|stop`: a model owner signs runs and drives them on the coordinator."""
 
 from __future__ import annotations
 
@@ -16,6 +15,8 @@ from fedscore.cli.consortium_options import (
     SuperLinkAddress,
 )
 from fedscore.cli.output import console, fail
+from fedscore.cli.run_options import Epsilon, Model, Rounds
+from fedscore.cli.signing_keys import NewKeyFile, create_signing_key
 from fedscore.core.errors import FedscoreError
 
 if TYPE_CHECKING:
@@ -51,9 +52,9 @@ def run(
         Path | None, typer.Option(help="Where the coordinator writes run directories (its path).")
     ] = None,
     root_certificates: RootCertificates = None,
-    rounds: Annotated[int, typer.Option(help="Federated rounds.")] = 10,
-    epsilon: Annotated[float, typer.Option(help="Epsilon each party spends on this run.")] = 1.0,
-    model: Annotated[str, typer.Option(help="Model: lr or mlp.")] = "lr",
+    rounds: Rounds = 10,
+    epsilon: Epsilon = 1.0,
+    model: Model = "lr",
     test: Annotated[
         Path | None, typer.Option(help="Consortium test table (on the coordinator).")
     ] = None,
@@ -127,7 +128,7 @@ def run(
                 if not sep:
                     raise FedscoreError(f"--option expects key=value, got '{item}'")
                 options[key] = _typed(value)
-            round_timeout = float(options.pop("round-timeout", 900.0))  # type: ignore[arg-type]
+            round_timeout = _round_timeout(options.pop("round-timeout", 900.0))
             new = NewRun(
                 deployment_run_config(options, parties),
                 parties,
@@ -177,20 +178,12 @@ def stop(
 
 
 @owner_app.command("keygen")
-def owner_keygen(
-    out: Annotated[Path, typer.Option(help="Where to write the new private key (0600).")],
-) -> None:
+def owner_keygen(out: NewKeyFile) -> None:
     """Create a model owner's signing key; its public key goes into the consortium's lists."""
-    from fedscore.core.signing import SigningKey
-
-    try:
-        key = SigningKey.create(out)
-    except FedscoreError as error:
-        fail(error)
-    console.print(
-        f"model owner key {out} (keep it secret); public key for [policy] model_owners and "
-        f"the coordinator's [trust] model_owners:\n{key.public_hex}",
-        markup=False,
+    create_signing_key(
+        out,
+        "model owner key {out} (keep it secret); public key for [policy] model_owners and "
+        "the coordinator's [trust] model_owners:\n{public_hex}",
     )
 
 
@@ -258,6 +251,20 @@ def register(app: typer.Typer) -> None:
     app.command("run")(run)
     app.command("runs")(runs)
     app.command("stop")(stop)
+
+
+def _round_timeout(value: object) -> float:
+    """The `--option round-timeout=...` value as seconds.
+
+    Raises:
+        FedscoreError: the value is not a number.
+    """
+    if isinstance(value, int | float | str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise FedscoreError(f"--option round-timeout expects a number of seconds, got {value!r}")
 
 
 def _typed(value: str) -> object:

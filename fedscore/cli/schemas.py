@@ -19,8 +19,11 @@ def export(
         "schemas"
     ),
 ) -> None:
-    """Write the JSON Schema of every configuration document (node, server, run, task,
-    scoring config) for editors to complete and check TOML files."""
+    """Write the JSON Schema of every configuration document, to complete and check TOML files.
+
+    One schema per document (node, server, run, task, scoring config), for editors to complete and
+    check TOML files with.
+    """
     from fedscore.config_schemas import export_schemas
 
     try:

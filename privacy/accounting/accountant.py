@@ -125,8 +125,11 @@ class PartyAccountant:
 
     @classmethod
     def from_state_dict(cls, state: dict[str, object]) -> PartyAccountant:
-        history = [
-            (float(n), float(q), int(s))
-            for n, q, s in state.get("history", [])  # type: ignore[union-attr]
-        ]
-        return cls(history, int(state.get("non_private_steps", 0)))  # type: ignore[arg-type]
+        stored_history = state.get("history", [])
+        non_private_steps = state.get("non_private_steps", 0)
+        if not isinstance(stored_history, list) or not isinstance(non_private_steps, int):
+            raise ValueError(
+                "accountant state: 'history' must be a list, 'non_private_steps' an int"
+            )
+        history = [(float(n), float(q), int(s)) for n, q, s in stored_history]
+        return cls(history, non_private_steps)

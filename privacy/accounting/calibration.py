@@ -13,18 +13,12 @@ def calibrate_noise(
 ) -> float:
     """Noise multiplier making `total_steps` Poisson-sampled steps (target_epsilon, delta)-DP.
 
-    Parameters
-    ----------
-    target_epsilon : float
-        Epsilon the whole run may spend (rounds × local epochs × steps per epoch).
-    delta : float
-        The DP delta.
-    sample_rate : float
-        Poisson sampling probability of each record per step.
-    total_steps : int
-        Every step the run will take at this party.
-    accountant : str
-        "rdp" or "prv": the accountant the target is met under.
+    Args:
+        target_epsilon: Epsilon the whole run may spend (rounds × local epochs × steps per epoch).
+        delta: The DP delta.
+        sample_rate: Poisson sampling probability of each record per step.
+        total_steps: Every step the run will take at this party.
+        accountant: "rdp" or "prv": the accountant the target is met under.
     """
     try:
         return float(

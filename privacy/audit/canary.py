@@ -81,6 +81,13 @@ def make_canaries(
     return features, labels
 
 
+def audit_recipe(epsilon: float = 1.0, delta: float = 1e-4) -> RunConfig:
+    """The audited run: an MLP trained long enough that a non-private one memorizes canaries."""
+    return RunConfig(
+        model="mlp", rounds=200, learning_rate=0.3, batch_size=128, delta=delta, epsilon=epsilon
+    )
+
+
 def run_canary_audit(
     features: np.ndarray,
     labels: np.ndarray,
@@ -92,18 +99,15 @@ def run_canary_audit(
 ) -> CanaryAudit:
     """Train once with canaries mixed into `features`/`labels` and audit the result.
 
-    Parameters
-    ----------
-    features, labels : np.ndarray
-        A party's encoded training rows (the canaries are added to them).
-    run : RunConfig
-        Model, epochs, privacy (run.private) and the target epsilon of the audited run.
-    canaries : int
-        Canaries made (each included with probability 1/2).
-    guesses : int
-        Guesses made: half "included" (highest scores), half "excluded" (lowest).
-    beta : float
-        Significance level of the lower bound.
+    Args:
+        features: A party's encoded training rows (the canaries are added to them).
+        labels: Their 0/1 labels (the canaries' labels are added to them).
+        run: Model, epochs, privacy (run.private) and the target epsilon of the audited run.
+        canaries: Canaries made (each included with probability 1/2).
+        guesses: Guesses made: half "included" (highest scores), half "excluded" (lowest).
+        beta: Significance level of the lower bound.
+        seed: Seed of the canaries, of the guesses and of the batch sampling: the same
+            seed gives the same verdict.
     """
     # One thread: multi-threaded float reductions change the trained model from run to
     # run, and an audit must give the same verdict for the same seed.

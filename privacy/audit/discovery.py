@@ -1,5 +1,7 @@
-"""Where audit evidence lies (institution folders, privacy-state files, run directories),
-and reading its JSON documents."""
+"""Where audit evidence lies, and reading its JSON documents.
+
+The evidence: institution folders, privacy-state files and run directories.
+"""
 
 from __future__ import annotations
 

@@ -9,9 +9,10 @@ from typing import Any
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 
-from fedscore.core.figures import save_figure
+from fedscore.core.figures import save_figure, styled_figure
 
 
+@styled_figure
 def plot_party_epsilon(party: str, view: dict[str, Any], path: Path) -> Path:
     """One party's cumulative epsilon after every ledgered round, across all its runs.
 
@@ -66,14 +67,17 @@ def plot_party_epsilon(party: str, view: dict[str, Any], path: Path) -> Path:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("ledger entry (rounds of all runs, in order)")
     ax.set_ylabel("cumulative ε on the data version")
-    # The party id, not the display name: the plot font may lack CJK glyphs.
-    ax.set_title(f"{party}: ε per round ({len(starts)} run(s))")
+    # Display names are institutions' names (not personal data); figure fonts have CJK.
+    name = view.get("display_name") or party
+    shown = party if name == party else f"{name} ({party})"
+    ax.set_title(f"{shown}: ε per round ({len(starts)} run(s))")
     ax.grid(alpha=0.3)
     if rounds:
         ax.legend(fontsize=7, loc="lower right")
     return save_figure(fig, path, dpi=100)
 
 
+@styled_figure
 def plot_budget(parties: dict[str, dict[str, Any]], path: Path) -> Path:
     """Budget used (this data version, and earlier versions of its epoch) and left."""
     labels: list[str] = []

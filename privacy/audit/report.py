@@ -4,17 +4,13 @@
 document: per party, epsilon per round by RDP and PRV, budget used and left per data
 version, refused rounds, de-identification summaries and consent counts; the worst-case
 epsilon of a customer held by several institutions; the model card of every run; and
-the verification status of everything it rests on. `write_audit_report` saves it as
-JSON and as one self-contained HTML page with the figures embedded.
+the verification status of everything it rests on. `write_audit_report` (in
+`report_files`) saves it as JSON and as one self-contained HTML page with the figures
+embedded; `shared_customers` and `model_card` build their parts of the document.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
-import re
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,15 +18,32 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from fedscore.core.documents import write_json, write_text_atomic
 from fedscore.privacy.audit.discovery import discover_sources
 from fedscore.privacy.audit.evidence import InstitutionEvidence
+from fedscore.privacy.audit.model_card import model_card
+from fedscore.privacy.audit.report_files import AuditOutputs, write_audit_report
 from fedscore.privacy.audit.run_evidence import RunEvidence
+from fedscore.privacy.audit.shared_customers import (
+    MAX_PARTIES_FOR_EVERY_COMBINATION,
+    ledger_number,
+    shared_customer_bounds,
+)
 from fedscore.privacy.audit.trusted_keys import ConsortiumKeys
 from fedscore.privacy.audit.verification import AuditVerification, verify_evidence
 
-#: Above this many parties, the shared-customer table lists pairs and all parties only.
-MAX_PARTIES_FOR_EVERY_COMBINATION = 6
+__all__ = [
+    "MAX_PARTIES_FOR_EVERY_COMBINATION",
+    "SEMANTICS",
+    "AuditOutputs",
+    "AuditReport",
+    "audit",
+    "build_audit_report",
+    "model_card",
+    "party_view",
+    "shared_customer_bounds",
+    "write_audit_report",
+]
+
 SEMANTICS = (
     "Epsilon is record-level (ε, δ)-differential privacy of one institution's training "
     "data, accumulated over every round of every run on a data version (RDP and PRV are "
@@ -64,15 +77,6 @@ class AuditReport:
     @property
     def parties(self) -> list[str]:
         return list(self.document["parties"])
-
-
-@dataclass(frozen=True)
-class AuditOutputs:
-    """Where an audit report was written."""
-
-    html: Path
-    json: Path
-    figures: tuple[Path, ...]
 
 
 def audit(paths: Sequence[Path], keys: ConsortiumKeys) -> AuditReport:
@@ -177,101 +181,13 @@ def party_view(evidence: InstitutionEvidence) -> dict[str, Any]:
             if r["status"] != "trained"
         ],
         "data_versions": data_versions,
-        "lifetime_epsilon": sum(_number(v["epsilon"]) for v in data_versions),
-        "lifetime_delta": sum(_number(v["delta"]) for v in data_versions),
+        "lifetime_epsilon": sum(ledger_number(v["epsilon"]) for v in data_versions),
+        "lifetime_delta": sum(ledger_number(v["delta"]) for v in data_versions),
         "deidentification": [
             _deidentification_view(run_id, entry, evidence) for run_id, entry in runs.items()
         ],
         "consent": dict(entries[-1].get("consent") or {}) if entries else {},
     }
-
-
-def shared_customer_bounds(parties: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Worst-case epsilon and delta of a customer held by several institutions.
-
-    Every combination of two or more parties (pairs and all parties only, beyond
-    `MAX_PARTIES_FOR_EVERY_COMBINATION`), with the sum of their lifetime figures.
-    """
-    names = sorted(parties)
-    sizes = (
-        range(2, len(names) + 1)
-        if len(names) <= MAX_PARTIES_FOR_EVERY_COMBINATION
-        else sorted({2, len(names)})
-    )
-    combinations = [
-        {
-            "parties": list(group),
-            "epsilon": sum(_number(parties[p]["lifetime_epsilon"]) for p in group),
-            "delta": sum(_number(parties[p]["lifetime_delta"]) for p in group),
-        }
-        for size in sizes
-        for group in itertools.combinations(names, size)
-    ]
-    worst = max(combinations, key=lambda c: c["epsilon"], default=None)
-    return {
-        "basis": "basic composition: a customer's data at each institution is protected "
-        "by that institution's spend; the epsilons and deltas add",
-        "combinations": combinations,
-        "worst_case": worst,
-    }
-
-
-def model_card(run: RunEvidence) -> dict[str, Any]:
-    """What a run trained, how well the model scores, and what it cost each party."""
-    summary = run.summary
-    return {
-        "run_id": run.run_id,
-        "path": str(run.path),
-        "task": summary.get("task"),
-        "task_version": summary.get("task_version"),
-        "model": summary.get("model"),
-        "strategy": summary.get("strategy"),
-        "secure_aggregation": bool(summary.get("secure_aggregation", False)),
-        "rounds": summary.get("rounds"),
-        "private": summary.get("private"),
-        "target_epsilon": summary.get("target_epsilon"),
-        "consortium_test": summary.get("consortium_test", {}),
-        "parties": {
-            party: {
-                "epsilon_rdp": info.get("epsilon_rdp"),
-                "epsilon_prv": info.get("epsilon_prv"),
-                "rounds_trained": info.get("rounds_trained"),
-                "refused_rounds": info.get("refused_rounds", []),
-                "local_auc": (info.get("federated_eval") or {}).get("auc"),
-                "signed_heads": len(run.heads.get(party, [])),
-                "verified_heads": run.verified_heads.get(party, 0),
-            }
-            for party, info in sorted(summary.get("parties", {}).items())
-        },
-    }
-
-
-def write_audit_report(report: AuditReport, out: Path) -> AuditOutputs:
-    """Save the report as `out/audit_report.json` and a self-contained `out/audit_report.html`.
-
-    Figures are drawn into a scratch folder first and moved into `out/figures/` only once
-    the HTML page has been rendered, so a failure leaves no partial report behind.
-    """
-    from fedscore.privacy.audit.html import render_html
-    from fedscore.privacy.audit.plots import plot_budget, plot_party_epsilon
-
-    out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out, prefix=".audit-") as scratch:
-        work = Path(scratch)
-        budget = plot_budget(report.document["parties"], work / "budget.png")
-        per_party = {
-            party: plot_party_epsilon(party, view, work / f"epsilon_{_slug(party)}.png")
-            for party, view in report.document["parties"].items()
-        }
-        page = render_html(report.document, budget, per_party)
-        figures_dir = out / "figures"
-        figures_dir.mkdir(exist_ok=True)
-        figures = tuple(
-            Path(shutil.move(str(p), figures_dir / p.name)) for p in [budget, *per_party.values()]
-        )
-    json_path = write_json(out / "audit_report.json", report.document)
-    html_path = write_text_atomic(out / "audit_report.html", page)
-    return AuditOutputs(html_path, json_path, figures)
 
 
 def _version_view(task: str, version: str, group: list[dict[str, Any]]) -> dict[str, Any]:
@@ -290,10 +206,10 @@ def _version_view(task: str, version: str, group: list[dict[str, Any]]) -> dict[
         "epsilon_rdp": last_trained.get("epsilon_rdp"),
         "epsilon_prv": last_trained.get("epsilon_prv"),
         "epsilon_earlier_data_versions": earlier,
-        "budget_used": _number(spent or 0.0) + _number(earlier),
+        "budget_used": ledger_number(spent or 0.0) + ledger_number(earlier),
         "max_epsilon": last.get("max_epsilon"),
         "budget_remaining": last.get("budget_remaining"),
-        "delta": max((_number(e.get("delta") or 0.0) for e in group), default=0.0),
+        "delta": max((ledger_number(e.get("delta") or 0.0) for e in group), default=0.0),
         "trained_rounds": len(trained),
         "refused_rounds": len(group) - len(trained),
         "runs": list(dict.fromkeys(str(e.get("run_id")) for e in group)),
@@ -315,16 +231,6 @@ def _deidentification_view(
     if report is not None:
         view.update(report.summary(), verified=True, quasi_identifiers=report.quasi_identifiers)
     return view
-
-
-def _number(value: Any) -> float:
-    if value == "inf":
-        return math.inf
-    return float(value) if value is not None else math.nan
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "party"
 
 
 def _version() -> str:

@@ -102,6 +102,5 @@ def _nothing_to_compare(runs: tuple[RunEvidence, ...], parties: set[str]) -> lis
 def _run_keys(
     keys: ConsortiumKeys, institutions: tuple[InstitutionEvidence, ...]
 ) -> Mapping[str, Ed25519PublicKey]:
-    """Without a key list, run directories are checked with the keys the ledgers verified
-    with."""
+    """Without a key list, run directories are checked with the keys the ledgers verified with."""
     return dict(keys.keys) if keys.source else {i.party: i.public_key for i in institutions}

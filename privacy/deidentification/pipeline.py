@@ -81,22 +81,14 @@ def deidentify(
 ) -> DeidentifiedTable:
     """Run the whole pipeline on one validated table.
 
-    Parameters
-    ----------
-    raw : pd.DataFrame
-        The table as read from the file (scanned for PII as it is).
-    table : ValidatedTable
-        The same table validated against `schema`.
-    schema : TaskSchema
-        Roles and de-identification rules.
-    key : KeyVersion
-        The institution's current key for the task's purpose.
-    input_sha256 : str
-        Hash of the input file, recorded in the report.
-    as_of : date
-        The date consent is evaluated at (the round's date).
-    consent_table : ConsentTable | None
-        The institution's consent records; None uses the schema's consent column.
+    Args:
+        raw: The table as read from the file (scanned for PII as it is).
+        table: The same table validated against `schema`.
+        schema: Roles and de-identification rules.
+        key: The institution's current key for the task's purpose.
+        input_sha256: Hash of the input file, recorded in the report.
+        as_of: The date consent is evaluated at (the round's date).
+        consent_table: The institution's consent records; None uses the schema's consent column.
     """
     rules = schema.deidentification
     pii_scan = scan_for_pii(raw, schema, table.source)

@@ -45,7 +45,7 @@ def append_entry(
     entry_hash = chain_hash(previous_hash, previous_signature, body, algorithm)
     signature = signer.sign(entry_hash)
     db.execute(
-        "INSERT INTO ledger VALUES (?,?,?,?,?)",
+        "INSERT INTO ledger (seq, content, entry_hash, signature, algorithm) VALUES (?,?,?,?,?)",
         (seq, body.decode("utf-8"), entry_hash, signature, algorithm),
     )
     return LedgerEntry(

@@ -220,7 +220,10 @@ def signed_head_content(head: dict[str, object]) -> dict[str, object]:
     non-private round is written "inf" there, while the node signed the number. The
     hash decides which reading is the signed one (`verify_signed_head`).
     """
-    return dict(_with_infinities(head["content"]))  # type: ignore[call-overload]
+    content = _with_infinities(head["content"])
+    if not isinstance(content, dict):
+        raise TypeError("a signed head's content must be a JSON object")
+    return content
 
 
 def verify_signed_head(head: dict[str, object], key: Ed25519PublicKey) -> str:
@@ -235,7 +238,10 @@ def verify_signed_head(head: dict[str, object], key: Ed25519PublicKey) -> str:
             bytes.fromhex(str(head["previous_hash"])),
             bytes.fromhex(str(head["previous_signature"])),
         )
-        readings = (dict(head["content"]), signed_head_content(head))  # type: ignore[call-overload]
+        stored = head["content"]
+        if not isinstance(stored, dict):
+            raise TypeError("a signed head's content must be a JSON object")
+        readings = (dict(stored), signed_head_content(head))
         matches = [
             chain_hash(*links, canonical(content), str(head["algorithm"])) == entry_hash
             for content in readings

@@ -33,20 +33,13 @@ from fedscore.privacy.pii.resident_id import (
     is_valid_resident_id,
     resident_id_check_char,
 )
-from fedscore.privacy.pii.scanner import (
-    ColumnHit,
-    png_text,
-    scan_bytes,
-    scan_file,
-    scan_frame,
-    scan_series,
-    scan_text,
-)
+from fedscore.privacy.pii.scanner import ColumnHit, scan_frame, scan_series
 from fedscore.privacy.pii.social_credit_code import (
     SocialCreditCodeDetector,
     is_valid_social_credit_code,
     social_credit_check_char,
 )
+from fedscore.privacy.pii.text_scan import png_text, scan_bytes, scan_file, scan_text
 
 # The built-in detectors, in the order scans report them.
 for _detector in (

@@ -9,8 +9,7 @@ not accept and never raises.
 
 Detectors are registered by name, as Opacus registers its accountants; the
 package registers the built-in ones when `fedscore.privacy.pii` (or any of its
-modules) is first imported. The registry is the package's only global mutable
-state.
+modules) is first imported. `DETECTORS` is the package's only global mutable state.
 """
 
 from __future__ import annotations
@@ -19,18 +18,20 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 
+from fedscore.core.registry import Registry
+
 
 class Detector(ABC):
-    """One kind of personal information: how to find candidates and how to validate them.
+    r"""One kind of personal information: how to find candidates and how to validate them.
 
     Subclasses set the class attributes and implement `is_valid`.
 
     Attributes:
         name: the registry name, also the `detector` of scan results (e.g. "mobile").
         pattern: compiled regex finding candidates anywhere in a text. It must not rely
-            on `\\b` (which fails next to CJK characters) but on lookarounds, must use
-            `[0-9]` rather than `\\d` (which matches any Unicode digit), and must never
-            match across a line break: scanners join many values with "\\n".
+            on `\b` (which fails next to CJK characters) but on lookarounds, must use
+            `[0-9]` rather than `\d` (which matches any Unicode digit), and must never
+            match across a line break: scanners join many values with "\n".
         min_digits: the fewest digits a bare integer needs to contain a match, used to
             pre-filter numeric columns; None when the detector never matches a bare
             integer (its values are not numbers).
@@ -63,13 +64,13 @@ class Detector(ABC):
         """
 
     def spans(self, text: str, context: str = "") -> Iterator[tuple[int, int]]:
-        """(start, end) of every validated match in `text`, in order.
+        r"""(start, end) of every validated match in `text`, in order.
 
         Args:
             text: the text to search; lines are separate values (context never crosses
                 a line break).
             context: outer context of the whole text, such as the name of the column the
-                text comes from; a candidate sees it followed by "\\n" and the start of
+                text comes from; a candidate sees it followed by "\n" and the start of
                 its own line, so it matters only for candidates near a line start.
         """
         if self.required_text and self.required_text not in text:
@@ -108,20 +109,21 @@ class Detector(ABC):
         return f"{type(self).__name__}(name={self.name!r})"
 
 
-_REGISTRY: dict[str, Detector] = {}
+#: The detectors by name, in registration order (the order scans report them).
+DETECTORS: Registry[Detector] = Registry("PII detector", unknown_error=KeyError)
 
 
 def register_detector(detector: Detector, *, replace: bool = False) -> Detector:
     """Make a detector available by its name; returns it.
 
     Args:
-        detector: the detector; its `name` must be a non-empty string and its `pattern`
-            a compiled regex.
-        replace: allow replacing a detector already registered under the same name.
+        detector: the detector; its `name` must be a lowercase identifier (e.g.
+            "resident_id") and its `pattern` a compiled regex.
+        replace: deliberately replace a detector already registered under the same name.
 
     Raises:
         TypeError: `detector` is not a `Detector` or lacks a compiled `pattern`.
-        ValueError: the name is empty, or taken and `replace` is False.
+        ValueError: the name is missing or malformed, or taken and `replace` is False.
     """
     if not isinstance(detector, Detector):
         raise TypeError(f"not a Detector: {detector!r}")
@@ -130,10 +132,7 @@ def register_detector(detector: Detector, *, replace: bool = False) -> Detector:
         raise ValueError(f"a detector needs a non-empty name: {detector!r}")
     if not isinstance(getattr(detector, "pattern", None), re.Pattern):
         raise TypeError(f"detector {name!r} needs a compiled regex as `pattern`")
-    if name in _REGISTRY and not replace:
-        raise ValueError(f"a detector named {name!r} is already registered")
-    _REGISTRY[name] = detector
-    return detector
+    return DETECTORS.add(name, detector, replace=replace)
 
 
 def get_detector(name: str) -> Detector:
@@ -145,22 +144,17 @@ def get_detector(name: str) -> Detector:
     Raises:
         KeyError: no detector has that name (the message lists those that exist).
     """
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(
-            f"no PII detector named {name!r}; available: {', '.join(available_detectors())}"
-        ) from None
+    return DETECTORS.get(name)
 
 
 def available_detectors() -> list[str]:
     """Names of all registered detectors, in registration order."""
-    return list(_REGISTRY)
+    return [name for name, _ in DETECTORS.items()]
 
 
 def default_detectors() -> list[Detector]:
     """All registered detectors, in registration order: what scans use by default."""
-    return list(_REGISTRY.values())
+    return [detector for _, detector in DETECTORS.items()]
 
 
 def resolve_detectors(detectors: Iterable[Detector | str] | None) -> list[Detector]:

@@ -68,7 +68,8 @@ def resident_id_check_char(first17: str) -> str:
 
 def _weighted_sum(digits17: str) -> int:
     """Σ digit_i · weight_i over 17 ASCII digits (the bytes' codes are 48 + digit)."""
-    return sum(map(operator.mul, digits17.encode("ascii"), WEIGHTS)) - _ZERO_SUM
+    total: int = sum(map(operator.mul, digits17.encode("ascii"), WEIGHTS))
+    return total - _ZERO_SUM
 
 
 def _is_leap(year: int) -> bool:

@@ -6,7 +6,7 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from fedscore.core.errors import ConfigError
+from fedscore.core.registry import Registry, origin_of
 
 # Hex characters kept of each digest: 128 bits, collisions negligible at any bank's scale.
 DIGEST_HEX_CHARS = 32
@@ -43,22 +43,39 @@ class Pseudonymizer:
         ]
 
 
-_REGISTRY: dict[str, Pseudonymizer] = {}
+#: The pseudonymizers by name; the built-in ones register when the package is imported.
+PSEUDONYMIZERS: Registry[Pseudonymizer] = Registry("pseudonymizer")
 
 
 def register_pseudonymizer(pseudonymizer: Pseudonymizer) -> Pseudonymizer:
-    _REGISTRY[pseudonymizer.name] = pseudonymizer
-    return pseudonymizer
+    """Make a pseudonymizer available by its name; returns it.
+
+    Args:
+        pseudonymizer: the algorithm, registered under its `name`.
+
+    Raises:
+        ValueError: the name is malformed or already registered.
+    """
+    return PSEUDONYMIZERS.add(
+        pseudonymizer.name, pseudonymizer, origin=origin_of(pseudonymizer.digest)
+    )
 
 
 def available_pseudonymizers() -> list[str]:
-    return sorted(_REGISTRY)
+    """The registered pseudonymizer names, sorted."""
+    return PSEUDONYMIZERS.names()
 
 
 def get_pseudonymizer(name: str) -> Pseudonymizer:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown pseudonymizer '{name}'; choose one of {available_pseudonymizers()}"
-        ) from None
+    """The pseudonymizer registered under a name.
+
+    Args:
+        name: its registry name, e.g. "hmac-sha256" (a key's `algorithm`).
+
+    Returns:
+        The algorithm, ready to `pseudonymize` values.
+
+    Raises:
+        ConfigError: no pseudonymizer has that name (the message lists those that exist).
+    """
+    return PSEUDONYMIZERS.get(name)

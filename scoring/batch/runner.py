@@ -85,18 +85,13 @@ class BatchSummary:
 class BookScorer:
     """Scores CSV/Parquet books with one scorer.
 
-    Parameters
-    ----------
-    scorer : Scorer
-        The registered model's scorer.
-    keep : list[str] | None
-        Input columns copied to the output (to join the scores back); None for the
-        task's customer-key column when the file has it.
-    chunk_rows : int
-        Rows per chunk (at least 1): memory is bounded by this, not by the file.
-    keep_identifiers : bool
-        Whether kept columns may be the task's direct identifiers or hold values a PII
-        detector flags (the output then carries them); refused otherwise.
+    Args:
+        scorer: The registered model's scorer.
+        keep: Input columns copied to the output (to join the scores back); None for the
+            task's customer-key column when the file has it.
+        chunk_rows: Rows per chunk (at least 1): memory is bounded by this, not by the file.
+        keep_identifiers: Whether kept columns may be the task's direct identifiers or
+            hold values a PII detector flags (the output then carries them); refused otherwise.
 
     Raises:
         ConfigError: `chunk_rows` is below 1, or a kept column is a direct identifier
@@ -157,7 +152,7 @@ class BookScorer:
         histogram = ScoreHistogram(self.scorer.profile.distribution)
         grades = np.zeros(len(self.scorer.grades.bands), dtype=np.int64)
         metadata = {"fedscore.model_version": self.scorer.version, "fedscore.input": source.name}
-        summary_written = False
+        summary_written: Path | None = None
         try:
             with TableSink(output, metadata) as sink:
                 for chunk, first_row in reader.batches():
@@ -177,10 +172,10 @@ class BookScorer:
                 result = self._summary(source, output, started, histogram, grades)
                 if summary is not None:
                     _write_summary(summary, result)
-                    summary_written = True
+                    summary_written = summary
         except OutputWriteError:
-            if summary_written:  # then the output itself could not be committed
-                summary.unlink(missing_ok=True)  # type: ignore[union-attr]
+            if summary_written is not None:  # then the output itself could not be committed
+                summary_written.unlink(missing_ok=True)
             raise
         return result
 
@@ -225,8 +220,10 @@ class BookScorer:
         )
 
     def _table(self, chunk: pa.RecordBatch, passthrough: list[str], batch: ScoredBatch) -> pa.Table:
-        """The scored rows of one chunk as an Arrow table (text columns dictionary-encoded);
-        kept columns as read, with the input's types."""
+        """The scored rows of one chunk as an Arrow table (text columns dictionary-encoded).
+
+        Kept columns are as read, with the input's types.
+        """
         n = len(batch)
         grade = pa.array(batch.grade.astype(np.int32))
         columns: dict[str, pa.Array] = {name: chunk.column(name) for name in passthrough}
@@ -248,8 +245,10 @@ class BookScorer:
 
 
 def _refuse_overlaps(source: Path, output: Path, summary: Path | None) -> None:
-    """Refuse an output or summary that would overwrite the input or each other, or that
-    names a folder (checked before anything is read)."""
+    """Refuse an output or summary that would overwrite the input or each other.
+
+    Also refuse one that names a folder. Checked before anything is read.
+    """
     if source.resolve() == output.resolve():
         raise TableReadError(f"{output}: the output would overwrite the input")
     refuse_folder(output, "output")

@@ -36,12 +36,9 @@ def refuse_folder(path: Path, what: str) -> None:
 class TableSink:
     """An output file written in chunks, committed whole or not at all.
 
-    Parameters
-    ----------
-    path : Path
-        The output (.parquet, .csv or .csv.gz).
-    metadata : dict[str, str]
-        Key/value metadata written into a Parquet file's schema (e.g. the model version).
+    Args:
+        path: The output (.parquet, .csv or .csv.gz).
+        metadata: Key/value metadata written into a Parquet file's schema (e.g. the model version).
     """
 
     def __init__(self, path: Path, metadata: dict[str, str] | None = None) -> None:

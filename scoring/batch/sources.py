@@ -102,8 +102,10 @@ class TableSource:
         return header
 
     def batches(self) -> Iterator[tuple[pa.RecordBatch, int]]:
-        """(chunk as Arrow read it, 1-based row number of its first row) over the whole
-        file; every chunk has the file's column types."""
+        """(chunk as Arrow read it, 1-based row number of its first row) over the whole file.
+
+        Every chunk has the file's column types.
+        """
         batches = self._parquet_batches() if self.kind == "parquet" else self._csv_batches()
         first = 1
         for batch in batches:

@@ -17,14 +17,11 @@ from fedscore.scoring.grpc_api.generated import scoring_pb2_grpc
 class ScoringClient:
     """A TLS channel to `fedscore serve`.
 
-    Parameters
-    ----------
-    address : str
-        host:port of the service.
-    root_certificates : Path
-        The CA certificate (PEM) the server's certificate is signed by.
-    certificate, private_key : Path | None
-        The client's own certificate and key, for a server that requires mutual TLS.
+    Args:
+        address: host:port of the service.
+        root_certificates: The CA certificate (PEM) the server's certificate is signed by.
+        certificate, private_key: The client's own certificate and key, for a server
+            that requires mutual TLS.
     """
 
     def __init__(
@@ -68,7 +65,7 @@ class ScoringClient:
     ) -> Iterator[pb.ScoreReply]:
         """Score customers over one ScoreBatch stream; request ids are their positions."""
         requests = (fields_request(f, str(i)) for i, f in enumerate(customers, start=1))
-        return self.stub.ScoreBatch(requests, timeout=timeout)
+        return iter(self.stub.ScoreBatch(requests, timeout=timeout))
 
     def model_info(self, timeout: float = 10) -> pb.ModelInfoReply:
         return self.stub.ModelInfo(pb.ModelInfoRequest(), timeout=timeout)
@@ -78,7 +75,9 @@ class ScoringClient:
         reply = self.health_stub.Check(
             health_pb2.HealthCheckRequest(service=service), timeout=timeout
         )
-        return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+        # grpc-stubs types grpc_health's modules as Any; Name() gives the status's name.
+        status: str = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+        return status
 
     def wait_ready(self, timeout: float = 30) -> None:
         """Block until the channel is connected (raises grpc.FutureTimeoutError)."""

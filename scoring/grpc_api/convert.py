@@ -32,6 +32,12 @@ def fields_request(fields: dict[str, object], request_id: str = "") -> pb.ScoreR
 
 
 def score_reply(result: ScoreResult, request_id: str) -> pb.ScoreReply:
+    """The ScoreReply of one scored customer.
+
+    Args:
+        result: the customer's score, grade and reasons.
+        request_id: the caller's correlation id, echoed ("" for none).
+    """
     return pb.ScoreReply(
         request_id=request_id,
         model_version=result.model_version,
@@ -49,6 +55,12 @@ def score_reply(result: ScoreResult, request_id: str) -> pb.ScoreReply:
 
 
 def model_info(model: RegisteredModel, scorer: Scorer) -> pb.ModelInfoReply:
+    """The ModelInfo reply: the served model's version, card, grades and scorecard.
+
+    Args:
+        model: the registered model served.
+        scorer: its scorer (the scoring configuration applied).
+    """
     card = model.card
     scorecard = scorer.config.scorecard
     return pb.ModelInfoReply(

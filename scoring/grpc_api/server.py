@@ -1,5 +1,7 @@
-"""Running the scoring service: TLS, health checking, a thread pool sized to the machine,
-graceful shutdown."""
+"""Running the scoring service.
+
+TLS, health checking, a thread pool sized to the machine, graceful shutdown.
+"""
 
 from __future__ import annotations
 
@@ -24,8 +26,11 @@ SERVICE_NAME = scoring_pb2.DESCRIPTOR.services_by_name["Scoring"].full_name
 
 
 def default_workers() -> int:
-    """Worker threads: four per usable core (a request holds a thread while TLS records
-    are read and written, and the model's tensor operations release the GIL)."""
+    """Worker threads: four per usable core.
+
+    A request holds a thread while TLS records are read and written, and the model's tensor
+    operations release the GIL.
+    """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return 4 * (cores or 1)
 
@@ -77,14 +82,10 @@ class ServeSettings:
 class ScoringServer:
     """The gRPC server of one registered model.
 
-    Parameters
-    ----------
-    model : RegisteredModel
-        The verified model to serve.
-    scorer : Scorer
-        Its scorer.
-    settings : ServeSettings
-        Address, TLS, workers.
+    Args:
+        model: The verified model to serve.
+        scorer: Its scorer.
+        settings: Address, TLS, workers.
     """
 
     def __init__(self, model: RegisteredModel, scorer: Scorer, settings: ServeSettings) -> None:
@@ -108,8 +109,10 @@ class ScoringServer:
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
     def stop(self) -> None:
-        """Graceful shutdown: health NOT_SERVING, no new calls, in-flight calls finish
-        within the grace period."""
+        """Graceful shutdown: health NOT_SERVING, no new calls, in-flight calls finish.
+
+        In-flight calls have the grace period to finish.
+        """
         self.health.enter_graceful_shutdown()
         self._server.stop(self.settings.grace_seconds).wait()
         self._stopped.set()

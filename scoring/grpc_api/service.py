@@ -28,12 +28,9 @@ _METADATA_SAFE = "".join(chr(code) for code in range(0x20, 0x7F) if chr(code) no
 class ScoringService(scoring_pb2_grpc.ScoringServicer):
     """Answers Score, ScoreBatch and ModelInfo.
 
-    Parameters
-    ----------
-    model : RegisteredModel
-        The verified registered model.
-    scorer : Scorer
-        Its scorer (configuration applied).
+    Args:
+        model: The verified registered model.
+        scorer: Its scorer (configuration applied).
     """
 
     def __init__(self, model: RegisteredModel, scorer: Scorer) -> None:

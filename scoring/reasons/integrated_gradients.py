@@ -19,14 +19,10 @@ from fedscore.scoring.reasons.registry import register_attribution
 class IntegratedGradients:
     """Integrated gradients of a model's logit along the straight path from the baseline.
 
-    Parameters
-    ----------
-    model : nn.Module
-        The model (one logit per row).
-    baseline : np.ndarray
-        The reference customer in the encoded space.
-    steps : int
-        Riemann steps along the path.
+    Args:
+        model: The model (one logit per row).
+        baseline: The reference customer in the encoded space.
+        steps: Riemann steps along the path.
     """
 
     def __init__(self, model: nn.Module, baseline: np.ndarray, steps: int) -> None:
@@ -45,7 +41,8 @@ class IntegratedGradients:
         return (gradients.mean(dim=0) * delta).double().numpy()
 
     def per_feature(self, features: np.ndarray, grouping: np.ndarray) -> np.ndarray:
-        return self(features) @ grouping
+        per_feature: np.ndarray = self(features) @ grouping
+        return per_feature
 
 
 @register_attribution("integrated_gradients")

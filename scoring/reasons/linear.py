@@ -16,12 +16,9 @@ from fedscore.scoring.reasons.registry import register_attribution
 class LinearContributions:
     """w_j · (x_j − baseline_j) per encoded column.
 
-    Parameters
-    ----------
-    weights : np.ndarray
-        The model's coefficients (one per encoded column).
-    baseline : np.ndarray
-        The reference customer in the encoded space.
+    Args:
+        weights: The model's coefficients (one per encoded column).
+        baseline: The reference customer in the encoded space.
     """
 
     def __init__(self, weights: np.ndarray, baseline: np.ndarray) -> None:
@@ -39,7 +36,8 @@ class LinearContributions:
             weighted = self.weights[:, None] * grouping
             self._grouped = (grouping, weighted, (self.weights * self.baseline) @ grouping)
         _, weighted, offset = self._grouped
-        return np.asarray(features, dtype=np.float64) @ weighted - offset
+        contributions: np.ndarray = np.asarray(features, dtype=np.float64) @ weighted - offset
+        return contributions
 
 
 def single_linear_layer(model: nn.Module) -> nn.Linear | None:

@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 from torch import nn
 
-from fedscore.core.errors import ConfigError
+from fedscore.core.registry import Registry
 
 
 class Attribution(Protocol):
@@ -36,21 +36,26 @@ class Attribution(Protocol):
 
 #: Builds a method for a model and a baseline (encoded vector); `steps` for path methods.
 AttributionFactory = Callable[[nn.Module, np.ndarray, int], Attribution]
-_FACTORIES: dict[str, AttributionFactory] = {}
+
+#: The attribution methods by name; "auto" is resolved by `build_attribution`, never registered.
+ATTRIBUTIONS: Registry[AttributionFactory] = Registry("reason-code method", reserved=["auto"])
 
 
 def register_attribution(name: str) -> Callable[[AttributionFactory], AttributionFactory]:
-    """Decorator registering an attribution factory under `name`."""
+    """Decorator registering an attribution factory under `name`.
 
-    def decorate(factory: AttributionFactory) -> AttributionFactory:
-        _FACTORIES[name] = factory
-        return factory
+    Args:
+        name: the name scoring configs choose the method by, e.g. "exact_linear".
 
-    return decorate
+    Raises:
+        ValueError: the name is malformed, "auto", or already registered.
+    """
+    return ATTRIBUTIONS.register(name)
 
 
 def available_attributions() -> list[str]:
-    return sorted(_FACTORIES)
+    """The registered attribution method names, sorted ("auto" excluded)."""
+    return ATTRIBUTIONS.names()
 
 
 def build_attribution(
@@ -64,15 +69,14 @@ def build_attribution(
         model: the torch model (one logit per row).
         baseline: the reference customer in the encoded space.
         steps: integration steps of path methods.
+
+    Raises:
+        ConfigError: no method has that name.
     """
     if name == "auto":
         from fedscore.scoring.reasons.linear import single_linear_layer
 
         linear = single_linear_layer(model) is not None
         name = "exact_linear" if linear else "integrated_gradients"
-    factory = _FACTORIES.get(name)
-    if factory is None:
-        raise ConfigError(
-            f"unknown reason-code method '{name}'; choose auto or one of {available_attributions()}"
-        )
+    factory = ATTRIBUTIONS.get(name)
     return factory(model, np.asarray(baseline, dtype=np.float64), steps)

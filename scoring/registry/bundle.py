@@ -1,5 +1,6 @@
-"""A model bundle: a finished run's copy with its card and development profile, sealed by
-the registry key's signature of a manifest of every file.
+"""A model bundle: a finished run's copy with its card and development profile.
+
+It is sealed by the registry key's signature of a manifest of every file.
 
 Layout of a bundle (`models/<version>/` in the registry):
 
@@ -166,8 +167,10 @@ def _read(path: Path, parse: Callable[[dict[str, Any]], Document]) -> Document:
 
 
 def _consortium_test(run_copy: Path, run_dir: Path) -> Path:
-    """The consortium test set the run names (its copy's run_config.json; errors name
-    the original `run_dir`)."""
+    """The consortium test set the run names (its copy's run_config.json).
+
+    Errors name the original `run_dir`.
+    """
     path = str(read_run_file(run_copy / "run_config.json").get("consortium_test") or "")
     if not path or not Path(path).is_file():
         raise ConfigError(

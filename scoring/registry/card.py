@@ -16,8 +16,10 @@ _RUN_ID_TIME = re.compile(r"^(\d{8}-\d{6})")
 
 @dataclass(frozen=True)
 class PartyCard:
-    """One party's part in the run; every figure but the rounds is from its signed
-    ledger entries of the run, verified with the consortium's key list.
+    """One party's part in the run.
+
+    Every figure but the rounds is from its signed ledger entries of the run, verified with the
+    consortium's key list.
 
     Attributes:
         name: the party.

@@ -6,5 +6,8 @@ from fedscore.core.errors import FedscoreError
 
 
 class RegistryError(FedscoreError):
-    """A registry operation failed: unknown version, failed verification, a missing key,
-    a run whose figures its signed ledger entries contradict, nothing to roll back."""
+    """A registry operation failed.
+
+    Unknown version, failed verification, a missing key, a run whose figures its signed ledger
+    entries contradict, nothing to roll back.
+    """

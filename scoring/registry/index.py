@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from fedscore.scoring.registry.card import ModelCard
 
@@ -71,10 +72,8 @@ _ENTRY_COLUMNS = "version, task, manifest_sha256, signature, bundle"
 class RegistryIndex:
     """The SQLite index of a model registry.
 
-    Parameters
-    ----------
-    path : Path
-        The SQLite file (created with its tables by the first write).
+    Args:
+        path: The SQLite file (created with its tables by the first write).
     """
 
     def __init__(self, path: Path) -> None:
@@ -91,7 +90,7 @@ class RegistryIndex:
         finally:
             db.close()
 
-    def _read(self, query: str, parameters: tuple[str, ...] = ()) -> list[tuple]:
+    def _read(self, query: str, parameters: tuple[str, ...] = ()) -> list[tuple[Any, ...]]:
         """The rows of a query; none while the index does not exist yet."""
         if not self.path.is_file():
             return []
@@ -112,7 +111,8 @@ class RegistryIndex:
     def add(self, number: int, card: ModelCard, entry: IndexEntry) -> None:
         with self._writing() as db:
             db.execute(
-                "INSERT INTO models VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO models (version, task, number, run_id, card, manifest_sha256,"
+                " signature, bundle) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     entry.version,
                     entry.task,

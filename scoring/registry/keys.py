@@ -46,8 +46,10 @@ def create_signing_key(root: Path) -> SigningKey:
 
 
 def registration_key(root: Path, has_models: bool) -> SigningKey:
-    """The signing key a registration signs with; the first registration into a new
-    registry (no key, no public key, no models) creates it, exclusively.
+    """The signing key a registration signs with.
+
+    The first registration into a new registry (no key, no public key, no models) creates it,
+    exclusively.
 
     Args:
         root: the registry folder.

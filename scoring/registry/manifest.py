@@ -30,6 +30,7 @@ def build_manifest(folder: Path, skip: tuple[str, ...] = ()) -> dict[str, str]:
 
 
 def manifest_sha256(manifest: dict[str, str]) -> str:
+    """The SHA-256 (hex) of a manifest (file → sha256) in canonical JSON: what is signed."""
     return hashlib.sha256(canonical(manifest)).hexdigest()
 
 
@@ -39,6 +40,8 @@ def manifest_differences(
     """How `folder` differs from `manifest`: changed, missing and unlisted files.
 
     Args:
+        folder: the folder to check.
+        manifest: the files it should hold, relative path → sha256.
         skip: top-level entries not compared (e.g. the manifest and its signature).
     """
     found = build_manifest(folder, skip)

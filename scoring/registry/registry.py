@@ -20,16 +20,14 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from fedscore.core.artifact import ScoringModel, load_model
+from fedscore.core.artifact import load_model
 from fedscore.core.errors import ConfigError
 from fedscore.core.signing import public_hex
 from fedscore.scoring.config import ScoringConfig, load_scoring_config
-from fedscore.scoring.development import DevelopmentProfile
 from fedscore.scoring.registry.bundle import (
     RUN_COPY,
     read_development,
@@ -46,51 +44,15 @@ from fedscore.scoring.registry.keys import (
     load_signing_key,
     registration_key,
 )
-from fedscore.scoring.scorer import Scorer
-
-PRODUCTION = "production"
+from fedscore.scoring.registry.production import (
+    PRODUCTION,
+    production_version,
+    resolve_version,
+    rollback_target,
+)
+from fedscore.scoring.registry.registered import CheckedCard, RegisteredModel
 
 __all__ = ["PRODUCTION", "CheckedCard", "ModelRegistry", "RegisteredModel", "RegistryError"]
-
-
-@dataclass(frozen=True)
-class RegisteredModel:
-    """A verified registered model.
-
-    Attributes:
-        card: its model card.
-        model: the trained model (from the registry's copy).
-        development: its development profile.
-        folder: its folder in the registry.
-    """
-
-    card: ModelCard
-    model: ScoringModel
-    development: DevelopmentProfile
-    folder: Path
-
-    @property
-    def version(self) -> str:
-        return self.card.version
-
-    def scorer(self, config: ScoringConfig | None = None) -> Scorer:
-        """A scorer of this model (with the bundled default configuration if none given)."""
-        return Scorer(self.model, self.version, self.development, config or load_scoring_config())
-
-
-@dataclass(frozen=True)
-class CheckedCard:
-    """One registered version as a listing shows it.
-
-    Attributes:
-        version: the version the index names.
-        card: its signed model card; None when the bundle does not verify.
-        problem: why it does not verify ("" when it does).
-    """
-
-    version: str
-    card: ModelCard | None
-    problem: str = ""
 
 
 class ModelRegistry:
@@ -98,15 +60,19 @@ class ModelRegistry:
 
     Opening one reads nothing and creates nothing; verifying and loading need only the
     registry's public key, while registering, promoting and rolling back open its
-    signing key.
+    signing key. Which version is in production: `production`.
 
-    Parameters
-    ----------
-    root : str | Path
-        The registry folder.
+    Attributes:
+        root: the registry folder.
+        index: its index (registry.sqlite).
     """
 
     def __init__(self, root: str | Path) -> None:
+        """Open the registry at `root` (nothing is read or created yet).
+
+        Args:
+            root: the registry folder.
+        """
         self.root = Path(root)
         self.index = RegistryIndex(self.root / "registry.sqlite")
         self._public_key: Ed25519PublicKey | None = None
@@ -124,6 +90,7 @@ class ModelRegistry:
 
     @property
     def public_hex(self) -> str:
+        """The registry's public key in hex, as keys/registry_ed25519.pub holds it."""
         return public_hex(self.public_key)
 
     # -- the registry's owner -------------------------------------------------------
@@ -228,26 +195,15 @@ class ModelRegistry:
 
     def production(self, task: str) -> str | None:
         """The version in production for `task`, or None."""
-        stack = self.index.production_stack(task)
-        return stack[-1] if stack else None
+        return production_version(self.index, task)
 
     def resolve(self, version: str) -> str:
-        """A version name, or "production" (or "<task>@production") → the version."""
-        task, _, alias = version.rpartition("@")
-        if version == PRODUCTION or alias == PRODUCTION:
-            tasks = self._tasks()
-            if task:
-                tasks = [task] if task in tasks else []
-            if len(tasks) != 1:
-                raise RegistryError(
-                    "say which task's production model: <task>@production, with <task> one of "
-                    f"{tasks or 'the registered tasks (none yet)'}"
-                )
-            current = self.production(tasks[0])
-            if current is None:
-                raise RegistryError(f"no model of task '{tasks[0]}' is in production; promote one")
-            return current
-        return version
+        """A version name, or "production" (or "<task>@production") → the version.
+
+        Raises:
+            RegistryError: the alias names no single task, or none of it is in production.
+        """
+        return resolve_version(self.index, version)
 
     def entry(self, version: str) -> IndexEntry:
         found = self.index.entry(self.resolve(version))
@@ -294,18 +250,7 @@ class ModelRegistry:
             task: the task; may be omitted when the registry holds one task.
         """
         load_signing_key(self.root)  # only the registry's owner changes production
-        if task is None:
-            tasks = self._tasks()
-            if len(tasks) != 1:
-                raise RegistryError(f"say which task to roll back (--task, one of {tasks})")
-            task = tasks[0]
-        stack = self.index.production_stack(task)
-        if len(stack) < 2:
-            raise RegistryError(f"task '{task}' has no earlier production model to roll back to")
-        previous = stack[-2]
+        task, previous = rollback_target(self.index, task)
         self.verify(previous)
         self.index.record_stage(task, "rollback", previous)
         return previous
-
-    def _tasks(self) -> list[str]:
-        return sorted({entry.task for entry in self.index.entries()})

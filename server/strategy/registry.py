@@ -10,16 +10,35 @@ are refused together with secure aggregation (which shows the server only the su
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypedDict
 
 from flwr.serverapp.strategy import FedAvg, FedMedian, FedProx, FedTrimmedAvg, Strategy
 
 from fedscore.core import protocol
 from fedscore.core.errors import ConfigError
+from fedscore.core.registry import Registry, origin_of
 from fedscore.core.runconfig import RunConfig
 
 StrategyFactory = Callable[[RunConfig, int], Strategy]
-_FACTORIES: dict[str, StrategyFactory] = {}
-_NEED_INDIVIDUAL_UPDATES: set[str] = set()
+
+
+@dataclass(frozen=True)
+class RegisteredStrategy:
+    """A registered strategy factory and what it requires of a run.
+
+    Attributes:
+        factory: (run config, expected parties) → configured Flower strategy.
+        needs_individual_updates: the strategy is not a weighted sum of the updates
+            (e.g. a median), so it cannot run under secure aggregation.
+    """
+
+    factory: StrategyFactory
+    needs_individual_updates: bool = False
+
+
+#: The strategies by name; the built-in ones register when this module is imported.
+STRATEGIES: Registry[RegisteredStrategy] = Registry("strategy")
 
 
 def register_strategy(
@@ -31,12 +50,14 @@ def register_strategy(
         name: the name runs choose the strategy by (`RunConfig.strategy`).
         needs_individual_updates: the strategy is not a weighted sum of the updates
             (e.g. a median), so it cannot run under secure aggregation.
+
+    Raises:
+        ValueError: the name is malformed or already registered.
     """
 
     def decorate(factory: StrategyFactory) -> StrategyFactory:
-        _FACTORIES[name] = factory
-        if needs_individual_updates:
-            _NEED_INDIVIDUAL_UPDATES.add(name)
+        entry = RegisteredStrategy(factory, needs_individual_updates)
+        STRATEGIES.add(name, entry, origin=origin_of(factory))
         return factory
 
     return decorate
@@ -44,7 +65,7 @@ def register_strategy(
 
 def available_strategies() -> list[str]:
     """The registered strategy names, sorted."""
-    return sorted(_FACTORIES)
+    return STRATEGIES.names()
 
 
 def build_strategy(run: RunConfig, expected_parties: int) -> Strategy:
@@ -58,22 +79,31 @@ def build_strategy(run: RunConfig, expected_parties: int) -> Strategy:
         ConfigError: the strategy is unknown, its settings don't fit the run, or it needs
             the individual updates while the run uses secure aggregation.
     """
-    factory = _FACTORIES.get(run.strategy)
-    if factory is None:
-        raise ConfigError(
-            f"unknown strategy '{run.strategy}'; choose one of {available_strategies()}"
-        )
-    if run.secure_aggregation and run.strategy in _NEED_INDIVIDUAL_UPDATES:
-        sums = sorted(set(_FACTORIES) - _NEED_INDIVIDUAL_UPDATES)
+    entry = STRATEGIES.get(run.strategy)
+    if run.secure_aggregation and entry.needs_individual_updates:
+        sums = [name for name, other in STRATEGIES.items() if not other.needs_individual_updates]
         raise ConfigError(
             f"strategy '{run.strategy}' needs every party's update in the clear, but secure "
             f"aggregation shows the server only their sum: turn secure aggregation off "
-            f"(secure-aggregation=false) or choose one of {sums}"
+            f"(secure-aggregation=false) or choose one of {sorted(sums)}"
         )
-    return factory(run, expected_parties)
+    return entry.factory(run, expected_parties)
 
 
-def _common(run: RunConfig, expected_parties: int) -> dict[str, object]:
+class _CommonSettings(TypedDict):
+    """The settings every strategy of Flower's message API takes, as fedscore sets them."""
+
+    fraction_train: float
+    fraction_evaluate: float
+    min_train_nodes: int
+    min_evaluate_nodes: int
+    min_available_nodes: int
+    weighted_by_key: str
+    arrayrecord_key: str
+    configrecord_key: str
+
+
+def _common(run: RunConfig, expected_parties: int) -> _CommonSettings:
     # Every party takes part in every round: a consortium is a handful of institutions.
     return {
         "fraction_train": 1.0,
@@ -90,13 +120,13 @@ def _common(run: RunConfig, expected_parties: int) -> dict[str, object]:
 @register_strategy("fedavg")
 def fedavg(run: RunConfig, expected_parties: int) -> Strategy:
     """FedAvg weighted by each party's number of training rows."""
-    return FedAvg(**_common(run, expected_parties))  # type: ignore[arg-type]
+    return FedAvg(**_common(run, expected_parties))
 
 
 @register_strategy("fedprox")
 def fedprox(run: RunConfig, expected_parties: int) -> Strategy:
     """FedProx: FedAvg plus a proximal term mu/2·||w − w_global||² in every local loss."""
-    return FedProx(proximal_mu=run.proximal_mu, **_common(run, expected_parties))  # type: ignore[arg-type]
+    return FedProx(proximal_mu=run.proximal_mu, **_common(run, expected_parties))
 
 
 @register_strategy("fedtrimmedavg", needs_individual_updates=True)
@@ -119,10 +149,10 @@ def fedtrimmedavg(run: RunConfig, expected_parties: int) -> Strategy:
             f"{expected_parties} parties (it cuts int(trim_beta × parties) updates per tail): "
             f"{fix}"
         )
-    return FedTrimmedAvg(beta=run.trim_beta, **_common(run, expected_parties))  # type: ignore[arg-type]
+    return FedTrimmedAvg(beta=run.trim_beta, **_common(run, expected_parties))
 
 
 @register_strategy("fedmedian", needs_individual_updates=True)
 def fedmedian(run: RunConfig, expected_parties: int) -> Strategy:
     """Coordinate-wise median of the updates (unweighted)."""
-    return FedMedian(**_common(run, expected_parties))  # type: ignore[arg-type]
+    return FedMedian(**_common(run, expected_parties))

@@ -1,4 +1,4 @@
-"""`fedscore demo`: a three-institution consortium on the bundled data set.
+"""The demo consortium: three institutions prepared on the bundled data set.
 
 Layout written under the output directory (a stable contract):
 
@@ -29,22 +29,31 @@ import tomli_w
 from fedscore.clients.federation import FederationManifest
 from fedscore.clients.node import NodeConfig
 from fedscore.core.run_request import OwnerIdentity
+from fedscore.core.runconfig import RunConfig
 from fedscore.core.signing import SigningKey
 from fedscore.core.tabular import write_table
-from fedscore.datasets.identities import IDENTITY_COLUMNS, add_identities
+from fedscore.datasets import default_task_path
 from fedscore.datasets.market import CONSENT, CUSTOMER_KEY, INSTITUTIONS, split_market
-from fedscore.privacy.keys import KeyRing
+from fedscore.demo.identities import IDENTITY_COLUMNS, add_identities
+from fedscore.demo.institutions import write_institution
+from fedscore.server.settings import ServerSettings
 
-# The demo's budgets per data version: room for a few runs at epsilon 1 each.
-DEMO_MAX_EPSILON = {"large_bank": 4.0, "city_bank": 4.0, "loan_facilitator": 3.0}
-PURPOSE = "credit_risk_scoring"
 #: The demo's one model owner: signs every run request; every institution lists it.
 OWNER = "model_owner"
 
 
 @dataclass(frozen=True)
 class DemoFederation:
-    """Paths of a prepared demo consortium."""
+    """Paths of a prepared demo consortium.
+
+    Attributes:
+        root: the output directory everything is under.
+        manifest_path: the federation manifest (which node config each node plays).
+        consortium_test: the model owner's test set.
+        runs_dir: where runs are written.
+        ledger_keys: the consortium's key list (each institution's ledger public key).
+        owner: the model owner who signs the runs.
+    """
 
     root: Path
     manifest_path: Path
@@ -55,10 +64,27 @@ class DemoFederation:
 
     @property
     def manifest(self) -> FederationManifest:
+        """The federation manifest, loaded."""
         return FederationManifest.load(self.manifest_path)
 
     def institution(self, name: str) -> Path:
+        """The folder of institution `name`."""
         return self.root / "institutions" / name
+
+    def run_settings(self, run: RunConfig, show_progress: bool = True) -> ServerSettings:
+        """A new run of every institution on the bundled task, signed by the model owner.
+
+        Args:
+            run: the run configuration.
+            show_progress: draw a progress bar and the final summary table.
+
+        Returns:
+            The server settings of the run (evaluated on the consortium test set).
+        """
+        parties = len(self.manifest.node_configs)
+        return ServerSettings.new_run(
+            run, default_task_path(), self.runs_dir, parties, self.consortium_test, show_progress
+        ).signed_by(self.owner)
 
 
 def prepare_demo(root: str | Path) -> DemoFederation:
@@ -66,40 +92,26 @@ def prepare_demo(root: str | Path) -> DemoFederation:
 
     Deterministic: existing node state and keys are kept and the tables come out
     byte-identical, so a rerun spends from the same budgets, as at a real institution.
+
+    Args:
+        root: the output directory (see the module's layout).
+
+    Returns:
+        The prepared consortium.
+
+    Raises:
+        ConfigError: Faker (the `demo` extra) is not installed.
     """
     root = Path(root).resolve()
     market = add_identities(split_market())
     consortium = root / "consortium"
     owner = OwnerIdentity(OWNER, consortium / OWNER / "ed25519.pem")
-    owner_public = SigningKey.load_or_create(owner.key).public_hex
+    model_owners = {OWNER: SigningKey.load_or_create(owner.key).public_hex}
     node_configs: list[Path] = []
     ledger_keys: dict[str, str] = {}
     for institution in INSTITUTIONS:
         home = root / "institutions" / institution.name
-        (home / "data").mkdir(parents=True, exist_ok=True)
-        write_table(market.parties[institution.name], home / "data" / "customers.csv")
-        write_table(market.consents[institution.name], home / "data" / "consent.csv")
-        keys = KeyRing(home / "keys", PURPOSE)
-        if not keys.exists():
-            keys.init(institution.name)
-        config = home / "node.toml"
-        config.write_text(
-            tomli_w.dumps(
-                {
-                    "node": {
-                        "party": institution.name,
-                        "display_name": institution.display_name,
-                        "kind": institution.kind,
-                        "data": "data/customers.csv",
-                        "state_dir": "state",
-                    },
-                    "privacy": {"max_epsilon": DEMO_MAX_EPSILON[institution.name]},
-                    "policy": {"model_owners": {OWNER: owner_public}},
-                    "deidentification": {"key_dir": "keys", "consent_table": "data/consent.csv"},
-                }
-            ),
-            encoding="utf-8",
-        )
+        config = write_institution(home, institution, market, model_owners)
         node_configs.append(config)
         signer = SigningKey.load_or_create(NodeConfig.from_toml(config).ledger_key)
         ledger_keys[institution.name] = signer.public_hex

@@ -1,0 +1,32 @@
+"""The `fedscore` command line, assembled from one module per command group.
+
+Importing it loads no machine-learning or Flower library: every command imports what
+it needs when it runs, so `fedscore --help` and a group's `--help` answer at once.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from fedscore.cli import (
+    audit,
+    demo,
+    keys,
+    models,
+    parties,
+    release,
+    runs,
+    schemas,
+    scoring,
+    train,
+)
+
+app = typer.Typer(
+    help="fedscore: privacy-preserving federated credit scoring (Flower + Opacus).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+# In the order `fedscore --help` lists them.
+for group in (demo, train, keys, audit, parties, runs, models, scoring, release, schemas):
+    group.register(app)
