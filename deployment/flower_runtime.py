@@ -149,13 +149,24 @@ def acquire_task(client: RuntimeHttpClient, task_type: str) -> tuple[str, int, i
 
 
 @dataclass
-class ClientTask:
-    """One message for the node's ClientApp, with what Flower sends along."""
+class AppTask:
+    """What Flower hands an app's task: its context, run and app bundle."""
 
-    message: Message
     context: Context
     run: Run
     fab: Fab
+
+
+@dataclass
+class ClientTask(AppTask):
+    """One message for the node's ClientApp, with what Flower sends along."""
+
+    message: Message
+
+
+@dataclass
+class ServerTask(AppTask):
+    """The ServerApp's task: its context, run and app bundle."""
 
 
 def pull_client_task(client: RuntimeHttpClient) -> ClientTask:
@@ -168,7 +179,7 @@ def pull_client_task(client: RuntimeHttpClient) -> ClientTask:
         The task's message, context, run and app bundle.
     """
     message, context, run, fab = pull_task_input(client)
-    return ClientTask(message, context, run, fab)
+    return ClientTask(context=context, run=run, fab=fab, message=message)
 
 
 def push_client_reply(client: RuntimeHttpClient, reply: Message, context: Context) -> None:
@@ -214,15 +225,6 @@ def error_reply(message: Message, code: int, reason: str) -> Message:
         The reply.
     """
     return Message(Error(code=code, reason=reason), reply_to=message)
-
-
-@dataclass
-class ServerTask:
-    """The ServerApp's task: its context, run and app bundle."""
-
-    context: Context
-    run: Run
-    fab: Fab
 
 
 def pull_server_task(client: RuntimeHttpClient) -> ServerTask:

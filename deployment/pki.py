@@ -22,6 +22,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 import tomli_w
 from cryptography import x509
@@ -38,35 +39,39 @@ CURVE = ec.SECP384R1
 NODE_NAME = re.compile(PARTY_NAME_PATTERN)
 
 
+class _PkiFile:
+    """A file at a fixed place in the PKI folder: `layout.<name>` is its path under the root."""
+
+    def __init__(self, relative: str) -> None:
+        self.relative = relative
+
+    @overload
+    def __get__(self, layout: None, owner: type[PkiLayout]) -> _PkiFile: ...
+
+    @overload
+    def __get__(self, layout: PkiLayout, owner: type[PkiLayout]) -> Path: ...
+
+    def __get__(self, layout: PkiLayout | None, owner: type[PkiLayout]) -> Path | _PkiFile:
+        return self if layout is None else layout.root / self.relative
+
+
 @dataclass(frozen=True)
 class PkiLayout:
     """Where the consortium's PKI files are.
 
     Attributes:
         root: the PKI folder (the coordinator's; keep it off shared storage).
+        ca_key, ca_cert: the consortium CA's private key and certificate.
+        server_key, server_cert: the SuperLink's TLS private key and certificate.
+        node_list: the consortium's node list.
     """
 
     root: Path
-
-    @property
-    def ca_key(self) -> Path:
-        return self.root / "ca" / "ca.key"
-
-    @property
-    def ca_cert(self) -> Path:
-        return self.root / "ca" / "ca.crt"
-
-    @property
-    def server_key(self) -> Path:
-        return self.root / "superlink" / "server.key"
-
-    @property
-    def server_cert(self) -> Path:
-        return self.root / "superlink" / "server.crt"
-
-    @property
-    def node_list(self) -> Path:
-        return self.root / "nodes.toml"
+    ca_key = _PkiFile("ca/ca.key")
+    ca_cert = _PkiFile("ca/ca.crt")
+    server_key = _PkiFile("superlink/server.key")
+    server_cert = _PkiFile("superlink/server.crt")
+    node_list = _PkiFile("nodes.toml")
 
     def node_key(self, name: str) -> Path:
         return self.root / "nodes" / name / "auth.key"

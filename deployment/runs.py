@@ -24,12 +24,15 @@ import tomli_w
 
 import fedscore
 from fedscore.core.errors import ConfigError
+from fedscore.core.owner_request import (
+    DEFAULT_ROUND_TIMEOUT,
+    DEFAULT_VALID_HOURS,
+    owner_signed_request,
+)
 from fedscore.core.run_request import (
     RUN_REQUEST_KEY,
-    CoordinatorOptions,
     OwnerIdentity,
     ReleaseAttestation,
-    RunRequest,
     SignedRunRequest,
     request_window,
 )
@@ -156,8 +159,8 @@ class NewRun:
     runs_dir: Path
     consortium_test: Path | None = None
     task_schema: Path | None = None
-    round_timeout: float = 900.0
-    valid_hours: float = 24.0
+    round_timeout: float = DEFAULT_ROUND_TIMEOUT
+    valid_hours: float = DEFAULT_VALID_HOURS
 
 
 def new_run_request(new: NewRun, owner: OwnerIdentity, release: AppRelease) -> SignedRunRequest:
@@ -166,35 +169,25 @@ def new_run_request(new: NewRun, owner: OwnerIdentity, release: AppRelease) -> S
     Raises:
         ConfigError: an unreadable task schema or owner key.
     """
-    from fedscore.core.schema import load_schema
     from fedscore.datasets import default_task_path
     from fedscore.server.settings import new_run_id
 
-    schema_path = (new.task_schema or default_task_path()).resolve()
-    schema = load_schema(schema_path)
-    issued, expires = request_window(new.valid_hours)
-    request = RunRequest(
+    return owner_signed_request(
+        owner,
         run_id=new_run_id(),
-        owner=owner.name,
-        issued_at=issued,
-        expires_at=expires,
-        **release.request_fields(),
-        task=schema.name,
-        schema_sha256=schema.sha256,
+        run=new.run,
         parties=new.parties,
-        run=new.run.as_dict(),
-        coordinator=CoordinatorOptions(
-            runs_dir=str(new.runs_dir.resolve()),
-            consortium_test=str(new.consortium_test.resolve()) if new.consortium_test else "",
-            task_schema=str(schema_path),
-            round_timeout=new.round_timeout,
-        ),
+        task_path=(new.task_schema or default_task_path()).resolve(),
+        runs_dir=new.runs_dir.resolve(),
+        consortium_test=new.consortium_test.resolve() if new.consortium_test else None,
+        round_timeout=new.round_timeout,
+        valid_hours=new.valid_hours,
+        **release.request_fields(),
     )
-    return owner.sign(request)
 
 
 def resumed_run_request(
-    run_dir: Path, owner: OwnerIdentity | None, valid_hours: float = 24.0
+    run_dir: Path, owner: OwnerIdentity | None, valid_hours: float = DEFAULT_VALID_HOURS
 ) -> SignedRunRequest:
     """The request that resumes the run in `run_dir`.
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -164,7 +164,7 @@ class TaskSpec:
     Attributes:
         kind: "clientapp" (an institution's node) or "serverapp" (the coordinator).
         runtime_api_address: host:port of the runtime API the task comes from.
-        token: the task's token (it authenticates the task's calls).
+        token: the task's token (it authenticates the task's calls: kept out of `repr`).
         config: the party's node.toml or the coordinator's server.toml.
         root_certificates: the CA file of the runtime API's certificate (None: plaintext).
         parent_pid: the executor's pid: the task stops if the executor dies.
@@ -172,7 +172,7 @@ class TaskSpec:
 
     kind: str
     runtime_api_address: str
-    token: str
+    token: str = field(repr=False)
     config: Path
     root_certificates: Path | None = None
     parent_pid: int | None = None

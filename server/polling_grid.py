@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
-from flwr.app import Message, RecordDict
+from flwr.app import Message
 from flwr.serverapp import Grid
 
-if TYPE_CHECKING:
-    from fedscore.core.flower_compat.runtime import Run
+from fedscore.server.delegating_grid import DelegatingGrid
 
 #: Seconds between two pulls for replies.
 DEFAULT_INTERVAL = 0.05
 
 
-class PollingGrid(Grid):
+class PollingGrid(DelegatingGrid):
     """`grid`, with replies pulled every `interval` seconds.
 
     Attributes:
@@ -38,34 +36,8 @@ class PollingGrid(Grid):
             grid: the ServerApp's grid (deployment or simulation).
             interval: seconds between two pulls for replies.
         """
-        self._grid = grid
+        super().__init__(grid)
         self.interval = interval
-
-    def set_run(self, run: Run) -> None:
-        self._grid.set_run(run)
-
-    @property
-    def run(self) -> Run:
-        return self._grid.run
-
-    def create_message(
-        self,
-        content: RecordDict,
-        message_type: str,
-        dst_node_id: int,
-        group_id: str,
-        ttl: float | None = None,
-    ) -> Message:
-        return self._grid.create_message(content, message_type, dst_node_id, group_id, ttl)
-
-    def get_node_ids(self) -> Iterable[int]:
-        return self._grid.get_node_ids()
-
-    def push_messages(self, messages: Iterable[Message]) -> Iterable[str]:
-        return self._grid.push_messages(messages)
-
-    def pull_messages(self, message_ids: Iterable[str]) -> Iterable[Message]:
-        return self._grid.pull_messages(message_ids)
 
     def send_and_receive(
         self, messages: Iterable[Message], *, timeout: float | None = None

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TypeVar
 
 import numpy as np
 from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, RecordDict
@@ -52,10 +52,13 @@ from fedscore.core.flower_compat.secure_aggregation import (
     parameters_to_ndarrays,
 )
 from fedscore.core.runconfig import RunConfig
+from fedscore.server.delegating_grid import DelegatingGrid
 from fedscore.server.messages import expiring
 
-if TYPE_CHECKING:
-    from fedscore.core.flower_compat.runtime import Run
+_Res = TypeVar("_Res", FitRes, EvaluateRes)
+#: The replies a legacy strategy aggregates (of fit or evaluate), and those that failed.
+_Results = list[tuple[ClientProxy, _Res]]
+_Failures = list[tuple[ClientProxy, _Res] | BaseException]
 
 
 @dataclass
@@ -178,7 +181,7 @@ class _DropoutTolerantSecAggPlus(SecAggPlusWorkflow):
         return carry_on
 
 
-class _RoundGrid(Grid):
+class _RoundGrid(DelegatingGrid):
     """The Grid as the SecAgg+ workflow uses it, recording the training stage's replies.
 
     The workflow exchanges its messages through `send_and_receive` only; the other
@@ -186,35 +189,9 @@ class _RoundGrid(Grid):
     """
 
     def __init__(self, grid: Grid, ttl: float, outcome: SecureRound) -> None:
-        self._grid = grid
+        super().__init__(grid)
         self._ttl = ttl
         self._outcome = outcome
-
-    def set_run(self, run: Run) -> None:
-        self._grid.set_run(run)
-
-    @property
-    def run(self) -> Run:
-        return self._grid.run
-
-    def create_message(
-        self,
-        content: RecordDict,
-        message_type: str,
-        dst_node_id: int,
-        group_id: str,
-        ttl: float | None = None,
-    ) -> Message:
-        return self._grid.create_message(content, message_type, dst_node_id, group_id, ttl)
-
-    def get_node_ids(self) -> Iterable[int]:
-        return self._grid.get_node_ids()
-
-    def push_messages(self, messages: Iterable[Message]) -> Iterable[str]:
-        return self._grid.push_messages(messages)
-
-    def pull_messages(self, message_ids: Iterable[str]) -> Iterable[Message]:
-        return self._grid.pull_messages(message_ids)
 
     def send_and_receive(
         self, messages: Iterable[Message], *, timeout: float | None = None
@@ -246,10 +223,7 @@ class _SumOnly(LegacyStrategy):
         return [(node, self._request) for node in self._nodes]
 
     def aggregate_fit(
-        self,
-        server_round: int,
-        results: list[tuple[ClientProxy, FitRes]],
-        failures: list[tuple[ClientProxy, FitRes] | BaseException],
+        self, server_round: int, results: _Results[FitRes], failures: _Failures[FitRes]
     ) -> tuple[Parameters | None, dict[str, Scalar]]:
         # SecAgg+ has put the same unmasked aggregate into every result.
         if not results:
@@ -267,10 +241,7 @@ class _SumOnly(LegacyStrategy):
         return []
 
     def aggregate_evaluate(
-        self,
-        server_round: int,
-        results: list[tuple[ClientProxy, EvaluateRes]],
-        failures: list[tuple[ClientProxy, EvaluateRes] | BaseException],
+        self, server_round: int, results: _Results[EvaluateRes], failures: _Failures[EvaluateRes]
     ) -> tuple[float | None, dict[str, Scalar]]:
         return None, {}
 

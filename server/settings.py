@@ -11,15 +11,13 @@ from typing import TYPE_CHECKING, Any
 from flwr.app import ConfigRecord
 
 from fedscore.core.errors import ConfigError
-from fedscore.core.protocol import RoundRequest
-from fedscore.core.run_request import (
-    RUN_REQUEST_KEY,
-    CoordinatorOptions,
-    OwnerIdentity,
-    RunRequest,
-    SignedRunRequest,
-    request_window,
+from fedscore.core.owner_request import (
+    DEFAULT_ROUND_TIMEOUT,
+    DEFAULT_VALID_HOURS,
+    owner_signed_request,
 )
+from fedscore.core.protocol import RoundRequest
+from fedscore.core.run_request import RUN_REQUEST_KEY, OwnerIdentity, SignedRunRequest
 from fedscore.core.runconfig import RunConfig
 
 if TYPE_CHECKING:
@@ -81,7 +79,7 @@ class ServerSettings:
     run_id: str
     expected_parties: int
     consortium_test_path: Path | None = None
-    round_timeout: float = 900.0
+    round_timeout: float = DEFAULT_ROUND_TIMEOUT
     show_progress: bool = True
     resume: bool = False
     run_request: str = ""
@@ -131,7 +129,9 @@ class ServerSettings:
             run_dir = Path(str(flat.get(RUNS_DIR_KEY) or "runs")) / run_id
         if resume:
             return _resumed(
-                run_dir.resolve(), float(flat.get(ROUND_TIMEOUT_KEY, 900.0)), signed_text
+                run_dir.resolve(),
+                float(flat.get(ROUND_TIMEOUT_KEY, DEFAULT_ROUND_TIMEOUT)),
+                signed_text,
             )
         parties = int(flat.get(PARTIES_KEY, 0) or 0)
         manifest = str(flat.get("federation-manifest", ""))
@@ -150,7 +150,7 @@ class ServerSettings:
             run_id=run_id,
             expected_parties=parties,
             consortium_test_path=Path(str(test)) if test else None,
-            round_timeout=float(flat.get(ROUND_TIMEOUT_KEY, 900.0)),
+            round_timeout=float(flat.get(ROUND_TIMEOUT_KEY, DEFAULT_ROUND_TIMEOUT)),
             resume=resume,
         )
 
@@ -185,7 +185,9 @@ class ServerSettings:
             run_request=signed.encode(),
         )
 
-    def signed_by(self, owner: OwnerIdentity, valid_hours: float = 24.0) -> ServerSettings:
+    def signed_by(
+        self, owner: OwnerIdentity, valid_hours: float = DEFAULT_VALID_HOURS
+    ) -> ServerSettings:
         """These settings with the model owner's signed request for them.
 
         Simulation: no app release is named; deployment signs with `fedscore run`.
@@ -193,27 +195,18 @@ class ServerSettings:
         Raises:
             ConfigError: an unreadable task schema or owner key.
         """
-        from fedscore.core.schema import load_schema
-
-        schema = load_schema(self.task_path)
-        issued, expires = request_window(valid_hours)
-        request = RunRequest(
+        signed = owner_signed_request(
+            owner,
             run_id=self.run_id,
-            owner=owner.name,
-            issued_at=issued,
-            expires_at=expires,
-            task=schema.name,
-            schema_sha256=schema.sha256,
+            run=self.run,
             parties=self.expected_parties,
-            run=self.run.as_dict(),
-            coordinator=CoordinatorOptions(
-                runs_dir=str(self.run_dir.parent),
-                consortium_test=str(self.consortium_test_path or ""),
-                task_schema=str(self.task_path),
-                round_timeout=self.round_timeout,
-            ),
+            task_path=self.task_path,
+            runs_dir=self.run_dir.parent,
+            consortium_test=self.consortium_test_path,
+            round_timeout=self.round_timeout,
+            valid_hours=valid_hours,
         )
-        return replace(self, run_request=owner.sign(request).encode())
+        return replace(self, run_request=signed.encode())
 
 
 def _truthy(value: object) -> bool:

@@ -1,21 +1,27 @@
 """How a node answers a message: its configuration, how it loads its data, its app release.
 
-`RoundHandler` gives a typed round handler the form the wire and the tests call it in:
-the model and the instructions as Flower records in, the reply's content out.
+A node answers each message kind with a function of its `NodeContext` and the message's
+content that returns its typed reply (`answer_training`, `answer_evaluation`,
+`answer_readiness`). `RoundHandler` gives a round's answer the form the wire and the
+tests call it in: the model and the instructions as Flower records in, the reply's
+content out.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from flwr.app import ArrayRecord, ConfigRecord, RecordDict
 
 from fedscore.clients.journal import StatementHook
 from fedscore.clients.local_data import PartyDataLoader, load_party_data
 from fedscore.clients.node import NodeConfig
+from fedscore.clients.node_state import claim_state
 from fedscore.core.protocol import ModelRequest
+
+RequestT = TypeVar("RequestT", bound=ModelRequest)
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,19 @@ class NodeContext:
     load_data: PartyDataLoader = load_party_data
     app_sha256: str | None = None
     on_statement: StatementHook | None = None
+
+
+def claimed_request(
+    context: NodeContext, content: RecordDict, request_type: type[RequestT]
+) -> RequestT:
+    """The request `content` holds, once the node's state folder is checked to be its party's.
+
+    Raises:
+        FedscoreError: a malformed request, or a state folder claimed by another party.
+    """
+    request = request_type.from_record(content)
+    claim_state(context.node.state_dir, context.node.party)
+    return request
 
 
 class Reply(Protocol):

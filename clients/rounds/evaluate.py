@@ -9,8 +9,7 @@ from __future__ import annotations
 from flwr.app import RecordDict
 
 from fedscore.clients.admission import admit
-from fedscore.clients.node_state import claim_state
-from fedscore.clients.rounds.context import NodeContext, RoundHandler
+from fedscore.clients.rounds.context import NodeContext, RoundHandler, claimed_request
 from fedscore.clients.rounds.replies import status_of
 from fedscore.clients.rounds.request import model_from
 from fedscore.core.errors import FedscoreError
@@ -21,16 +20,10 @@ from fedscore.core.schema import load_schema
 
 
 def answer_evaluation(context: NodeContext, content: RecordDict) -> EvaluateReply:
-    """Score the global model on this node's validation rows; returns the reply.
-
-    Args:
-        context: the node, how it loads its data, the app release it runs.
-        content: the server's evaluation request.
-    """
+    """The reply to evaluation request `content`: the model scored on the validation rows."""
     node = context.node
     try:
-        request = EvaluateRequest.from_record(content)
-        claim_state(node.state_dir, node.party)
+        request = claimed_request(context, content, EvaluateRequest)
         schema = load_schema(node.task_path)
         run = admit(node, schema, request.request, context.app_sha256).run
         data = context.load_data(node, schema)

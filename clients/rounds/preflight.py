@@ -34,7 +34,6 @@ from fedscore.core.protocol import (
     PartyReport,
     ReadinessQuery,
     ReadinessReply,
-    RoundRequest,
     Status,
 )
 from fedscore.core.runconfig import RunConfig
@@ -59,30 +58,23 @@ class Readiness:
 
 
 def check_readiness(
-    node: NodeConfig,
-    config: ConfigRecord,
-    load_data: PartyDataLoader = load_party_data,
-    app_sha256: str | None = None,
+    node: NodeConfig, config: ConfigRecord, load_data: PartyDataLoader = load_party_data
 ) -> Readiness:
-    """Every reason this node could not take part in the run `config` describes.
+    """Every reason this node could not take part in the run `config` describes (simulation).
 
     Args:
         node: this node's configuration.
         config: the coordinator's round instructions (server round 0).
         load_data: how the node loads its de-identified, encoded table.
-        app_sha256: the app release the deployment's task runner verified.
     """
-    try:
-        request = RoundRequest.from_record(config, ReadinessQuery.KIND)
-    except FedscoreError as problem:
-        return Readiness([str(problem)], status_of(problem))
-    return _readiness(NodeContext(node, load_data, app_sha256), request)
+    return _readiness(NodeContext(node, load_data), ReadinessQuery.content(config))
 
 
-def _readiness(context: NodeContext, request: RoundRequest) -> Readiness:
-    """Every reason the node could not take part in the run `request` describes."""
+def _readiness(context: NodeContext, content: RecordDict) -> Readiness:
+    """Every reason the node could not take part in the run the readiness query describes."""
     node, readiness = context.node, Readiness()
     try:
+        request = ReadinessQuery.from_record(content).request
         claim_state(node.state_dir, node.party, record=False)
         if node.ledger_key.exists():  # (created at the first round)
             SigningKey.load(node.ledger_key)
@@ -150,15 +142,5 @@ def readiness_reply(node: NodeConfig, readiness: Readiness) -> ReadinessReply:
 
 
 def answer_readiness(context: NodeContext, content: RecordDict) -> ReadinessReply:
-    """The node's answer to the readiness query `content`.
-
-    Args:
-        context: the node, how it loads its data, the app release it runs.
-        content: the server's readiness query.
-    """
-    node = context.node
-    try:
-        request = ReadinessQuery.from_record(content).request
-    except FedscoreError as problem:
-        return readiness_reply(node, Readiness([str(problem)], status_of(problem)))
-    return readiness_reply(node, _readiness(context, request))
+    """The node's answer to the readiness query `content`."""
+    return readiness_reply(context.node, _readiness(context, content))

@@ -23,11 +23,10 @@ import secrets
 import torch
 from flwr.app import ArrayRecord, RecordDict
 
-from fedscore.clients.admission import Admission, admit
+from fedscore.clients.admission import admit
 from fedscore.clients.journal import AccountantKey
-from fedscore.clients.node_state import claim_state
 from fedscore.clients.rounds import budget
-from fedscore.clients.rounds.context import NodeContext, RoundHandler
+from fedscore.clients.rounds.context import NodeContext, RoundHandler, claimed_request
 from fedscore.clients.rounds.replay import global_model_sha256, replayed_reply
 from fedscore.clients.rounds.replies import (
     backed_by,
@@ -52,21 +51,15 @@ from fedscore.privacy.dp_sgd import DpSgd, LocalPrivacy, MechanismParams, NoPriv
 
 
 def answer_training(context: NodeContext, content: RecordDict) -> TrainReply:
-    """Run one training round at this node; returns its reply.
-
-    Args:
-        context: the node, how it loads its data, the app release it runs.
-        content: the server's training request.
-    """
+    """Run the training round `content` asks for at this node; returns its reply."""
     node = context.node
     try:
-        request = TrainRequest.from_record(content)
-        claim_state(node.state_dir, node.party)
+        request = claimed_request(context, content, TrainRequest)
         journal = open_journal(node, context.on_statement)
     except FedscoreError as problem:
         return not_trained(node, Status.FAILED, str(problem))
     instructions = request.request
-    state = RoundState(node, instructions, journal, Admission(instructions.run))
+    state = RoundState(node, instructions, journal)
     try:
         schema = load_schema(node.task_path)
         state.admission = admit(node, schema, instructions, context.app_sha256)

@@ -6,7 +6,7 @@ round's update is kept with it, so the same request can be answered again at no 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flwr.app import ArrayRecord
 
@@ -53,7 +53,8 @@ class RoundState:
         node: this node's configuration.
         request: the coordinator's instructions.
         journal: the node's journal.
-        admission: the run as the node accepted it.
+        admission: the run as the node accepted it (until admitted: the settings the
+            coordinator states, unsigned).
         data: the node's table (once read).
         key: the accountant the round charges (once the data version is known).
     """
@@ -61,9 +62,12 @@ class RoundState:
     node: NodeConfig
     request: RoundRequest
     journal: NodeJournal
-    admission: Admission
+    admission: Admission = field(init=False)
     data: PartyData | None = None
     key: AccountantKey | None = None
+
+    def __post_init__(self) -> None:
+        self.admission = Admission(self.request.run)
 
     @property
     def run(self) -> RunConfig:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Self
 
 from flwr.app import ConfigRecord, RecordDict
 
@@ -28,11 +28,11 @@ from fedscore.core.protocol.records import (
     STATUS,
     Status,
 )
-from fedscore.core.protocol.version import PROTOCOL_VERSION, read_version
+from fedscore.core.protocol.version import PROTOCOL_VERSION, VersionedRecord
 
 
 @dataclass(frozen=True)
-class PartyReport:
+class PartyReport(VersionedRecord):
     """The PARTY record of every node reply.
 
     Attributes:
@@ -76,18 +76,8 @@ class PartyReport:
         return record
 
     @classmethod
-    def from_record(cls, record: ConfigRecord, kind: str = KIND) -> PartyReport:
-        """The report a reply's PARTY record holds.
-
-        Args:
-            record: the PARTY record.
-            kind: the message kind the record belongs to, for errors.
-
-        Raises:
-            MalformedMessage: a key is missing or of the wrong type.
-            UnknownProtocolVersion: the reply speaks another protocol version.
-        """
-        version = read_version(record, kind)
+    def _decode(cls, record: ConfigRecord, kind: str, version: int) -> Self:
+        """The report a reply's PARTY record holds (`from_record`: its version checked)."""
         return cls(
             name=fields.text(record, PARTY_NAME, kind),
             status=status_of(fields.text(record, STATUS, kind), kind),

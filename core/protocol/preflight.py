@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from flwr.app import MetricRecord, RecordDict
+from flwr.app import ConfigRecord, MetricRecord, RecordDict
 
 from fedscore.core.protocol import fields
 from fedscore.core.protocol.outcome import NodeReply, PartyReport, party_of
 from fedscore.core.protocol.records import CONFIG, METRICS, NUM_EXAMPLES, PARTY, Status
-from fedscore.core.protocol.request import RoundRequest
+from fedscore.core.protocol.request import RoundRequest, instructions_of
 
 
 @dataclass(frozen=True)
@@ -25,21 +25,19 @@ class ReadinessQuery:
 
     request: RoundRequest
 
+    @staticmethod
+    def content(config: ConfigRecord) -> RecordDict:
+        """A query's content from its CONFIG record, as it is (nothing decoded)."""
+        return RecordDict({CONFIG: config})
+
     def to_record(self) -> RecordDict:
         """The query's content."""
-        return RecordDict({CONFIG: self.request.to_record()})
+        return self.content(self.request.to_record())
 
     @classmethod
     def from_record(cls, content: RecordDict) -> ReadinessQuery:
-        """The query a message's content holds.
-
-        Raises:
-            MalformedMessage: a record or key is missing or of the wrong type.
-            UnknownProtocolVersion: the query speaks another protocol version.
-            ConfigError: a run id that could not name a folder, or invalid run settings.
-        """
-        record = fields.record_of(content.config_records, CONFIG, cls.KIND)
-        return cls(RoundRequest.from_record(record, cls.KIND))
+        """The query a message's content holds (it raises as `instructions_of`)."""
+        return cls(instructions_of(content, cls.KIND))
 
 
 @dataclass(frozen=True)

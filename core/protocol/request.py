@@ -25,7 +25,7 @@ from fedscore.core.protocol.records import (
     SERVER_ROUND,
     TASK,
 )
-from fedscore.core.protocol.version import PROTOCOL_VERSION, read_version
+from fedscore.core.protocol.version import PROTOCOL_VERSION, VersionedRecord
 from fedscore.core.run_request import RUN_REQUEST_KEY, check_safe_name
 from fedscore.core.runconfig import RunConfig
 
@@ -36,7 +36,7 @@ _NOT_RUN_SETTINGS = frozenset(
 
 
 @dataclass(frozen=True)
-class RoundRequest:
+class RoundRequest(VersionedRecord):
     """The coordinator's instructions for one round (server round 0: before round 1).
 
     Attributes:
@@ -82,19 +82,13 @@ class RoundRequest:
         return record
 
     @classmethod
-    def from_record(cls, record: ConfigRecord, kind: str = KIND) -> RoundRequest:
-        """The instructions a CONFIG record holds.
-
-        Args:
-            record: the CONFIG record.
-            kind: the message kind the record belongs to, for errors.
+    def _decode(cls, record: ConfigRecord, kind: str, version: int) -> Self:
+        """The instructions a CONFIG record holds (`from_record`: its version checked).
 
         Raises:
             MalformedMessage: a key is missing or of the wrong type.
-            UnknownProtocolVersion: the request speaks another protocol version.
             ConfigError: a run id that could not name a folder, or invalid run settings.
         """
-        version = read_version(record, kind)
         names: list[object] = (
             fields.json_value(record, ARRAY_NAMES, kind, (list,)) if ARRAY_NAMES in record else []
         )
@@ -141,13 +135,19 @@ class ModelRequest:
         """The request a message's content holds.
 
         Raises:
-            MalformedMessage: a record or key is missing or of the wrong type.
-            UnknownProtocolVersion: the request speaks another protocol version.
-            ConfigError: a run id that could not name a folder, or invalid run settings.
+            MalformedMessage: the model's record is missing.
+            ProtocolError, ConfigError: the instructions, as `instructions_of` raises them.
         """
-        return cls(
-            model=fields.record_of(content.array_records, ARRAYS, cls.KIND),
-            request=RoundRequest.from_record(
-                fields.record_of(content.config_records, CONFIG, cls.KIND), cls.KIND
-            ),
-        )
+        model = fields.record_of(content.array_records, ARRAYS, cls.KIND)
+        return cls(model=model, request=instructions_of(content, cls.KIND))
+
+
+def instructions_of(content: RecordDict, kind: str) -> RoundRequest:
+    """The round's instructions a server message of `kind` carries in its CONFIG record.
+
+    Raises:
+        MalformedMessage: a record or key is missing or of the wrong type.
+        UnknownProtocolVersion: the request speaks another protocol version.
+        ConfigError: a run id that could not name a folder, or invalid run settings.
+    """
+    return RoundRequest.from_record(fields.record_of(content.config_records, CONFIG, kind), kind)

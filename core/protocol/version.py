@@ -7,6 +7,9 @@ format is version 1, the same keys and types.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import ClassVar, Self
+
+from flwr.app import ConfigRecord
 
 from fedscore.core.protocol.errors import MalformedMessage, UnknownProtocolVersion
 from fedscore.core.protocol.records import PROTOCOL_VERSION_KEY
@@ -41,3 +44,35 @@ def read_version(record: Mapping[str, object], kind: str) -> int:
             "upgrade the older side",
         )
     return version
+
+
+class VersionedRecord:
+    """A message part that travels as one ConfigRecord carrying the protocol version.
+
+    `from_record` checks the version before anything else is read; a subclass decodes
+    its own keys in `_decode`.
+    """
+
+    KIND: ClassVar[str]
+
+    @classmethod
+    def from_record(cls, record: ConfigRecord, kind: str | None = None) -> Self:
+        """The value a record holds.
+
+        Args:
+            record: the record (the server's CONFIG, a node's PARTY record).
+            kind: the message kind the record belongs to, for errors (None: `KIND`).
+
+        Raises:
+            MalformedMessage: a key is missing or of the wrong type.
+            UnknownProtocolVersion: the record speaks another protocol version.
+            ConfigError: what else the subclass's `_decode` checks (a round request's run
+                id and settings).
+        """
+        kind = cls.KIND if kind is None else kind
+        return cls._decode(record, kind, read_version(record, kind))
+
+    @classmethod
+    def _decode(cls, record: ConfigRecord, kind: str, version: int) -> Self:
+        """The value of a record whose version `version` was checked."""
+        raise NotImplementedError

@@ -91,13 +91,9 @@ class DeidentificationSection(DocumentModel):
 
     def rules(self) -> DeidentificationRules:
         """The domain rules."""
+        # The section's fields are the rules' fields; only the hierarchies need building.
         return DeidentificationRules(
-            rules_version=self.rules_version,
-            k_min=self.k_min,
-            max_suppression_rate=self.max_suppression_rate,
-            max_rows_per_customer=self.max_rows_per_customer,
-            privacy_unit=self.privacy_unit,
-            pseudonymizer=self.pseudonymizer,
+            **self.model_dump(exclude={"hierarchies"}),
             hierarchies=tuple(entry.hierarchy() for entry in self.hierarchies),
         )
 

@@ -9,42 +9,25 @@ import typer
 
 from fedscore.cli import run_options as option
 from fedscore.cli.audit import audit_report
+from fedscore.cli.option_groups import options_of
 from fedscore.cli.output import console, or_fail
-from fedscore.cli.run_options import exit_unless_done, run_config
+from fedscore.cli.run_options import TrainingOptions, exit_unless_done
 
 if TYPE_CHECKING:
     from fedscore.core.runconfig import RunConfig
 
 
+@options_of("training", TrainingOptions)
 def demo(
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("demo-output"),
-    rounds: option.Rounds = 10,
-    model: option.Model = "lr",
-    epsilon: option.Epsilon = 1.0,
-    delta: option.Delta = 1e-5,
-    strategy: option.Strategy = "fedavg",
-    proximal_mu: option.ProximalMu = 0.0,
-    private: option.Private = True,
+    *,
+    training: TrainingOptions,
     secure_aggregation: option.SecureAggregation = False,
     verbose: option.Verbose = False,
 ) -> None:
     """Three institutions (two banks, one loan facilitator) train a default-risk model."""
     run_dir = or_fail(
-        lambda: _train_demo(
-            out,
-            run_config(
-                rounds,
-                model,
-                epsilon,
-                delta,
-                strategy,
-                proximal_mu,
-                private,
-                None,
-                secure_aggregation,
-            ),
-            verbose,
-        )
+        lambda: _train_demo(out, training.run_config(None, secure_aggregation), verbose)
     )
     exit_unless_done(run_dir)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -37,20 +38,11 @@ SecureAggregation = Annotated[
 Verbose = Annotated[bool, typer.Option(help="Show Flower's and Ray's own logs.")]
 
 
-def run_config(
-    rounds: int,
-    model: str,
-    epsilon: float,
-    delta: float,
-    strategy: str,
-    proximal_mu: float,
-    private: bool,
-    config: Path | None,
-    secure_aggregation: bool = False,
-) -> RunConfig:
-    """The run the options ask for.
+@dataclass(frozen=True)
+class TrainingOptions:
+    """The training options `fedscore demo` and `train` share (see `options_of`).
 
-    Args:
+    Attributes:
         rounds: federated rounds.
         model: lr or mlp.
         epsilon: the epsilon each party spends on the run.
@@ -58,25 +50,31 @@ def run_config(
         strategy: the aggregation strategy.
         proximal_mu: FedProx's proximal weight.
         private: DP-SGD (True) or the non-private comparison mode.
-        config: a run config TOML the options override (None: the defaults).
-        secure_aggregation: aggregate with SecAgg+.
-
-    Returns:
-        The run configuration.
     """
-    from fedscore.core.runconfig import RunConfig
 
-    base = RunConfig.from_toml(config) if config else RunConfig()
-    return base.replace(
-        rounds=rounds,
-        model=model,
-        epsilon=epsilon,
-        delta=delta,
-        strategy=strategy,
-        proximal_mu=proximal_mu,
-        private=private,
-        secure_aggregation=secure_aggregation,
-    )
+    rounds: Rounds = 10
+    model: Model = "lr"
+    epsilon: Epsilon = 1.0
+    delta: Delta = 1e-5
+    strategy: Strategy = "fedavg"
+    proximal_mu: ProximalMu = 0.0
+    private: Private = True
+
+    def run_config(self, config: Path | None, secure_aggregation: bool) -> RunConfig:
+        """The run the options ask for.
+
+        Args:
+            config: a run config TOML the options override (None: the defaults).
+            secure_aggregation: aggregate with SecAgg+.
+
+        Returns:
+            The run configuration.
+        """
+        from fedscore.core.runconfig import RunConfig
+
+        base = RunConfig.from_toml(config) if config else RunConfig()
+        # The options are RunConfig settings of the same names.
+        return base.replace(**asdict(self), secure_aggregation=secure_aggregation)
 
 
 def exit_unless_done(run_dir: Path) -> None:

@@ -14,6 +14,8 @@ from fedscore.cli.consortium_options import (
     RootCertificates,
     SuperLinkAddress,
 )
+from fedscore.cli.control_api import ControlApiOptions, ServerConfigOption
+from fedscore.cli.option_groups import options_of
 from fedscore.cli.output import console, fail
 from fedscore.cli.run_options import Epsilon, Model, Rounds
 from fedscore.cli.signing_keys import NewKeyFile, create_signing_key
@@ -21,17 +23,8 @@ from fedscore.core.errors import FedscoreError
 
 if TYPE_CHECKING:
     from fedscore.core.run_request import OwnerIdentity
-    from fedscore.deployment.runs import FederationConnection
 
 owner_app = typer.Typer(help="A model owner's signing key (who may start runs).")
-ServerConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--server-config",
-        help="The coordinator's server.toml: reach its SuperLink on loopback with its CA "
-        "(instead of --superlink and --root-certificates).",
-    ),
-]
 OwnerName = Annotated[
     str | None,
     typer.Option("--owner", help="Your name as a model owner in the consortium's lists."),
@@ -39,6 +32,25 @@ OwnerName = Annotated[
 OwnerKey = Annotated[
     Path | None,
     typer.Option("--owner-key", help="Your model owner's signing key (fedscore owner keygen)."),
+]
+
+TestTable = Annotated[Path | None, typer.Option(help="Consortium test table (on the coordinator).")]
+TaskSchemaFile = Annotated[
+    Path | None, typer.Option(help="The task schema (default: the bundled default_risk).")
+]
+AppRelease = Annotated[
+    Path | None,
+    typer.Option(
+        help="The approved app release (.fab from `fedscore release build`; a "
+        ".release.json beside it is sent along). Default: built from this checkout's HEAD."
+    ),
+]
+ResumedRun = Annotated[
+    Path | None,
+    typer.Option(
+        help="Continue the run in this run directory from its last checkpoint, with its "
+        "own signed request (re-signed for a new validity window with --owner-key)."
+    ),
 ]
 
 
@@ -55,32 +67,16 @@ def run(
     rounds: Rounds = 10,
     epsilon: Epsilon = 1.0,
     model: Model = "lr",
-    test: Annotated[
-        Path | None, typer.Option(help="Consortium test table (on the coordinator).")
-    ] = None,
-    task: Annotated[
-        Path | None, typer.Option(help="The task schema (default: the bundled default_risk).")
-    ] = None,
-    release: Annotated[
-        Path | None,
-        typer.Option(
-            help="The approved app release (.fab from `fedscore release build`; a "
-            ".release.json beside it is sent along). Default: built from this checkout's HEAD."
-        ),
-    ] = None,
+    test: TestTable = None,
+    task: TaskSchemaFile = None,
+    release: AppRelease = None,
     option: Annotated[
         list[str], typer.Option(help="More run settings as key=value (run config keys).")
     ] = [],  # noqa: B006
     valid_hours: Annotated[
         float, typer.Option(help="How long institutions accept the signed request.")
     ] = 24.0,
-    resume: Annotated[
-        Path | None,
-        typer.Option(
-            help="Continue the run in this run directory from its last checkpoint, with its "
-            "own signed request (re-signed for a new validity window with --owner-key)."
-        ),
-    ] = None,
+    resume: ResumedRun = None,
     secure_aggregation: Annotated[
         bool,
         typer.Option(
@@ -107,9 +103,9 @@ def run(
     )
 
     try:
-        connection = _connection(
+        connection = ControlApiOptions(
             superlink, server_config, root_certificates, flwr_home, insecure_dev
-        )
+        ).connection()
         identity = _owner(owner, owner_key, required=resume is None)
         app = app_release(release)
         if resume is not None:
@@ -154,27 +150,20 @@ def run(
     raise typer.Exit(code=1 if problems or status else 0)
 
 
-def runs(
-    superlink: SuperLinkAddress = "",
-    server_config: ServerConfigOption = None,
-    root_certificates: RootCertificates = None,
-    flwr_home: FlwrHome = DEFAULT_FLWR_HOME,
-    insecure_dev: InsecureDev = False,
-) -> None:
+@options_of("control_api", ControlApiOptions)
+def runs(*, control_api: ControlApiOptions) -> None:
     """List the federation's runs (on the coordinator)."""
-    _flwr(["ls"], superlink, server_config, root_certificates, flwr_home, insecure_dev)
+    _flwr(["ls"], control_api)
 
 
+@options_of("control_api", ControlApiOptions)
 def stop(
     run_id: Annotated[str, typer.Argument(help="The Flower run id (see `fedscore runs`).")],
-    superlink: SuperLinkAddress = "",
-    server_config: ServerConfigOption = None,
-    root_certificates: RootCertificates = None,
-    flwr_home: FlwrHome = DEFAULT_FLWR_HOME,
-    insecure_dev: InsecureDev = False,
+    *,
+    control_api: ControlApiOptions,
 ) -> None:
     """Stop a run (on the coordinator)."""
-    _flwr(["stop", run_id], superlink, server_config, root_certificates, flwr_home, insecure_dev)
+    _flwr(["stop", run_id], control_api)
 
 
 @owner_app.command("keygen")
@@ -187,48 +176,15 @@ def owner_keygen(out: NewKeyFile) -> None:
     )
 
 
-def _flwr(
-    arguments: list[str],
-    superlink: str,
-    server_config: Path | None,
-    root_certificates: Path | None,
-    flwr_home: Path,
-    insecure_dev: bool,
-) -> NoReturn:
+def _flwr(arguments: list[str], control_api: ControlApiOptions) -> NoReturn:
     """Run a `flwr` command against the federation and exit with its status."""
     from fedscore.deployment.runs import flwr_command
 
     try:
-        connection = _connection(
-            superlink, server_config, root_certificates, flwr_home, insecure_dev
-        )
-        status = flwr_command(arguments, connection)
+        status = flwr_command(arguments, control_api.connection())
     except FedscoreError as error:
         fail(error)
     raise typer.Exit(code=status)
-
-
-def _connection(
-    superlink: str,
-    server_config: Path | None,
-    root_certificates: Path | None,
-    flwr_home: Path,
-    insecure_dev: bool,
-) -> FederationConnection:
-    """How to reach the coordinator's control API: from server.toml, or given directly."""
-    from fedscore.deployment.pki import PkiLayout
-    from fedscore.deployment.runs import FederationConnection
-    from fedscore.deployment.superlink import ServerConfig
-
-    if server_config is not None:
-        settings = ServerConfig.from_toml(server_config)
-        roots = None if settings.insecure_dev else PkiLayout(settings.pki).ca_cert
-        return FederationConnection(settings.address, roots, flwr_home)
-    if not superlink:
-        raise FedscoreError("name the coordinator with --server-config (or --superlink)")
-    if root_certificates is None and not insecure_dev:
-        raise FedscoreError("name the consortium CA certificate with --root-certificates")
-    return FederationConnection(superlink, None if insecure_dev else root_certificates, flwr_home)
 
 
 def _owner(name: str | None, key: Path | None, required: bool) -> OwnerIdentity | None:

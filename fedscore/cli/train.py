@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 
 from fedscore.cli import run_options as option
+from fedscore.cli.option_groups import options_of
 from fedscore.cli.output import fail
-from fedscore.cli.run_options import exit_unless_done, run_config
+from fedscore.cli.run_options import TrainingOptions, exit_unless_done
 from fedscore.core.errors import FedscoreError
 
 _PARTY_HELP = (
@@ -23,6 +24,7 @@ _CONSENT_HELP = (
 )
 
 
+@options_of("training", TrainingOptions)
 def train(
     party: Annotated[list[str], typer.Option(help=_PARTY_HELP)] = [],  # noqa: B006
     consent: Annotated[list[str], typer.Option(help=_CONSENT_HELP)] = [],  # noqa: B006
@@ -36,13 +38,8 @@ def train(
     test: Annotated[
         Path | None, typer.Option(help="Consortium test table the server evaluates on.")
     ] = None,
-    rounds: option.Rounds = 10,
-    model: option.Model = "lr",
-    epsilon: option.Epsilon = 1.0,
-    delta: option.Delta = 1e-5,
-    strategy: option.Strategy = "fedavg",
-    proximal_mu: option.ProximalMu = 0.0,
-    private: option.Private = True,
+    *,
+    training: TrainingOptions,
     max_epsilon: Annotated[
         float, typer.Option(help="Budget per data version of parties given with --party.")
     ] = 3.0,
@@ -78,17 +75,7 @@ def train(
 
     try:
         task_path = (task or default_task_path()).resolve()
-        run = run_config(
-            rounds,
-            model,
-            epsilon,
-            delta,
-            strategy,
-            proximal_mu,
-            private,
-            config,
-            secure_aggregation,
-        )
+        run = training.run_config(config, secure_aggregation)
         node_configs = [p.resolve() for p in node]
         consents = _named_files(consent, "--consent")
         for name, file in _named_files(party, "--party").items():
@@ -99,7 +86,7 @@ def train(
                     file,
                     task_path,
                     max_epsilon,
-                    allow_non_private=not private,
+                    allow_non_private=not training.private,
                     consent=consents.pop(name, None),
                 )
             )

@@ -19,15 +19,15 @@ import pandas as pd
 
 from fedscore import __version__
 from fedscore.core.errors import FedscoreError
-from fedscore.core.schema import Role, TaskSchema
+from fedscore.core.schema import DeidentificationRules, Role, TaskSchema
 from fedscore.core.validation import ValidatedTable, label_column
 from fedscore.privacy.consent import ConsentDecision, ConsentTable, from_column
 from fedscore.privacy.deidentification.generalization import generalize
-from fedscore.privacy.deidentification.kanonymity import enforce_k_anonymity
+from fedscore.privacy.deidentification.kanonymity import KAnonymityResult, enforce_k_anonymity
 from fedscore.privacy.deidentification.report import ColumnTreatment, DeidentificationReport
 from fedscore.privacy.keys import KeyVersion
 from fedscore.privacy.pii import default_detectors, scan_frame
-from fedscore.privacy.pseudonymization import get_pseudonymizer
+from fedscore.privacy.pseudonymization import Pseudonymizer, get_pseudonymizer
 
 PSEUDONYM_COLUMN = "__pseudonym__"
 PRIVACY_UNIT_COLUMN = "__privacy_unit__"
@@ -92,56 +92,12 @@ def deidentify(
     """
     rules = schema.deidentification
     pii_scan = scan_for_pii(raw, schema, table.source)
-    frame = table.frame
-    consent = _consent(frame, schema, as_of, consent_table)
-    if len(frame) and not consent.counts.valid:
-        counts = consent.counts
-        raise DeidentificationRefused(
-            f"{table.source}: none of its {counts.rows_read} rows has valid consent for "
-            f"'{schema.purpose}' on {as_of.isoformat()} (no record {counts.no_record}, "
-            f"expired {counts.expired}, withdrawn {counts.withdrawn}): is the consent table "
-            "this institution's, for this table?"
-        )
-    frame = frame[consent.allowed].reset_index(drop=True)
+    consent = _consent(table.frame, schema, as_of, consent_table)
+    frame = _consented_rows(table, consent, schema.purpose, as_of)
     rows = {"read": len(table.frame), "with_consent": len(frame)}
 
     pseudonymizer = get_pseudonymizer(rules.pseudonymizer)
-    treatments: list[ColumnTreatment] = []
-    out = pd.DataFrame(index=frame.index)
-    key_name = schema.customer_key.name
-    out[PSEUDONYM_COLUMN] = pseudonymizer.pseudonymize(
-        frame[key_name].tolist(), key.secret, key.version
-    )
-    treatments.append(
-        ColumnTreatment(
-            key_name, Role.CUSTOMER_KEY.value, f"replaced by {pseudonymizer.name} pseudonym"
-        )
-    )
-    unit = rules.privacy_unit or key_name
-    for spec in schema.by_role(Role.DIRECT_IDENTIFIER):
-        if spec.action == "pseudonymize" and spec.name in frame:
-            out[spec.name] = pseudonymizer.pseudonymize(
-                frame[spec.name].tolist(), key.secret, key.version
-            )
-            treatments.append(
-                ColumnTreatment(
-                    spec.name, spec.role.value, f"replaced by {pseudonymizer.name} pseudonym"
-                )
-            )
-        else:
-            treatments.append(ColumnTreatment(spec.name, spec.role.value, "dropped"))
-    out[PRIVACY_UNIT_COLUMN] = out[PSEUDONYM_COLUMN] if unit == key_name else out[unit]
-
-    kept_columns = [
-        c.name
-        for c in schema.columns
-        if c.role not in (Role.DIRECT_IDENTIFIER, Role.CUSTOMER_KEY, Role.LABEL)
-        and c.keep
-        and c.name in frame
-    ]
-    for name in kept_columns:
-        out[name] = frame[name]
-    out[label_column()] = frame[label_column()]
+    out, treatments = _pseudonymized(frame, schema, key, pseudonymizer)
 
     within_bound = (
         out.groupby(PRIVACY_UNIT_COLUMN, sort=False).cumcount() < rules.max_rows_per_customer
@@ -151,32 +107,11 @@ def deidentify(
 
     out, generalized = generalize(out, schema)
     quasi = [c.name for c in schema.quasi_identifiers if c.name in out]
-    result = enforce_k_anonymity(out, quasi, rules.k_min)
-    if result.suppression_rate > rules.max_suppression_rate:
-        raise DeidentificationRefused(
-            f"{table.source}: reaching k = {rules.k_min} would suppress "
-            f"{result.suppression_rate:.1%} of the records, above the allowed "
-            f"{rules.max_suppression_rate:.1%}; coarsen the quasi-identifiers' generalization "
-            "in the task schema"
-        )
+    result = _k_anonymous(out, quasi, rules, table.source)
     out = out[result.kept].reset_index(drop=True)
     rows["after_suppression"] = len(out)
 
-    for spec in schema.columns:
-        if not spec.keep:
-            treatments.append(
-                ColumnTreatment(
-                    spec.name, spec.role.value, "scanned, then dropped (not needed by the task)"
-                )
-            )
-        elif spec.name in generalized:
-            treatments.append(ColumnTreatment(spec.name, spec.role.value, generalized[spec.name]))
-        elif spec.role in (Role.NUMERIC, Role.CATEGORICAL, Role.QUASI_IDENTIFIER):
-            treatments.append(ColumnTreatment(spec.name, spec.role.value, "kept"))
-        elif spec.role == Role.FREE_TEXT:
-            treatments.append(ColumnTreatment(spec.name, spec.role.value, "scanned, kept"))
-        elif spec.role in (Role.LABEL, Role.CONSENT):
-            treatments.append(ColumnTreatment(spec.name, spec.role.value, "kept"))
+    treatments.extend(_kept_treatments(schema, generalized))
     report = DeidentificationReport(
         input_sha256=input_sha256,
         rules_version=rules.rules_version,
@@ -199,6 +134,100 @@ def deidentify(
         fedscore_version=__version__,
     )
     return DeidentifiedTable(out, report)
+
+
+def _consented_rows(
+    table: ValidatedTable, consent: ConsentDecision, purpose: str, as_of: date
+) -> pd.DataFrame:
+    """The table's rows with valid consent; a table where none has it is refused."""
+    counts = consent.counts
+    if len(table.frame) and not counts.valid:
+        missing = (
+            f"no record {counts.no_record}, expired {counts.expired}, withdrawn {counts.withdrawn}"
+        )
+        raise DeidentificationRefused(
+            f"{table.source}: none of its {counts.rows_read} rows has valid consent for "
+            f"'{purpose}' on {as_of.isoformat()} ({missing}): is the consent table "
+            "this institution's, for this table?"
+        )
+    return table.frame[consent.allowed].reset_index(drop=True)
+
+
+def _pseudonymized(
+    frame: pd.DataFrame, schema: TaskSchema, key: KeyVersion, pseudonymizer: Pseudonymizer
+) -> tuple[pd.DataFrame, list[ColumnTreatment]]:
+    """The task's columns with the customer key and direct identifiers replaced or dropped.
+
+    Returns:
+        The pseudonym, the privacy unit, the pseudonymized direct identifiers, the kept
+        columns and the label; and what was done to the identifiers.
+    """
+    treatments: list[ColumnTreatment] = []
+    out = pd.DataFrame(index=frame.index)
+    key_name = schema.customer_key.name
+    out[PSEUDONYM_COLUMN] = pseudonymizer.pseudonymize(
+        frame[key_name].tolist(), key.secret, key.version
+    )
+    replaced = f"replaced by {pseudonymizer.name} pseudonym"
+    treatments.append(ColumnTreatment(key_name, Role.CUSTOMER_KEY.value, replaced))
+    for spec in schema.by_role(Role.DIRECT_IDENTIFIER):
+        if spec.action == "pseudonymize" and spec.name in frame:
+            out[spec.name] = pseudonymizer.pseudonymize(
+                frame[spec.name].tolist(), key.secret, key.version
+            )
+            treatments.append(ColumnTreatment(spec.name, spec.role.value, replaced))
+        else:
+            treatments.append(ColumnTreatment(spec.name, spec.role.value, "dropped"))
+    unit = schema.deidentification.privacy_unit or key_name
+    out[PRIVACY_UNIT_COLUMN] = out[PSEUDONYM_COLUMN] if unit == key_name else out[unit]
+
+    kept_columns = [
+        c.name
+        for c in schema.columns
+        if c.role not in (Role.DIRECT_IDENTIFIER, Role.CUSTOMER_KEY, Role.LABEL)
+        and c.keep
+        and c.name in frame
+    ]
+    for name in kept_columns:
+        out[name] = frame[name]
+    out[label_column()] = frame[label_column()]
+    return out, treatments
+
+
+def _k_anonymous(
+    out: pd.DataFrame, quasi: list[str], rules: DeidentificationRules, source: str
+) -> KAnonymityResult:
+    """k-anonymity over `quasi`; refused when it would suppress more than the rules allow."""
+    result = enforce_k_anonymity(out, quasi, rules.k_min)
+    if result.suppression_rate > rules.max_suppression_rate:
+        raise DeidentificationRefused(
+            f"{source}: reaching k = {rules.k_min} would suppress "
+            f"{result.suppression_rate:.1%} of the records, above the allowed "
+            f"{rules.max_suppression_rate:.1%}; coarsen the quasi-identifiers' generalization "
+            "in the task schema"
+        )
+    return result
+
+
+def _kept_treatments(schema: TaskSchema, generalized: dict[str, str]) -> list[ColumnTreatment]:
+    """What was done to the columns other than the identifiers (in the schema's order)."""
+    treatments: list[ColumnTreatment] = []
+    for spec in schema.columns:
+        if not spec.keep:
+            treatments.append(
+                ColumnTreatment(
+                    spec.name, spec.role.value, "scanned, then dropped (not needed by the task)"
+                )
+            )
+        elif spec.name in generalized:
+            treatments.append(ColumnTreatment(spec.name, spec.role.value, generalized[spec.name]))
+        elif spec.role in (Role.NUMERIC, Role.CATEGORICAL, Role.QUASI_IDENTIFIER):
+            treatments.append(ColumnTreatment(spec.name, spec.role.value, "kept"))
+        elif spec.role == Role.FREE_TEXT:
+            treatments.append(ColumnTreatment(spec.name, spec.role.value, "scanned, kept"))
+        elif spec.role in (Role.LABEL, Role.CONSENT):
+            treatments.append(ColumnTreatment(spec.name, spec.role.value, "kept"))
+    return treatments
 
 
 def _consent(

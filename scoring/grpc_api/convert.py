@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from fedscore.scoring.grpc_api.generated import scoring_pb2 as pb
 from fedscore.scoring.registry import RegisteredModel
 from fedscore.scoring.scorer import Scorer, ScoreResult
+
+#: The fields of a ScoreResult a ScoreReply carries under the same names (all but the reasons).
+_SCORE_FIELDS = tuple(
+    field.name for field in dataclasses.fields(ScoreResult) if field.name != "reasons"
+)
 
 
 def request_fields(request: pb.ScoreRequest) -> dict[str, object]:
@@ -40,17 +46,13 @@ def score_reply(result: ScoreResult, request_id: str) -> pb.ScoreReply:
     """
     return pb.ScoreReply(
         request_id=request_id,
-        model_version=result.model_version,
-        probability_of_default=result.probability_of_default,
-        score=result.score,
-        grade=result.grade,
-        action=result.action,
         reasons=[
             pb.ReasonCode(
                 feature=r.feature, points=r.points, logit_contribution=r.logit_contribution
             )
             for r in result.reasons
         ],
+        **{name: getattr(result, name) for name in _SCORE_FIELDS},
     )
 
 
