@@ -49,14 +49,14 @@ demo: $(STAMP) fonts
 		--input $(DEMO_OUT)/institutions/large_bank/data/customers.csv \
 		--output $(DEMO_OUT)/large_bank_graded.parquet
 
-# Two worker processes (one per core); a test file stays on one worker. The static checks
+# Two worker processes (one per core); a test file (or class) stays on one worker. The static checks
 # come first: they take seconds, the tests minutes.
 test: $(STAMP) $(CHROMIUM) fonts check
-	FLWR_TELEMETRY_ENABLED=0 FEDSCORE_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
+	FLWR_TELEMETRY_ENABLED=0 FEDSCORE_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder
 
 # The unit tests: no simulation, no processes, no browser (under two minutes on 2 cores).
 test-fast: $(STAMP) check
-	FLWR_TELEMETRY_ENABLED=0 $(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not slow and not simulation"
+	FLWR_TELEMETRY_ENABLED=0 $(BIN)/python -m pytest -n 2 --dist loadscope -q -m "not slow and not simulation"
 
 # Lint, formatting and types.
 check: $(STAMP) lint typecheck

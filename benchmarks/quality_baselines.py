@@ -79,11 +79,13 @@ def party_training_rows(party: PartyData, name: str, schema: TaskSchema) -> Pool
     `train_x`/`train_y`, the raw columns are `train_rows`; re-encoding `train_rows`
     must give `train_x` and its labels `train_y`, i.e. the same rows in the same order.
     """
+    if party.train_rows is None:
+        raise RuntimeError(f"{name}: loaded through the node's cache, without train_rows")
     rows = ValidatedTable(party.train_rows, f"<{name} training rows>")
     encoded = FeatureEncoder(schema).transform(rows)
     if not (np.array_equal(encoded, party.train_x) and np.array_equal(rows.labels, party.train_y)):
         raise RuntimeError(f"{name}: train_rows do not match the rows the party trains on")
-    return Pooled(party.train_x, _raw_features(party.train_rows, schema), party.train_y)
+    return Pooled(party.train_x, _raw_features(rows.frame, schema), party.train_y)
 
 
 def consortium_test_rows(path: Path, schema: TaskSchema) -> Pooled:

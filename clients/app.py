@@ -28,7 +28,8 @@ from fedscore.core.errors import FedscoreError, describe_failure
 from fedscore.core.protocol import Status
 
 if TYPE_CHECKING:
-    from fedscore.clients.local_data import CachedPartyData, PartyData
+    from fedscore.clients.data_cache import PartyDataCache
+    from fedscore.clients.local_data import PartyData
     from fedscore.clients.rounds.context import NodeContext, Reply
     from fedscore.core.schema import TaskSchema
 
@@ -118,16 +119,20 @@ def verified_app(context: Context) -> str | None:
 
 
 class _LazyPartyData:
-    """The node's data cache (`CachedPartyData`), created by the first round that needs it."""
+    """The node's data cache (`PartyDataCache`), created by the first round that needs it.
+
+    The cache is on disk, in the node's state folder: it takes effect although a deployed
+    node starts a fresh process, and Flower ships the ClientApp afresh, for every message.
+    """
 
     def __init__(self) -> None:
-        self._cache: CachedPartyData | None = None
+        self._cache: PartyDataCache | None = None
 
     def __call__(self, node: NodeConfig, schema: TaskSchema) -> PartyData:
         if self._cache is None:
-            from fedscore.clients.local_data import CachedPartyData
+            from fedscore.clients.data_cache import PartyDataCache
 
-            self._cache = CachedPartyData()
+            self._cache = PartyDataCache(remember=True)
         return self._cache(node, schema)
 
 

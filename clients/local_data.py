@@ -6,7 +6,6 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -32,7 +31,9 @@ class PartyData:
         valid_x, valid_y: rows held out for federated evaluation.
         report: how the table was de-identified (counts only).
         train_rows: the de-identified rows trained on (features and label, before
-            encoding), for node-side analysis and benchmarks; never sent anywhere.
+            encoding), for node-side analysis and benchmarks; never sent anywhere. None
+            when the table came through the node's cache (`clients.data_cache`), which
+            stores encoded rows only.
     """
 
     data_version: str
@@ -41,7 +42,7 @@ class PartyData:
     valid_x: np.ndarray
     valid_y: np.ndarray
     report: DeidentificationReport
-    train_rows: pd.DataFrame
+    train_rows: pd.DataFrame | None = None
 
 
 PartyDataLoader = Callable[[NodeConfig, TaskSchema], "PartyData"]
@@ -62,6 +63,9 @@ def validation_mask(units: np.ndarray, fraction: float) -> np.ndarray:
 
 def load_party_data(node: NodeConfig, schema: TaskSchema, as_of: date | None = None) -> PartyData:
     """Read, validate, de-identify (consent, pseudonyms, k-anonymity), split and encode.
+
+    Does all of it on every call; a node loads its table through its on-disk cache
+    (`fedscore.clients.data_cache`), which calls this only when an input changed.
 
     Args:
         node: The institution's node: its table, keys and consent records.
@@ -98,36 +102,3 @@ def load_party_data(node: NodeConfig, schema: TaskSchema, as_of: date | None = N
         report=deidentified.report,
         train_rows=deidentified.frame[~held_out].reset_index(drop=True),
     )
-
-
-class CachedPartyData:
-    """Loads a node's data once per state of its inputs, not once per round.
-
-    The cache key covers everything the result depends on: the data file and consent
-    table (size and modification time), the current key version, the schema and the
-    date consent is evaluated at — so a withdrawn consent or a rotated key still takes
-    effect at the next round. Holds the latest entry per party (a simulated process may
-    play several parties).
-    """
-
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[tuple[object, ...], PartyData]] = {}
-
-    def __call__(self, node: NodeConfig, schema: TaskSchema) -> PartyData:
-        key = (
-            _file_state(node.data_path),
-            _file_state(node.consent_table) if node.consent_table else None,
-            KeyRing(node.keys, schema.purpose).current().version,
-            schema.sha256,
-            datetime.now(UTC).date(),
-        )
-        cached = self._entries.get(node.party)
-        if cached is None or cached[0] != key:
-            cached = (key, load_party_data(node, schema))
-            self._entries[node.party] = cached
-        return cached[1]
-
-
-def _file_state(path: Path) -> tuple[str, int, int]:
-    stat = path.stat()
-    return (str(path), stat.st_size, stat.st_mtime_ns)

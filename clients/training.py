@@ -13,6 +13,7 @@ from torch import nn
 from fedscore.core.runconfig import RunConfig
 from fedscore.privacy.accounting import calibrate_noise
 from fedscore.privacy.dp_sgd import LocalPrivacy, MechanismParams
+from fedscore.privacy.poisson_sampling import poisson_sample
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,11 @@ def train_locally(
         run: Learning rate, momentum and FedProx weight of the run.
         schedule: Sample rate and number of steps of this round.
         privacy: DP-SGD or the non-private comparison mode.
-        sampling_generator: Source of the Poisson batch sampling.
+        sampling_generator: Source of the Poisson batch sampling: the round's batches are
+            drawn from a numpy generator seeded by it (`sampling_rng`), so they are a
+            function of its state, which this call advances.
     """
+    # No copy when the rows are already float32 and C-contiguous (the encoder's output).
     inputs = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
     targets = torch.from_numpy(np.asarray(labels, dtype=np.float32))
     global_weights = [p.detach().clone() for p in model.parameters()]
@@ -95,7 +99,7 @@ def train_locally(
             targets,
             schedule,
             privacy,
-            sampling_generator,
+            sampling_rng(sampling_generator),
             global_weights,
             run.proximal_mu,
         )
@@ -115,7 +119,7 @@ def _run_steps(
     targets: torch.Tensor,
     schedule: LocalSchedule,
     privacy: LocalPrivacy,
-    sampling_generator: torch.Generator,
+    sampling: np.random.Generator,
     global_weights: list[torch.Tensor],
     proximal_mu: float,
 ) -> tuple[list[float], list[int]]:
@@ -123,7 +127,8 @@ def _run_steps(
     losses: list[float] = []
     batch_sizes: list[int] = []
     for _ in range(schedule.steps_per_round):
-        chosen = torch.rand(len(inputs), generator=sampling_generator) < schedule.sample_rate
+        # Poisson sampling in O(batch), not O(records): same distribution (see the module).
+        chosen = torch.from_numpy(poisson_sample(len(inputs), schedule.sample_rate, sampling))
         batch_x, batch_y = inputs[chosen], targets[chosen]
         logits = module(batch_x).squeeze(-1)
         # An empty Poisson batch still releases noise (and is accounted): zero loss.
@@ -135,6 +140,23 @@ def _run_steps(
         losses.append(float(loss.detach()))
         batch_sizes.append(len(batch_y))
     return losses, batch_sizes
+
+
+def sampling_rng(sampling_generator: torch.Generator) -> np.random.Generator:
+    """The numpy generator a round's Poisson batches are drawn from, seeded by a torch one.
+
+    Draws 128 bits from `sampling_generator` (advancing it, so successive rounds on one
+    generator get different batches) as the entropy of a `numpy.random.SeedSequence`:
+    the batches are a function of the torch generator's seed, as before.
+
+    Args:
+        sampling_generator: The caller's source of the Poisson batch sampling.
+
+    Returns:
+        A fresh PCG64 generator for this round's batches.
+    """
+    words = torch.randint(0, 2**32, (4,), dtype=torch.int64, generator=sampling_generator)
+    return np.random.default_rng(np.random.SeedSequence(words.tolist()))
 
 
 def _add_proximal_gradient(model: nn.Module, global_weights: list[torch.Tensor], mu: float) -> None:

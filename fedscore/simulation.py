@@ -18,8 +18,8 @@ from flwr.simulation import run_simulation
 
 from fedscore.clients.app import build_client_app
 from fedscore.clients.federation import FederationManifest, ManifestResolver
-from fedscore.clients.local_data import load_party_data
 from fedscore.clients.node import NodeConfig
+from fedscore.clients.staged_data_cache import StagedPartyDataCache
 from fedscore.core.errors import FedscoreError
 from fedscore.core.schema import load_schema
 from fedscore.core.validation import load_validated
@@ -47,7 +47,11 @@ def check_inputs(settings: ServerSettings, manifest: FederationManifest) -> Serv
     In simulation the model owner's machine holds every party's configuration, so the
     question the coordinator would ask before round 1 (`check_readiness`) is asked here,
     directly, and every party's problems are reported together; a bad table costs
-    nothing. Returns the settings marked as checked (the ServerApp does not ask again).
+    nothing. Each table is loaded through the nodes' data cache, staged: once every party
+    is ready the entries go to the nodes' state folders, so the simulated nodes' rounds
+    find their tables de-identified and encoded already; a run that cannot start writes
+    nothing there. Returns the settings marked as checked (the ServerApp does not ask
+    again).
 
     Raises:
         FedscoreError: the strategy does not fit, two entries are the same node, or a
@@ -60,18 +64,20 @@ def check_inputs(settings: ServerSettings, manifest: FederationManifest) -> Serv
     nodes = manifest.nodes()
     problems = _duplicate_nodes(nodes)
     config = round_config(settings, schema)
-    for node in nodes if not problems else []:
-        readiness = check_readiness(node, config, load_party_data)
-        problems += [f"{node.party}: {problem}" for problem in readiness.problems]
-    if settings.consortium_test_path is not None:
-        try:
-            load_validated(settings.consortium_test_path, schema, model_columns_only=True)
-        except FedscoreError as error:
-            problems.append(f"consortium test set: {error}")
-    if problems:
-        raise FedscoreError(
-            "the run cannot start:\n" + "\n".join(f"  - {problem}" for problem in problems)
-        )
+    with StagedPartyDataCache() as load_data:
+        for node in nodes if not problems else []:
+            readiness = check_readiness(node, config, load_data)
+            problems += [f"{node.party}: {problem}" for problem in readiness.problems]
+        if settings.consortium_test_path is not None:
+            try:
+                load_validated(settings.consortium_test_path, schema, model_columns_only=True)
+            except FedscoreError as error:
+                problems.append(f"consortium test set: {error}")
+        if problems:
+            raise FedscoreError(
+                "the run cannot start:\n" + "\n".join(f"  - {problem}" for problem in problems)
+            )
+        load_data.commit()
     return dataclasses.replace(settings, parties_checked=True)
 
 

@@ -10,7 +10,8 @@ non-private run differ only in the mechanism plugged in:
   non-private, which makes the party's epsilon infinite: honest accounting.
 
 Poisson sampling is done by the training loop (each record independently with
-probability `sample_rate`), the sampling the accountants assume.
+probability `sample_rate`), the sampling the accountants assume; it is drawn in
+O(batch) per step by `fedscore.privacy.poisson_sampling.poisson_sample`.
 """
 
 from __future__ import annotations

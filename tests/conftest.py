@@ -51,8 +51,8 @@ SIMULATION_FIXTURES = frozenset({"trained_consortium"})
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark the tests that need a simulation, then put the `slow`/`simulation` ones first.
 
-    `make test` hands whole files to two workers in collection order (`--dist loadfile
-    --no-loadscope-reorder`); starting with the long files keeps one worker from finishing
+    `make test` hands whole files (or classes) to two workers in collection order (`--dist
+    loadscope --no-loadscope-reorder`); starting with the long files keeps one worker from finishing
     them alone at the end. `make test-fast` leaves them out (`-m "not slow and not simulation"`).
     """
 

@@ -44,8 +44,8 @@ import torch
 from flwr.app import ArrayRecord, ConfigRecord
 
 from fedscore.clients import rounds
+from fedscore.clients.data_cache import PartyDataCache
 from fedscore.clients.journal import NodeJournal
-from fedscore.clients.local_data import CachedPartyData
 from fedscore.clients.node import NodeConfig
 from fedscore.core import protocol
 from fedscore.core.encoding import FeatureEncoder
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     # Creating the journal's tables is a transaction of its own: done here, so that the
     # only one the journal begins within a round is the round's commit.
     NodeJournal(node.accountant_db, ledger_hash=node.ledger_hash)
-    load_data = CachedPartyData()
+    load_data = PartyDataCache(remember=True)
     load_data(node, schema)
     n_features = FeatureEncoder(schema).n_features
     event("ready")

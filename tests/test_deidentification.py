@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fedscore.clients.local_data import CachedPartyData, load_party_data
+from fedscore.clients.data_cache import PartyDataCache
+from fedscore.clients.local_data import load_party_data
 from fedscore.clients.node import NodeConfig
 from fedscore.core.schema import parse_schema
 from fedscore.core.tabular import write_table
@@ -175,7 +176,7 @@ def test_generalization_by_band_date_and_hierarchy(minimal_schema):
 def test_consent_withdrawal_takes_effect_at_the_next_round(tmp_path, market, schema, make_node):
     bank = market.parties["large_bank"]
     node = NodeConfig.from_toml(make_node(tmp_path / "bank", "bank", bank))
-    load = CachedPartyData()
+    load = PartyDataCache(remember=True)
     first = load(node, schema)
     assert first is load(node, schema)  # unchanged inputs: served from the cache
     consent = pd.read_csv(node.consent_table, dtype=str, keep_default_na=False)

@@ -10,10 +10,10 @@ from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 
+pytestmark = pytest.mark.simulation
 
-@pytest.mark.simulation
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_executes(path, tmp_path):
+
+def _executes(path: Path, tmp_path: Path) -> None:
     notebook = nbformat.read(path, as_version=4)
     # Errors are collected rather than raised at the first one, so that a failure names
     # every cell that broke and what it raised.
@@ -33,3 +33,17 @@ def test_notebook_executes(path, tmp_path):
     ]
     assert not errors, f"{path.name} raised in " + "; ".join(errors)
     assert all(cell.get("execution_count") for cell in code_cells), "a code cell did not run"
+
+
+class _Notebook:
+    """One notebook; a class each, so that `--dist loadscope` hands them out one by one."""
+
+    path: Path
+
+    def test_executes(self, tmp_path):
+        _executes(self.path, tmp_path)
+
+
+for _path in NOTEBOOKS:
+    _name = f"Test_{_path.stem}"
+    globals()[_name] = type(_name, (_Notebook,), {"path": _path})

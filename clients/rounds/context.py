@@ -15,8 +15,9 @@ from typing import Protocol, TypeVar
 
 from flwr.app import ArrayRecord, ConfigRecord, RecordDict
 
+from fedscore.clients.data_cache import load_cached_party_data
 from fedscore.clients.journal import StatementHook
-from fedscore.clients.local_data import PartyDataLoader, load_party_data
+from fedscore.clients.local_data import PartyDataLoader
 from fedscore.clients.node import NodeConfig
 from fedscore.clients.node_state import claim_state
 from fedscore.core.protocol import ModelRequest
@@ -30,7 +31,8 @@ class NodeContext:
 
     Attributes:
         node: this node's configuration.
-        load_data: how the node loads its de-identified, encoded table.
+        load_data: how the node loads its de-identified, encoded table (by default
+            through its on-disk cache).
         app_sha256: the app release the deployment's task runner verified (None in
             simulation).
         on_statement: a hook the node's journal calls with each SQL statement
@@ -38,7 +40,7 @@ class NodeContext:
     """
 
     node: NodeConfig
-    load_data: PartyDataLoader = load_party_data
+    load_data: PartyDataLoader = load_cached_party_data
     app_sha256: str | None = None
     on_statement: StatementHook | None = None
 
@@ -86,7 +88,7 @@ class RoundHandler:
         node: NodeConfig,
         arrays: ArrayRecord,
         config: ConfigRecord,
-        load_data: PartyDataLoader = load_party_data,
+        load_data: PartyDataLoader = load_cached_party_data,
         app_sha256: str | None = None,
         on_statement: StatementHook | None = None,
     ) -> RecordDict:

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from flwr.app import ConfigRecord, RecordDict
 
 from fedscore.clients.admission import admit
+from fedscore.clients.data_cache import load_cached_party_data
 from fedscore.clients.journal import AccountantKey, NodeJournal
-from fedscore.clients.local_data import PartyData, PartyDataLoader, load_party_data
+from fedscore.clients.local_data import PartyData, PartyDataLoader
 from fedscore.clients.node import NodeConfig
 from fedscore.clients.node_state import claim_state
 from fedscore.clients.rounds import budget
@@ -58,14 +59,15 @@ class Readiness:
 
 
 def check_readiness(
-    node: NodeConfig, config: ConfigRecord, load_data: PartyDataLoader = load_party_data
+    node: NodeConfig, config: ConfigRecord, load_data: PartyDataLoader = load_cached_party_data
 ) -> Readiness:
     """Every reason this node could not take part in the run `config` describes (simulation).
 
     Args:
         node: this node's configuration.
         config: the coordinator's round instructions (server round 0).
-        load_data: how the node loads its de-identified, encoded table.
+        load_data: how the node loads its de-identified, encoded table (by default
+            through its on-disk cache, which the rounds then find filled).
     """
     return _readiness(NodeContext(node, load_data), ReadinessQuery.content(config))
 

@@ -84,7 +84,7 @@ def audit_canary(
     """Empirical one-run privacy audit on this node's de-identified rows (nothing is sent)."""
     import json
 
-    from fedscore.clients.local_data import load_party_data
+    from fedscore.clients.data_cache import load_cached_party_data
     from fedscore.clients.node import NodeConfig
     from fedscore.core.schema import load_schema
     from fedscore.privacy.audit.canary import audit_recipe, run_canary_audit
@@ -92,7 +92,7 @@ def audit_canary(
     recipe = audit_recipe(epsilon, delta)
     try:
         node = NodeConfig.from_toml(node_config)
-        data = load_party_data(node, load_schema(node.task_path))
+        data = load_cached_party_data(node, load_schema(node.task_path))
         x, y = data.train_x[:rows], data.train_y[:rows]
         results = {"dp": run_canary_audit(x, y, recipe, canaries=canaries).as_dict()}
         if control:
