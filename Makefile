@@ -106,4 +106,5 @@ typecheck: $(STAMP)
 	rm -rf $(TYPECHECK_TREE) && mkdir -p $(TYPECHECK_TREE)/fedscore
 	for entry in fedscore/* $(PACKAGE_FOLDERS); do \
 		[ -e "$$entry" ] && ln -s "$(CURDIR)/$$entry" $(TYPECHECK_TREE)/fedscore/; done; true
-	cd $(TYPECHECK_TREE) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p fedscore
+	cd $(TYPECHECK_TREE) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml \
+		--cache-dir $(CURDIR)/.mypy_cache -p fedscore
