@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import tomli_w
+from table_support import granted_consent
 
 from fedscore.core.schema import TaskSchema, load_schema
 from fedscore.core.tabular import write_table
@@ -111,15 +112,7 @@ def write_node(
     (home / "data").mkdir(parents=True, exist_ok=True)
     write_table(table, home / "data" / "customers.csv")
     if consent is None:
-        consent = pd.DataFrame(
-            {
-                "customer_id": table["customer_id"],
-                "purpose": "credit_risk_scoring",
-                "granted_at": "2020-01-01",
-                "expires_at": "",
-                "withdrawn_at": "",
-            }
-        )
+        consent = granted_consent(table)
     write_table(consent, home / "data" / "consent.csv")
     keys = KeyRing(home / "keys", "credit_risk_scoring")
     if not keys.exists():

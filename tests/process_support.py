@@ -164,3 +164,29 @@ def probe_from_namespace(
     )  # fmt: skip
     assert probe.returncode == 0, probe.stderr
     return dict(json.loads(probe.stdout))
+
+
+@contextlib.contextmanager
+def scoring_service(
+    registry: Path, pki: Path, *options: str
+) -> Iterator[tuple[subprocess.Popen[str], int, str]]:
+    """`fedscore serve` in its own process on a free loopback port.
+
+    Yields the process, its port and the first line it printed (the banner); kills it on
+    the way out if the test has not stopped it.
+    """
+    port = free_port()
+    paths = ["--registry", str(registry), "--pki", str(pki), "--port", str(port)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fedscore.cli.main", "serve", *options, *paths],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "FLWR_TELEMETRY_ENABLED": "0"},
+    )
+    try:
+        assert process.stderr is not None
+        yield process, port, process.stderr.readline()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

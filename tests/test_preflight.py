@@ -15,6 +15,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from table_support import granted_consent
 
 from fedscore.clients.node import NodeConfig
 from fedscore.clients.node_state import claim_state
@@ -61,7 +62,7 @@ def test_every_partys_problems_are_reported_together_and_nothing_is_spent(
         tmp_path / "loan_facilitator",
         "loan_facilitator",
         market.parties["loan_facilitator"].head(3500),
-        consent=_consent_of(market.parties["large_bank"].head(3500)),
+        consent=granted_consent(market.parties["large_bank"].head(3500)),
     )
     os.chmod(tmp_path / "large_bank" / "keys", 0o755)
     ledger_key = tmp_path / "large_bank" / "keys" / "ledger" / "ed25519.pem"
@@ -80,20 +81,6 @@ def test_every_partys_problems_are_reported_together_and_nothing_is_spent(
     assert all(_ledger_entries(config) == 0 for config in parties.values())
     assert not (tmp_path / "work" / "runs").exists() or not any(
         (tmp_path / "work" / "runs").iterdir()
-    )
-
-
-def _consent_of(table):
-    import pandas as pd
-
-    return pd.DataFrame(
-        {
-            "customer_id": table["customer_id"],
-            "purpose": "credit_risk_scoring",
-            "granted_at": "2020-01-01",
-            "expires_at": "",
-            "withdrawn_at": "",
-        }
     )
 
 

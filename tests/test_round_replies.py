@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from flwr.app import Error, Message, MessageType, Metadata
+from flwr.app import Message
+from message_support import error_reply
 
 from fedscore.core import protocol
 from fedscore.server.party_names import PartyNames
@@ -14,18 +13,7 @@ from fedscore.server.round_replies import outcome_of
 
 
 def _error_reply(reason: str | None) -> Message:
-    metadata = Metadata(
-        run_id=1,
-        message_id="",
-        src_node_id=7,
-        dst_node_id=1,
-        reply_to_message_id="sent-to-7",
-        group_id="1",
-        created_at=time.time(),
-        ttl=3600.0,
-        message_type=MessageType.TRAIN,
-    )
-    return Message(Error(code=5, reason=reason), metadata=metadata)
+    return error_reply(reason, src_node_id=7, sent_to=7)
 
 
 def test_an_error_reply_without_a_reason_is_a_failed_outcome():

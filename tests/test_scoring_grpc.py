@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 
 import grpc
 import pytest
+from process_support import scoring_service
 
 from fedscore.core.errors import ConfigError
 from fedscore.deployment.pki import init_pki
@@ -145,31 +142,12 @@ def test_a_bad_request_ends_the_stream_naming_its_position(served, customers):
 
 def test_fedscore_serve_shuts_down_gracefully_on_sigterm(served, customers, tmp_path):
     registry, pki, _, _, _ = served
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fedscore.cli.main",
-            "serve",
-            "--model",
-            "production",
-            "--registry",
-            str(registry.root),
-            "--pki",
-            str(pki.root),
-            "--port",
-            str(port),
-        ],
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "FLWR_TELEMETRY_ENABLED": "0"},
-    )
-    try:
+    with scoring_service(registry.root, pki.root, "--model", "production") as (
+        process,
+        port,
+        banner,
+    ):
         assert process.stderr is not None
-        banner = process.stderr.readline()
         assert f"serving default_risk-v1 on 127.0.0.1:{port} (TLS" in banner, banner
         release = threading.Event()
 
@@ -195,10 +173,6 @@ def test_fedscore_serve_shuts_down_gracefully_on_sigterm(served, customers, tmp_
         assert process.wait(timeout=15) == 0
         assert time.monotonic() - started < 10
         assert "stopped" in process.stderr.read()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 #: Identifiers as a client sends them in a numeric field: as doubles, which hold every

@@ -4,15 +4,12 @@ copies, promote/rollback, and the two roles (the owner signs, scorers only verif
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 
 import pytest
+from process_support import scoring_service
 from typer.testing import CliRunner
 
 from fedscore.cli.main import app
@@ -217,19 +214,7 @@ def test_scoring_needs_only_the_public_key(registry, trained_consortium, market,
     scores()
     # Nor does the gRPC service, in its own process.
     pki = init_pki(tmp_path / "pki", ["127.0.0.1"])
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    serve = [sys.executable, "-m", "fedscore.cli.main", "serve", "--registry", registry.root]
-    process = subprocess.Popen(
-        [*map(str, serve), "--pki", str(pki.root), "--port", str(port)],
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "FLWR_TELEMETRY_ENABLED": "0"},
-    )
-    try:
-        assert process.stderr is not None
-        banner = process.stderr.readline()
+    with scoring_service(registry.root, pki.root) as (process, port, banner):
         assert f"serving default_risk-v1 on 127.0.0.1:{port}" in banner, banner
         with ScoringClient(f"127.0.0.1:{port}", pki.ca_cert) as client:
             client.wait_ready(timeout=20)
@@ -238,10 +223,6 @@ def test_scoring_needs_only_the_public_key(registry, trained_consortium, market,
             assert client.score(fields).model_version == "default_risk-v1"
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert private_key.read_bytes() == b"not a key"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from table_support import granted_consent
 
 from fedscore.clients.party_setup import write_party_node
 from fedscore.core.errors import ConfigError
@@ -12,20 +13,6 @@ from fedscore.datasets import default_task_path
 pytestmark = pytest.mark.simulation
 
 
-def _consent(table):
-    import pandas as pd
-
-    return pd.DataFrame(
-        {
-            "customer_id": table["customer_id"],
-            "purpose": "credit_risk_scoring",
-            "granted_at": "2020-01-01",
-            "expires_at": "",
-            "withdrawn_at": "",
-        }
-    )
-
-
 def test_two_tables_and_their_consent_records_are_all_a_run_needs(tmp_path, market, fedscore_cli):
     args = ["train", "--rounds", "1", "--workdir", str(tmp_path / "work")]
     data = tmp_path / "data"  # the keys go under --workdir, apart from the data
@@ -33,7 +20,7 @@ def test_two_tables_and_their_consent_records_are_all_a_run_needs(tmp_path, mark
     for name in ("large_bank", "city_bank"):
         table = market.parties[name].head(4000)
         write_table(table, data / f"{name}.csv")
-        write_table(_consent(table), data / f"{name}-consent.csv")
+        write_table(granted_consent(table), data / f"{name}-consent.csv")
         args += ["--party", f"{name}={data / f'{name}.csv'}"]
         args += ["--consent", f"{name}={data / f'{name}-consent.csv'}"]
     result = fedscore_cli(*args, cwd=tmp_path)

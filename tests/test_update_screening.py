@@ -22,6 +22,7 @@ from flwr.app import (
     MetricRecord,
     RecordDict,
 )
+from message_support import error_reply
 
 from fedscore.core import protocol
 from fedscore.core.documents import json_safe
@@ -283,20 +284,7 @@ def test_run_config_refuses_bad_bounds(changes):
 def test_an_error_the_superlink_answers_for_a_node_is_that_nodes_outcome():
     """Flower's SuperLink answers "Node Unavailable" itself (from its own node id, 1) for
     a node whose heartbeat lapsed: the outcome belongs to the node the message went to."""
-    from flwr.app import Error
-
-    metadata = Metadata(
-        run_id=1,
-        message_id="",
-        src_node_id=1,
-        dst_node_id=1,
-        reply_to_message_id="sent-to-77",
-        group_id="1",
-        created_at=time.time(),
-        ttl=3600.0,
-        message_type=MessageType.TRAIN,
-    )
-    unavailable = Message(Error(code=5, reason="Error: Node Unavailable"), metadata=metadata)
+    unavailable = error_reply("Error: Node Unavailable", src_node_id=1, sent_to=77)
     names = PartyNames()
     names.by_node[77] = "city_bank"
     record = RoundHistory(1)
