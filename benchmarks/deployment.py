@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             "rounds": run.rounds,
             "private": run.private,
             "epsilon": run.epsilon,
-            "delta": run.delta,
+            "delta": run.delta if run.delta is not None else "per party: at most 1/(10·N)",
             "parties": 3,
         },
         "simulation": simulation,

@@ -77,13 +77,15 @@ def time_round_overheads(node: NodeConfig, schema: TaskSchema, data: PartyData) 
     steps = run.rounds * schedule.steps_per_round
 
     def calibrate() -> float:
-        return calibrate_noise(run.epsilon, run.delta, schedule.sample_rate, steps, run.accountant)
+        return calibrate_noise(
+            run.epsilon, schedule.delta, schedule.sample_rate, steps, run.accountant
+        )
 
     accountant = PartyAccountant()
     accountant.step(calibrate(), schedule.sample_rate, steps)
     return {
         "calibrate_noise_seconds": median_seconds(calibrate, 3),
-        "epsilon_report_seconds": median_seconds(lambda: accountant.report(run.delta), 5),
+        "epsilon_report_seconds": median_seconds(lambda: accountant.report(schedule.delta), 5),
         "load_party_data_seconds": median_seconds(lambda: load_party_data(node, schema), 5),
     }
 

@@ -24,11 +24,13 @@ class LocalSchedule:
         sample_rate: Poisson probability of each record per step.
         steps_per_round: local_epochs × (records / expected batch size).
         expected_batch_size: the batch size the sample rate is derived from.
+        delta: the δ of the party's guarantee (`RunConfig.delta_for` its records).
     """
 
     sample_rate: float
     steps_per_round: int
     expected_batch_size: int
+    delta: float
 
     def calibrated_mechanism(self, run: RunConfig) -> MechanismParams:
         """The run's Gaussian mechanism, its noise calibrated to the run's epsilon.
@@ -37,7 +39,7 @@ class LocalSchedule:
         """
         noise = calibrate_noise(
             run.epsilon,
-            run.delta,
+            self.delta,
             self.sample_rate,
             run.rounds * self.steps_per_round,
             run.accountant,
@@ -48,7 +50,9 @@ class LocalSchedule:
     def for_party(cls, run: RunConfig, n_records: int) -> LocalSchedule:
         batch = min(run.batch_size, n_records)
         steps_per_epoch = max(1, math.ceil(n_records / batch))
-        return cls(batch / n_records, run.local_epochs * steps_per_epoch, batch)
+        return cls(
+            batch / n_records, run.local_epochs * steps_per_epoch, batch, run.delta_for(n_records)
+        )
 
 
 @dataclass(frozen=True)

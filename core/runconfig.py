@@ -23,7 +23,9 @@ from fedscore.core.errors import ConfigError
 from fedscore.core.typed_config import describe_errors
 
 # Settings that may be unset (None): absent from TOML and from Flower's run config.
-_OPTIONAL_FLOATS = frozenset({"max_update_norm"})
+_OPTIONAL_FLOATS = frozenset({"max_update_norm", "delta"})
+#: The largest δ a run that sets none gets at any party.
+DEFAULT_DELTA_CAP = 1e-5
 _STRICT = ConfigDict(strict=True, allow_inf_nan=False, extra="forbid")
 
 
@@ -49,7 +51,9 @@ class RunConfig:
         momentum: local SGD momentum.
         private: DP-SGD on (True) or the non-private comparison mode (False).
         epsilon: the privacy each party spends on this whole run (calibrated once).
-        delta: the DP delta; must be below 1 / (rows of the smallest party).
+        delta: the DP delta, the same at every party; must be below 1 / N at each party
+            of N training rows. None (the default): each party's own δ from its N, see
+            `delta_for`, so that no party, however large, has to refuse the default.
         max_grad_norm: per-sample gradient clipping bound. Our encoded rows have norms
             around 5; a bound much below that clips most defaulters' gradients and
             biases the model's calibration (measured: Brier 0.153 at 1.0, 0.139 at 4.0).
@@ -87,7 +91,7 @@ class RunConfig:
     momentum: Annotated[float, Field(ge=0, lt=1)] = 0.9
     private: bool = True
     epsilon: Annotated[float, Field(gt=0)] = 1.0
-    delta: Annotated[float, Field(gt=0, lt=1)] = 1e-5
+    delta: Annotated[float, Field(gt=0, lt=1)] | None = None
     max_grad_norm: Annotated[float, Field(gt=0)] = 4.0
     accountant: Literal["rdp", "prv"] = "rdp"
     min_parties: Annotated[int, Field(ge=1)] = 2
@@ -113,6 +117,22 @@ class RunConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(f"run config: {message}")
+
+    def delta_for(self, n_records: int) -> float:
+        """The δ of this run's guarantee at a party of `n_records` training rows.
+
+        The run's `delta` if it sets one; else the largest power of ten at most
+        1 / (10·N), and at most 1e-5: δ·N ≤ 0.1, so the chance that the guarantee fails
+        for some record of the party stays small, however many records it holds (δ just
+        below 1/N would allow a mechanism that publishes one record outright). Powers of
+        ten keep δ fixed while N moves within a decade; as consent withdrawals shrink N,
+        δ can only grow, so a round's epsilon never jumps up for it.
+        """
+        if self.delta is not None:
+            return self.delta
+        # 10**k is the smallest power of ten >= 10·N: k digits write 10·N − 1.
+        k = len(str(10 * max(n_records, 1) - 1))
+        return min(DEFAULT_DELTA_CAP, 10.0**-k)
 
     # Flower's run config is a flat mapping of scalars with dashed keys.
     def to_flower(self) -> dict[str, bool | int | float | str]:

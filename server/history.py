@@ -22,6 +22,7 @@ class PartyOutcome:
         num_examples: rows trained on (0 when not trained).
         epsilon_rdp, epsilon_prv: the party's cumulative epsilon on its data version
             after this round, as the party reported it (PRV NaN where it failed).
+        delta: the δ of those epsilons, the party's (NaN where it read no data).
         noise_multiplier, sample_rate, steps: the round's DP-SGD mechanism.
         max_epsilon: the party's budget on this data version (its node config).
         deidentification: the node's de-identification summary (counts, k, key version).
@@ -37,6 +38,7 @@ class PartyOutcome:
     num_examples: int = 0
     epsilon_rdp: float = math.nan
     epsilon_prv: float = math.nan
+    delta: float = math.nan
     noise_multiplier: float = math.nan
     sample_rate: float = math.nan
     steps: int = 0
@@ -195,6 +197,7 @@ class RunHistory:
 _FLOAT_FIELDS = {
     "epsilon_rdp",
     "epsilon_prv",
+    "delta",
     "noise_multiplier",
     "sample_rate",
     "max_epsilon",

@@ -36,6 +36,7 @@ def outcome_of(reply: Message, party: str) -> PartyOutcome:
         num_examples=int(metrics.num_examples) if _finite(metrics.num_examples) else 0,
         epsilon_rdp=metrics.epsilon_rdp,
         epsilon_prv=metrics.epsilon_prv,
+        delta=_or_nan(metrics.delta),
         noise_multiplier=_or_nan(metrics.noise_multiplier),
         sample_rate=_or_nan(metrics.sample_rate),
         steps=metrics.steps or 0,
@@ -106,6 +107,31 @@ def collect_evaluation(
             continue
         if answer.party.status != Status.EVALUATED:
             continue
-        record.federated_eval[party] = answer.figures()
+        record.federated_eval[party] = answer.evaluation.figures()
         evaluated.append(reply)
     return evaluated
+
+
+def collect_folded_evaluation(
+    replies: Iterable[Message], names: PartyNames, previous: RoundHistory
+) -> None:
+    """Record the previous round's federated evaluation that training replies carry.
+
+    Each node scores the global model it received, the previous round's result, before
+    it trains (`TrainReply.evaluation`); a reply without it (an error, a node that read
+    no data) adds nothing.
+
+    Args:
+        replies: the round's training replies.
+        names: which institution each node id is.
+        previous: the record of the round whose model the nodes received.
+    """
+    for reply in replies:
+        if reply.has_error():
+            continue
+        try:
+            answer = TrainReply.from_record(reply.content)
+        except ProtocolError:
+            continue
+        if answer.evaluation is not None and answer.evaluation.scores is not None:
+            previous.federated_eval[names.learn(reply)] = answer.evaluation.figures()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,7 @@ def _party_cells(info: dict[str, Any]) -> list[str]:
         refused_cell(info),
         _fmt(info["epsilon_rdp"]),
         _fmt(info["epsilon_prv"]),
-        f"{info['delta']:g}",
+        "—" if info["delta"] is None or math.isnan(info["delta"]) else f"{info['delta']:g}",
         _fmt(info["max_epsilon"]),
         _fmt(info["federated_eval"].get("auc")),
     ]

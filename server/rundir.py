@@ -58,7 +58,7 @@ def build_summary(
             "epsilon_rdp": reported.epsilon_rdp,
             "epsilon_prv": reported.epsilon_prv,
             "accountant": run.accountant,
-            "delta": run.delta,
+            "delta": reported.delta,
             "max_epsilon": reported.max_epsilon,
             "refused_rounds": history.refused_rounds(party),
             "rejected_rounds": history.rejected_rounds(party),

@@ -9,9 +9,13 @@ Per round it asks every party to train, records each party's outcome (trained,
 refused with its reason, failed, or rejected by update screening), aggregates the
 accepted updates with the strategy if at least `min_parties` sent one (or, with
 secure aggregation on, lets SecAgg+ sum them without the server seeing any one of
-them), runs federated evaluation, scores the consortium test set, and writes the
-history and a checkpoint to the run directory so a crash never loses a finished
-round: `resume` continues from there.
+them), scores the consortium test set, and writes the history and a checkpoint to the
+run directory so a crash never loses a finished round: `resume` continues from there.
+
+Federated evaluation rides on the next round's training message: each node scores the
+model it receives, the previous round's result, before it trains, and the scores are
+booked to that previous round. Only the last round's model needs an evaluation
+exchange of its own, after the loop. A round is then one heavy exchange, not two.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from flwr.app import ArrayRecord
+from flwr.app import ArrayRecord, Message
 from flwr.serverapp import Grid
 from flwr.serverapp.strategy import Strategy
 from rich.console import Console
@@ -38,7 +42,11 @@ from fedscore.server.messages import expiring
 from fedscore.server.party_names import PartyNames
 from fedscore.server.polling_grid import PollingGrid
 from fedscore.server.preflight import readiness_problems
-from fedscore.server.round_replies import collect_evaluation, collect_training
+from fedscore.server.round_replies import (
+    collect_evaluation,
+    collect_folded_evaluation,
+    collect_training,
+)
 from fedscore.server.rundir import RunDirectory
 from fedscore.server.secure_aggregation import aggregate_securely
 from fedscore.server.settings import ServerSettings, round_request
@@ -63,19 +71,47 @@ class _RoundDriver:
     names: PartyNames
 
     def train(
-        self, arrays: ArrayRecord, request: RoundRequest, record: RoundHistory
+        self,
+        arrays: ArrayRecord,
+        request: RoundRequest,
+        record: RoundHistory,
+        previous: RoundHistory | None,
     ) -> ArrayRecord:
         """One round's training; returns the new global model.
 
         It returns `arrays` when the round could not be aggregated.
+
+        Args:
+            arrays: the global model the round starts from.
+            request: the round's instructions.
+            record: the round's record to fill.
+            previous: the record of the round that produced `arrays` (None in round 1):
+                the federated evaluation the replies carry is booked to it.
         """
         if self.settings.run.secure_aggregation:
-            return self._train_securely(arrays, request, record)
-        return self._train_in_the_clear(arrays, request, record)
+            replies, new_arrays = self._train_securely(arrays, request, record)
+        else:
+            replies, new_arrays = self._train_in_the_clear(arrays, request, record)
+        if previous is not None:
+            collect_folded_evaluation(replies, self.names, previous)
+        return new_arrays
+
+    def evaluate(self, arrays: ArrayRecord, request: RoundRequest, record: RoundHistory) -> None:
+        """Federated evaluation of the run's final model, in an exchange of its own."""
+        timeout = self.settings.round_timeout
+        messages = expiring(
+            self.strategy.configure_evaluate(
+                request.server_round, arrays, request.to_record(), self.grid
+            ),
+            timeout,
+        )
+        collect_evaluation(
+            self.grid.send_and_receive(messages, timeout=timeout), self.names, record
+        )
 
     def _train_in_the_clear(
         self, arrays: ArrayRecord, request: RoundRequest, record: RoundHistory
-    ) -> ArrayRecord:
+    ) -> tuple[list[Message], ArrayRecord]:
         """Training with every update seen, screened and aggregated by the server."""
         run, timeout, server_round = (
             self.settings.run,
@@ -86,7 +122,7 @@ class _RoundDriver:
             self.strategy.configure_train(server_round, arrays, request.to_record(), self.grid),
             timeout,
         )
-        replies = self.grid.send_and_receive(messages, timeout=timeout)
+        replies = list(self.grid.send_and_receive(messages, timeout=timeout))
         accepted = collect_training(
             replies,
             [m.metadata.dst_node_id for m in messages],
@@ -99,12 +135,12 @@ class _RoundDriver:
             aggregated, _ = self.strategy.aggregate_train(server_round, accepted)
             if aggregated is not None:
                 record.aggregated = True
-                return aggregated
-        return arrays
+                return replies, aggregated
+        return replies, arrays
 
     def _train_securely(
         self, arrays: ArrayRecord, request: RoundRequest, record: RoundHistory
-    ) -> ArrayRecord:
+    ) -> tuple[list[Message], ArrayRecord]:
         """Training under SecAgg+: the server learns only the weighted sum.
 
         The run's strategy still picks the round's nodes; each node checks its own update
@@ -120,8 +156,8 @@ class _RoundDriver:
         trained = collect_training(secure.replies, node_ids, self.names, record, secure.addressed)
         if len(trained) >= run.min_parties and secure.aggregate is not None:
             record.aggregated = True
-            return secure.aggregate
-        return arrays
+            return secure.replies, secure.aggregate
+        return secure.replies, arrays
 
 
 def run_training(
@@ -182,31 +218,42 @@ def run_training(
             started = time.monotonic()
             record = RoundHistory(server_round)
             request = dataclasses.replace(base_request, server_round=server_round)
-            arrays = driver.train(arrays, request, record)
-            evaluation = expiring(
-                strategy.configure_evaluate(server_round, arrays, request.to_record(), grid),
-                settings.round_timeout,
-            )
-            collect_evaluation(
-                grid.send_and_receive(evaluation, timeout=settings.round_timeout), names, record
-            )
+            previous = history.rounds[-1] if history.rounds else None
+            arrays = driver.train(arrays, request, record, previous)
             if evaluator is not None:
                 record.consortium_test = evaluator(arrays).as_dict()
             record.seconds = time.monotonic() - started
             history.rounds.append(record)
-            names.name_earlier_rounds(history)
-            run_dir.write_history(history)
-            save_checkpoint(
-                settings.run_dir, Checkpoint(server_round, arrays, history, dict(names.by_node))
-            )
+            _book_round(settings, run_dir, history, arrays, names)
             auc = record.consortium_test.get("auc")
             progress.update(
                 task,
                 advance=1,
                 status=f"test AUC {auc:.4f}" if auc is not None else "",
             )
+    last = history.rounds[-1] if history.rounds else None
+    if last is not None and not last.federated_eval:
+        started = time.monotonic()
+        request = dataclasses.replace(base_request, server_round=last.server_round)
+        driver.evaluate(arrays, request, last)
+        last.seconds += time.monotonic() - started
+        _book_round(settings, run_dir, history, arrays, names)
     model.load_state_dict(arrays.to_torch_state_dict())
     run_dir.finish(model, schema, settings, history, evaluator)
     if settings.show_progress:
         run_dir.print_summary(console, history)
     return history
+
+
+def _book_round(
+    settings: ServerSettings,
+    run_dir: RunDirectory,
+    history: RunHistory,
+    arrays: ArrayRecord,
+    names: PartyNames,
+) -> None:
+    """Write the history and a checkpoint after the last round recorded in `history`."""
+    names.name_earlier_rounds(history)
+    run_dir.write_history(history)
+    completed = history.rounds[-1].server_round
+    save_checkpoint(settings.run_dir, Checkpoint(completed, arrays, history, dict(names.by_node)))

@@ -86,7 +86,7 @@ def test_non_private_mode_marks_the_accountant(rows):
 def test_empty_poisson_batches_still_step_and_account(rows):
     features, labels = rows
     run = RunConfig()
-    schedule = LocalSchedule(sample_rate=1e-9, steps_per_round=3, expected_batch_size=1)
+    schedule = LocalSchedule(sample_rate=1e-9, steps_per_round=3, expected_batch_size=1, delta=1e-5)
     accountant = PartyAccountant()
     params = MechanismParams(1.0, schedule.sample_rate, 1.0, 1)
     model = build_model(ModelSpec("lr", features.shape[1]))

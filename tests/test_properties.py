@@ -120,7 +120,8 @@ def test_any_run_config_parses_or_is_refused_cleanly(data):
     except ConfigError:
         return
     assert isinstance(run.private, bool) and run.epsilon > 0 and math.isfinite(run.epsilon)
-    assert run.rounds >= 1 and 0 < run.delta < 1
+    assert run.rounds >= 1 and (run.delta is None or 0 < run.delta < 1)
+    assert run.delta is not None or 0 < run.delta_for(1_000_000) * 1_000_000 <= 0.1
 
 
 SCHEMA_KEYS = [

@@ -18,6 +18,7 @@ from fedscore.core.protocol import (
     DeidentificationSummary,
     EvaluateReply,
     EvaluateRequest,
+    Evaluation,
     LedgerHead,
     MalformedMessage,
     PartyReport,
@@ -77,6 +78,7 @@ def train_metrics(draw: st.DrawFn) -> TrainMetrics:
         max_epsilon=draw(finite),
         epsilon_rdp=draw(finite),
         epsilon_prv=draw(finite),
+        delta=draw(optional),
         noise_multiplier=draw(optional),
         sample_rate=draw(optional),
         steps=draw(st.none() | st.integers(0, 10**6)),
@@ -103,20 +105,24 @@ def test_model_requests_and_the_readiness_query_round_trip(request: RoundRequest
     assert ReadinessQuery.from_record(ReadinessQuery(request).to_record()).request == request
 
 
-@given(party_reports(), train_metrics(), st.booleans())
-def test_train_reply_round_trips(party: PartyReport, metrics: TrainMetrics, update: bool) -> None:
-    reply = TrainReply(party, metrics, MODEL if update else None)
+@st.composite
+def evaluations(draw: st.DrawFn) -> Evaluation:
+    scores = draw(st.none() | st.tuples(finite, finite, finite, finite))
+    return Evaluation(draw(st.integers(0, 10**6)), None if scores is None else Scores(*scores))
+
+
+@given(party_reports(), train_metrics(), st.booleans(), st.none() | evaluations())
+def test_train_reply_round_trips(
+    party: PartyReport, metrics: TrainMetrics, update: bool, evaluation: Evaluation | None
+) -> None:
+    reply = TrainReply(party, metrics, MODEL if update else None, evaluation)
     assert TrainReply.from_record(reply.to_record()) == reply
     assert TrainMetrics.from_json(metrics.to_json()) == metrics
 
 
-@given(
-    party_reports(), st.integers(0, 10**6), st.none() | st.tuples(finite, finite, finite, finite)
-)
-def test_evaluate_reply_round_trips(
-    party: PartyReport, rows: int, scores: tuple[float, float, float, float] | None
-) -> None:
-    reply = EvaluateReply(party, rows, None if scores is None else Scores(*scores))
+@given(party_reports(), evaluations())
+def test_evaluate_reply_round_trips(party: PartyReport, evaluation: Evaluation) -> None:
+    reply = EvaluateReply(party, evaluation)
     assert EvaluateReply.from_record(reply.to_record()) == reply
 
 
@@ -142,7 +148,7 @@ def test_the_wire_format_is_unchanged() -> None:
     """The keys and types deployed nodes and stored runs use (plus the version key)."""
     reply = TrainReply(
         PartyReport("bank", Status.TRAINED, note="n"),
-        TrainMetrics(10, 3.0, 0.5, 0.4, 1.1, 0.01, 7, 0.6),
+        TrainMetrics(10, 3.0, 0.5, 0.4, 1e-6, 1.1, 0.01, 7, 0.6),
     ).to_record()
     assert dict(reply.config_records["party"]) == {
         "name": "bank",
@@ -156,6 +162,7 @@ def test_the_wire_format_is_unchanged() -> None:
         "max-epsilon": 3.0,
         "epsilon-rdp": 0.5,
         "epsilon-prv": 0.4,
+        "delta": 1e-6,
         "noise-multiplier": 1.1,
         "sample-rate": 0.01,
         "steps": 7,

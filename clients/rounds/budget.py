@@ -23,17 +23,21 @@ BUDGET_TOLERANCE = 1e-9
 
 
 def check_delta(run: RunConfig, n_records: int) -> None:
-    """The run's delta must be below 1/N of this node's training rows.
+    """The run's delta at this node must be below 1/N of its training rows.
+
+    A run that sets no delta gets one far below 1/N (`RunConfig.delta_for`).
 
     Raises:
         NodeRefusal: it is not.
     """
     if n_records < 1:
         raise NodeRefusal("no training rows are left after consent and de-identification")
-    if run.delta >= 1.0 / n_records:
+    delta = run.delta_for(n_records)
+    if delta >= 1.0 / n_records:
         raise NodeRefusal(
-            f"delta {run.delta:g} is not below 1/N = {1.0 / n_records:.3g} for this node's "
-            f"{n_records} training rows; lower the run's delta"
+            f"delta {delta:g} is not below 1/N = {1.0 / n_records:.3g} for this node's "
+            f"{n_records} training rows; lower the run's delta or leave it unset (each party "
+            "then gets a delta of at most 1/(10·N))"
         )
 
 
@@ -62,14 +66,21 @@ def run_mechanism(
 
 
 def earlier_spend(
-    store: NodeJournal, key: AccountantKey, node: NodeConfig, run: RunConfig
+    store: NodeJournal, key: AccountantKey, node: NodeConfig, run: RunConfig, delta: float
 ) -> float:
     """Epsilon the party's other data versions already drew from the same budget.
 
     Summed (basic composition): valid however much the versions' customers overlap.
+
+    Args:
+        store: the node's journal.
+        key: the accountant of the data version the round charges.
+        node: this node's configuration (its budget epoch).
+        run: the run (its accountant).
+        delta: the δ of this round's guarantee, at which every version's spend is read.
     """
     epoch = store.epoch_of(key, node.budget_epoch)
-    return sum(a.epsilon(run.delta, run.accountant) for a in store.earlier_versions(key, epoch))
+    return sum(a.epsilon(delta, run.accountant) for a in store.earlier_versions(key, epoch))
 
 
 def check_budget(
@@ -87,9 +98,9 @@ def check_budget(
     """
     projected = earlier + accountant.projected(
         mechanism.noise_multiplier, mechanism.sample_rate, schedule.steps_per_round
-    ).epsilon(run.delta, run.accountant)
+    ).epsilon(schedule.delta, run.accountant)
     if projected > node.max_epsilon + BUDGET_TOLERANCE:
-        spent = earlier + accountant.epsilon(run.delta, run.accountant)
+        spent = earlier + accountant.epsilon(schedule.delta, run.accountant)
         previous = f" (of which {earlier:.4f} on earlier data versions)" if earlier else ""
         raise NodeRefusal(
             f"privacy budget: this round would raise epsilon ({run.accountant.upper()}) from "

@@ -124,11 +124,12 @@ def _budget_problems(node: NodeConfig, run: RunConfig, data: PartyData, task: st
     if node.accountant_db.exists():  # else: this node never spent anything
         journal = NodeJournal(node.accountant_db, ledger_hash=node.ledger_hash)
         key = AccountantKey(node.party, task, data.data_version)
-        earlier, current = budget.earlier_spend(journal, key, node, run), journal.load(key)
-    spent = earlier + current.epsilon(run.delta, run.accountant)
+        earlier = budget.earlier_spend(journal, key, node, run, schedule.delta)
+        current = journal.load(key)
+    spent = earlier + current.epsilon(schedule.delta, run.accountant)
     after = earlier + current.projected(
         mechanism.noise_multiplier, mechanism.sample_rate, run.rounds * schedule.steps_per_round
-    ).epsilon(run.delta, run.accountant)
+    ).epsilon(schedule.delta, run.accountant)
     if after <= node.max_epsilon + budget.BUDGET_TOLERANCE:
         return []
     return [

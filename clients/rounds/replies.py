@@ -57,7 +57,9 @@ def spent_metrics(node: NodeConfig, spent: EpsilonReport | None) -> TrainMetrics
     if spent is None:
         return TrainMetrics(num_examples=0, max_epsilon=node.max_epsilon)
     prv = math.nan if spent.prv is None else spent.prv
-    return TrainMetrics(0, node.max_epsilon, epsilon_rdp=spent.rdp, epsilon_prv=prv)
+    return TrainMetrics(
+        0, node.max_epsilon, epsilon_rdp=spent.rdp, epsilon_prv=prv, delta=spent.delta
+    )
 
 
 def not_trained(node: NodeConfig, status: Status, reason: str) -> TrainReply:

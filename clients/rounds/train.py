@@ -4,14 +4,16 @@
 2. admit the run (signed request, policy, caps: `clients/admission.py`) before any data
    is read;
 3. load, validate, consent-filter, de-identify and encode the local table;
-4. answer a round asked again with the same model by re-sending the committed update
+4. score the received global model, the previous round's result, on the validation
+   rows (federated evaluation folded into training: `evaluate.py`);
+5. answer a round asked again with the same model by re-sending the committed update
    (`replay.py`);
-5. load the party's accountant for (task, data version), fix the run's noise, refuse
+6. load the party's accountant for (task, data version), fix the run's noise, refuse
    the round if it would pass the budget (`budget.py`);
-6. train with DP-SGD, then commit the accountant, the round's record, its ledger entry
+7. train with DP-SGD, then commit the accountant, the round's record, its ledger entry
    and the update in one write transaction (`transaction.py`), which also checks that no
    other process charged this data version meanwhile; only then is the update released;
-7. encode the reply (`replies.py`).
+8. encode the reply (`replies.py`).
 A refusal after the data was read is committed and ledgered too, never skipped.
 """
 
@@ -27,6 +29,7 @@ from fedscore.clients.admission import admit
 from fedscore.clients.journal import AccountantKey
 from fedscore.clients.rounds import budget
 from fedscore.clients.rounds.context import NodeContext, RoundHandler, claimed_request
+from fedscore.clients.rounds.evaluate import scored
 from fedscore.clients.rounds.replay import global_model_sha256, replayed_reply
 from fedscore.clients.rounds.replies import (
     backed_by,
@@ -44,7 +47,7 @@ from fedscore.clients.rounds.transaction import (
 )
 from fedscore.clients.training import LocalSchedule, train_locally
 from fedscore.core.errors import FedscoreError
-from fedscore.core.protocol import PartyReport, Status, TrainReply, TrainRequest
+from fedscore.core.protocol import Evaluation, PartyReport, Status, TrainReply, TrainRequest
 from fedscore.core.schema import load_schema
 from fedscore.privacy.accounting import PartyAccountant
 from fedscore.privacy.dp_sgd import DpSgd, LocalPrivacy, MechanismParams, NoPrivacy
@@ -60,19 +63,24 @@ def answer_training(context: NodeContext, content: RecordDict) -> TrainReply:
         return not_trained(node, Status.FAILED, str(problem))
     instructions = request.request
     state = RoundState(node, instructions, journal)
+    evaluation: Evaluation | None = None
     try:
         schema = load_schema(node.task_path)
         state.admission = admit(node, schema, instructions, context.app_sha256)
         state.data = context.load_data(node, schema)
         state.data.report.write(node.report_path(instructions.run_id))
+        if instructions.server_round > 1:
+            evaluation = scored(request.model, state.run, state.data)
         state.key = AccountantKey(node.party, schema.name, state.data.data_version)
         model_sha256 = global_model_sha256(request.model)
         earlier = journal.released(state.key, instructions.run_id, instructions.server_round)
         if earlier is not None and earlier[0].request_sha256 == model_sha256:
-            return replayed_reply(node, state.data, *earlier)
-        return _train_and_commit(state, request.model, model_sha256)
+            reply = replayed_reply(node, state.data, *earlier)
+        else:
+            reply = _train_and_commit(state, request.model, model_sha256)
     except FedscoreError as problem:
-        return _not_trained_reply(state, problem)
+        reply = _not_trained_reply(state, problem)
+    return dataclasses.replace(reply, evaluation=evaluation)
 
 
 def _train_and_commit(state: RoundState, arrays: ArrayRecord, model_sha256: str) -> TrainReply:
@@ -87,7 +95,7 @@ def _train_and_commit(state: RoundState, arrays: ArrayRecord, model_sha256: str)
     if run.private:
         budget.check_delta(run, len(data.train_y))
         mechanism = budget.run_mechanism(journal, key, state.request.run_id, run, schedule)
-        spent_before = budget.earlier_spend(journal, key, node, run)
+        spent_before = budget.earlier_spend(journal, key, node, run, schedule.delta)
         budget.check_budget(node, accountant, mechanism, schedule, run, spent_before)
         privacy = DpSgd(mechanism, accountant)
     else:
@@ -97,7 +105,7 @@ def _train_and_commit(state: RoundState, arrays: ArrayRecord, model_sha256: str)
     trained, result = train_locally(
         model, data.train_x, data.train_y, run, schedule, privacy, sampling
     )
-    report = accountant.report(run.delta)
+    report = accountant.report(schedule.delta)
     metrics = dataclasses.replace(
         spent_metrics(node, report),
         num_examples=len(data.train_y),

@@ -74,6 +74,11 @@ class RoundState:
         """The settings the round runs with."""
         return self.admission.run
 
+    @property
+    def delta(self) -> float:
+        """The δ of this party's guarantee in this round (from its training rows, once read)."""
+        return self.run.delta_for(len(self.data.train_y) if self.data is not None else 0)
+
 
 @dataclass(frozen=True)
 class Training:
@@ -110,7 +115,7 @@ def _round_record(
         sample_rate=training.sample_rate if training else None,
         steps=training.steps if training else None,
         max_grad_norm=run.max_grad_norm if training is None or mechanism else None,
-        delta=run.delta,
+        delta=state.delta,
         epsilon_rdp=training.spent.rdp if training else None,
         epsilon_prv=training.spent.prv if training else None,
         max_epsilon=state.node.max_epsilon,
@@ -160,7 +165,7 @@ def commit_refused(state: RoundState, reason: str) -> tuple[EpsilonReport, Ledge
     """
     assert state.key is not None
     accountant = state.journal.load(state.key)
-    spent = accountant.report(state.run.delta)
+    spent = accountant.report(state.delta)
     entry = state.journal.commit_round(
         state.key,
         accountant,
@@ -174,7 +179,7 @@ def ledger_details(state: RoundState, spent: float) -> dict[str, object]:
     """What the round's ledger entry records besides the round itself."""
     node, run, journal, data, key = state.node, state.run, state.journal, state.data, state.key
     assert data is not None and key is not None
-    earlier = budget.earlier_spend(journal, key, node, run)
+    earlier = budget.earlier_spend(journal, key, node, run, state.delta)
     return {
         **state.admission.ledger_details(),
         "sampler": "poisson",

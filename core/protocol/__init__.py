@@ -16,7 +16,7 @@ here ever holds a record of a customer.
 
 from fedscore.core.protocol.deidentification import DeidentificationSummary
 from fedscore.core.protocol.errors import MalformedMessage, ProtocolError, UnknownProtocolVersion
-from fedscore.core.protocol.evaluate import EvaluateReply, EvaluateRequest, Scores
+from fedscore.core.protocol.evaluate import EvaluateReply, EvaluateRequest, Evaluation, Scores
 from fedscore.core.protocol.ledger_head import LedgerHead
 from fedscore.core.protocol.outcome import PartyReport, error_status, reported_party
 from fedscore.core.protocol.preflight import ReadinessQuery, ReadinessReply
@@ -85,6 +85,7 @@ __all__ = [
     "DeidentificationSummary",
     "EvaluateReply",
     "EvaluateRequest",
+    "Evaluation",
     "LedgerHead",
     "MalformedMessage",
     "ModelRequest",

@@ -13,6 +13,8 @@ from enum import StrEnum
 ARRAYS = "arrays"  # ArrayRecord: model parameters
 CONFIG = "config"  # ConfigRecord: server → node settings of the round
 METRICS = "metrics"  # MetricRecord: node → server aggregate figures
+# ConfigRecord of a training reply: the received global model scored on validation rows
+EVALUATION = "evaluation"
 PARTY = "party"  # ConfigRecord: node → server identity and outcome of the round
 
 # Key of the protocol version, in the server's CONFIG and the node's PARTY record.
@@ -40,6 +42,7 @@ UPDATE_NORM = "update-norm"  # L2 norm of (update − global model), checked at 
 MAX_EPSILON = "max-epsilon"
 EPSILON_RDP = "epsilon-rdp"
 EPSILON_PRV = "epsilon-prv"
+DELTA = "delta"
 NOISE_MULTIPLIER = "noise-multiplier"
 SAMPLE_RATE = "sample-rate"
 STEPS = "steps"

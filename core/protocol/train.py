@@ -15,11 +15,14 @@ from typing import ClassVar
 from flwr.app import ArrayRecord, MetricRecord, MetricRecordValues, RecordDict
 
 from fedscore.core.protocol import fields
+from fedscore.core.protocol.evaluate import Evaluation
 from fedscore.core.protocol.outcome import NodeReply, PartyReport, party_of
 from fedscore.core.protocol.records import (
     ARRAYS,
+    DELTA,
     EPSILON_PRV,
     EPSILON_RDP,
+    EVALUATION,
     MAX_EPSILON,
     METRICS,
     NOISE_MULTIPLIER,
@@ -49,6 +52,8 @@ class TrainMetrics:
         epsilon_rdp: its cumulative epsilon on that data version, by the RDP accountant
             (NaN when no data was read).
         epsilon_prv: the same by the PRV accountant (NaN where it failed).
+        delta: the δ both epsilons are for (None when no data was read, or from a
+            node older than this field).
         noise_multiplier: the round's DP-SGD noise (0 for a non-private run; None when
             not trained).
         sample_rate: the round's Poisson sampling rate (None when not trained).
@@ -64,6 +69,7 @@ class TrainMetrics:
     max_epsilon: float
     epsilon_rdp: float = math.nan
     epsilon_prv: float = math.nan
+    delta: float | None = None
     noise_multiplier: float | None = None
     sample_rate: float | None = None
     steps: int | None = None
@@ -76,6 +82,7 @@ class TrainMetrics:
             MAX_EPSILON: float(self.max_epsilon),
             EPSILON_RDP: float(self.epsilon_rdp),
             EPSILON_PRV: float(self.epsilon_prv),
+            DELTA: self.delta,
             NOISE_MULTIPLIER: self.noise_multiplier,
             SAMPLE_RATE: self.sample_rate,
             STEPS: self.steps,
@@ -114,6 +121,7 @@ class TrainMetrics:
             max_epsilon=fields.number(record, MAX_EPSILON, kind),
             epsilon_rdp=fields.number(record, EPSILON_RDP, kind),
             epsilon_prv=fields.number(record, EPSILON_PRV, kind),
+            delta=fields.optional_number(record, DELTA, kind),
             noise_multiplier=fields.optional_number(record, NOISE_MULTIPLIER, kind),
             sample_rate=fields.optional_number(record, SAMPLE_RATE, kind),
             steps=fields.optional_integer(record, STEPS, kind),
@@ -131,6 +139,9 @@ class TrainReply(NodeReply):
         metrics: the round's figures.
         update: the trained model (None when the node did not train or the update was
             rejected).
+        evaluation: the *received* global model, the previous round's result, scored
+            on the node's validation rows: federated evaluation folded into the next
+            round's training message (None in round 1, or when no data was read).
     """
 
     KIND: ClassVar[str] = "train reply"
@@ -138,6 +149,7 @@ class TrainReply(NodeReply):
     party: PartyReport
     metrics: TrainMetrics
     update: ArrayRecord | None = None
+    evaluation: Evaluation | None = None
 
     def rejected(self, reason: str, update_norm: float) -> TrainReply:
         """This reply with its update dropped for `reason` (the norm as checked)."""
@@ -152,6 +164,8 @@ class TrainReply(NodeReply):
         """The reply's content."""
         content = RecordDict({} if self.update is None else {ARRAYS: self.update})
         content[METRICS] = self.metrics.to_record()
+        if self.evaluation is not None:
+            content[EVALUATION] = self.evaluation.to_config_record()
         content[PARTY] = self.party.to_record()
         return content
 
@@ -170,4 +184,9 @@ class TrainReply(NodeReply):
                 fields.record_of(content.metric_records, METRICS, cls.KIND), cls.KIND
             ),
             update=content.array_records.get(ARRAYS),
+            evaluation=(
+                Evaluation.from_record(content.config_records[EVALUATION], cls.KIND)
+                if EVALUATION in content.config_records
+                else None
+            ),
         )

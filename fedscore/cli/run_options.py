@@ -13,7 +13,14 @@ if TYPE_CHECKING:
 
 Rounds = Annotated[int, typer.Option(help="Federated rounds.")]
 Epsilon = Annotated[float, typer.Option(help="Epsilon each party spends on this run.")]
-Delta = Annotated[float, typer.Option(help="DP delta (must be < 1/N of every party).")]
+Delta = Annotated[
+    float | None,
+    typer.Option(
+        help="DP delta, the same at every party (must be < 1/N of each). Default: each "
+        "party its own, the largest power of ten at most 1/(10·N) of its rows and 1e-5.",
+        show_default=False,
+    ),
+]
 Model = Annotated[str, typer.Option(help="Model: lr or mlp.")]
 Strategy = Annotated[
     str,
@@ -46,7 +53,7 @@ class TrainingOptions:
         rounds: federated rounds.
         model: lr or mlp.
         epsilon: the epsilon each party spends on the run.
-        delta: the DP delta.
+        delta: the DP delta (None: each party's own from its rows).
         strategy: the aggregation strategy.
         proximal_mu: FedProx's proximal weight.
         private: DP-SGD (True) or the non-private comparison mode.
@@ -55,7 +62,7 @@ class TrainingOptions:
     rounds: Rounds = 10
     model: Model = "lr"
     epsilon: Epsilon = 1.0
-    delta: Delta = 1e-5
+    delta: Delta = None
     strategy: Strategy = "fedavg"
     proximal_mu: ProximalMu = 0.0
     private: Private = True

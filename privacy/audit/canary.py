@@ -149,7 +149,7 @@ def _audit(
     half = guesses // 2
     guessed_out, guessed_in = order[:half], order[-half:]
     correct = int(included[guessed_in].sum() + (~included[guessed_out]).sum())
-    claimed = accountant.epsilon(run.delta, run.accountant)
+    claimed = accountant.epsilon(schedule.delta, run.accountant)
     return CanaryAudit(
         claimed_epsilon=claimed,
         lower_bound=epsilon_lower_bound(2 * half, correct, beta),
