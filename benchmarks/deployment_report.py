@@ -132,13 +132,14 @@ def render_markdown(result: dict[str, Any]) -> str:
         f"{start['after_last_round_to_exit_seconds']:.1f} s. Simulation, outside rounds: "
         "input checks, Ray start and stop, initial consortium test, run directory.",
         "",
-        "Where a deployed round's time goes: a round is two exchanges (train, then "
-        "evaluate), and every message runs in a task process of its own, forked from the "
-        "party's warm forkserver (fedscore's executor: torch, Opacus and fedscore imported "
-        f"once; {int(clientapp['started'])} started for {rounds} rounds × 2 messages × 3 "
-        f"parties and the ServerApp; {clientapp_text}), which checks the app, then loads "
-        "and de-identifies the party's table again. The waits on the path, Flower 1.42's "
-        "→ fedscore's: "
+        "Where a deployed round's time goes: a round is one exchange (each training "
+        "request also carries the previous round's model to evaluate; the last model is "
+        "evaluated in one more exchange), and every message runs in a task process of its "
+        "own, forked from the party's warm forkserver (fedscore's executor: torch, Opacus "
+        f"and fedscore imported once; {int(clientapp['started'])} started for {rounds} "
+        f"rounds × 3 parties, the final evaluation and the ServerApp; {clientapp_text}), "
+        "which checks the app, then reads the party's de-identified, encoded table from "
+        "its cache. The waits on the path, Flower 1.42's → fedscore's: "
         + " / ".join(
             f"{poll[key]['flower']:g} → {poll[key]['fedscore']:g} s ({label})"
             for key, label in (
@@ -166,6 +167,10 @@ def render_markdown(result: dict[str, Any]) -> str:
         "certificate chain, unless the session is resumed); a party opened "
         f"{_span(b['run_total']['connections'] for b in dep['bytes'].values())} during the "
         "run.",
+        "",
+        "## Time per round, broken down",
+        "",
+        breakdown_markdown(dep),
         "",
         "## Secure aggregation (SecAgg+)",
         "",
@@ -261,3 +266,45 @@ def secagg_markdown(result: dict[str, Any]) -> str:
         "run. The three protocol-only steps need no model and no data, so they mostly cost "
         "the exchanges' waits. Target: a SecAgg+ round under 2× a plain round."
     )
+
+
+def breakdown_markdown(deployment: dict[str, Any]) -> str:
+    """A steady round's wall time: the task processes' phases and the waiting between."""
+    runs = {"SecAgg+ off": deployment, "SecAgg+ on": deployment["secure_aggregation"]}
+    labels = {
+        "launch_seconds": "process start (fork from the warm executor; imports done once)",
+        "pull_seconds": "pull the message from the SuperNode",
+        "app_check_seconds": "check the app release (FAB sha256)",
+        "handler_seconds": "ClientApp: data from the cache, evaluation, training, commit",
+        "push_seconds": "push the reply",
+        "waiting_seconds": "waiting: polls, SuperLink, transport, aggregation",
+    }
+    rows = [
+        "| per steady round (s, median message per exchange) | " + " | ".join(runs) + " |",
+        "|:---|" + "---:|" * len(runs),
+    ]
+    for key, label in labels.items():
+        cells = [
+            f"{run.get('round_breakdown', {}).get(key, float('nan')):.3f}" for run in runs.values()
+        ]
+        rows.append(f"| {label} | " + " | ".join(cells) + " |")
+    rows.append(
+        "| round (median of rounds 2–N) | "
+        + " | ".join(f"{run['steady_round_median_seconds']:.3f}" for run in runs.values())
+        + " |"
+    )
+    messages = {
+        name: ", ".join(
+            f"{count['messages']} {kind}" for kind, count in run.get("task_phases", {}).items()
+        )
+        for name, run in runs.items()
+    }
+    note = (
+        "From the task runners' lines in the parties' logs (one per message: launch, pull, "
+        "app check, handler, push). The parties answer an exchange in parallel, so an "
+        "exchange costs about one message (the median); SecAgg+ rounds are 4 training "
+        "messages per party. Messages answered: "
+        + "; ".join(f"{name}: {text}" for name, text in messages.items())
+        + "."
+    )
+    return "\n".join(rows) + "\n\n" + note

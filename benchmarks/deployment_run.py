@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import trust_overhead
+from deployment_phases import round_breakdown, task_phases
 from deployment_traffic import MeasuredRun, difference, read_rounds, run_result
 from support.consortium import Consortium, prepare_consortium
 from support.federation import FederatedRun
@@ -30,6 +31,9 @@ from fedscore.core.runconfig import RunConfig
 
 START_TIMEOUT_S = 180.0
 PLAIN, SECAGG = "plain", "secagg"
+#: Training messages a party answers per SecAgg+ round: setup, share keys, collect masked
+#: vectors (it trains), unmask.
+SECAGG_EXCHANGES = 4
 
 
 def owner_run(
@@ -191,6 +195,17 @@ def deployment_measurement(
         label: run_result(consortium, measured, idle, idle_elapsed, connect_bytes, number)
         for number, (label, measured) in enumerate(runs.items(), start=1)
     }
+    logs = [work / f"{party}.log" for party in consortium.nodes]
+    for label, measured in runs.items():
+        result = results[label][0]
+        result["task_phases"] = task_phases(
+            logs, measured.observed["started_at"], measured.observed["ended_at"]
+        )
+        result["round_breakdown"] = round_breakdown(
+            result["task_phases"],
+            result["steady_round_median_seconds"],
+            SECAGG_EXCHANGES if label == SECAGG else 1,
+        )
     plain, plain_observed = results[PLAIN][0], runs[PLAIN].observed
     round_seen, first_round_start = plain_observed["round_seen"], plain["first_round_start"]
     run_window = plain_observed["ended"]

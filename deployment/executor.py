@@ -66,6 +66,7 @@ class ExecutorSettings:
             config=self.config.resolve(),
             root_certificates=self.root_certificates.resolve() if self.root_certificates else None,
             parent_pid=os.getpid(),
+            launched_at=time.monotonic(),
         )
 
 

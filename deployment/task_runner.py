@@ -14,6 +14,11 @@ verified release hash handed to it.
 
 The coordinator's runner also checks the run request before the ServerApp starts:
 signed by a model owner the coordinator lists, naming exactly this release.
+
+Each message a node answers leaves one line in the party's log with where its time went
+("launch" from the executor's fork to the runner's start, "pull", "app check",
+"handler" — the ClientApp, data and training included — and "push"): what
+`benchmarks/deployment.py` breaks a round down with.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +39,30 @@ if TYPE_CHECKING:
     from fedscore.deployment.superlink import ServerConfig
 
 
-def run_client_task(endpoint: runtime.RuntimeEndpoint, token: str, node_config: Path) -> int:
+class PhaseClock:
+    """Seconds spent in each phase of a task, in order (monotonic clock, system-wide).
+
+    Args:
+        started: when the first phase started (e.g. when the executor forked the task).
+    """
+
+    def __init__(self, started: float) -> None:
+        self.last = started
+        self.phases: list[tuple[str, float]] = []
+
+    def lap(self, phase: str) -> None:
+        """End `phase` now."""
+        now = time.monotonic()
+        self.phases.append((phase, now - self.last))
+        self.last = now
+
+    def summary(self) -> str:
+        return ", ".join(f"{phase} {seconds:.3f} s" for phase, seconds in self.phases)
+
+
+def run_client_task(
+    endpoint: runtime.RuntimeEndpoint, token: str, node_config: Path, clock: PhaseClock
+) -> int:
     """Handle one message at an institution's node; returns the process's exit status."""
     from fedscore.clients.node import VERIFIED_APP_KEY, NodeConfig
     from fedscore.core import protocol
@@ -45,9 +74,11 @@ def run_client_task(endpoint: runtime.RuntimeEndpoint, token: str, node_config: 
     try:
         node = NodeConfig.from_toml(node_config)
         task = runtime.pull_client_task(client)
+        clock.lap("pull")
         verdict = check_app(
             node.trust, task.fab.content, task.run.fab_hash, dict(task.context.run_config)
         )
+        clock.lap("app check")
         if not verdict.approved:
             reason = f"{node.party} refused app sha256:{verdict.sha256}: {verdict.problem}"
             _log(reason)
@@ -59,8 +90,12 @@ def run_client_task(endpoint: runtime.RuntimeEndpoint, token: str, node_config: 
         from fedscore.clients.app import app
 
         reply = app(message=task.message, context=task.context)
+        clock.lap("handler")
         runtime.push_client_reply(client, reply, task.context)
         runtime.push_task_output(client, task.context, runtime.COMPLETED, "")
+        clock.lap("push")
+        kind = task.message.metadata.message_type
+        _log(f"{node.party}: {kind} message of run {task.run.run_id}: {clock.summary()}")
         return 0
     except Exception as error:  # the process boundary: report, never leak a value
         reason = f"{_party(node_config)}: the task failed: {describe_failure(error)}"
@@ -168,6 +203,7 @@ class TaskSpec:
         config: the party's node.toml or the coordinator's server.toml.
         root_certificates: the CA file of the runtime API's certificate (None: plaintext).
         parent_pid: the executor's pid: the task stops if the executor dies.
+        launched_at: when the executor launched the task (`time.monotonic()`; None: now).
     """
 
     kind: str
@@ -176,10 +212,13 @@ class TaskSpec:
     config: Path
     root_certificates: Path | None = None
     parent_pid: int | None = None
+    launched_at: float | None = None
 
 
 def run_task(spec: TaskSpec) -> int:
     """Run the task `spec` names in this process; returns its exit status."""
+    clock = PhaseClock(time.monotonic() if spec.launched_at is None else spec.launched_at)
+    clock.lap("launch")
     if spec.parent_pid is not None:
         runtime.start_parent_process_monitor(spec.parent_pid)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -188,7 +227,7 @@ def run_task(spec: TaskSpec) -> int:
         spec.runtime_api_address, roots.read_bytes() if roots else None, insecure=roots is None
     )
     if spec.kind == "clientapp":
-        return run_client_task(endpoint, spec.token, spec.config)
+        return run_client_task(endpoint, spec.token, spec.config, clock)
     return run_server_task(endpoint, spec.token, spec.config)
 
 

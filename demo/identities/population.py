@@ -90,10 +90,10 @@ def add_identities(
     tables = dict(split.parties)
     tables["consortium_test"] = split.consortium_test
     identified = {
-        name: _identity_table(frame, stream_rng(seed, name), seed, name)
+        name: identity_table(frame, stream_rng(seed, name), seed, name)
         for name, frame in tables.items()
     }
-    _make_unique(identified, stream_rng(seed, "unique"))
+    make_unique(identified, stream_rng(seed, "unique"))
     parties = {name: identified[name] for name in split.parties}
     share_people(parties, stream_rng(seed, "sharing"))
     consents = {
@@ -108,9 +108,22 @@ def add_identities(
     )
 
 
-def _identity_table(
+def identity_table(
     frame: pd.DataFrame, rng: np.random.Generator, seed: int, name: str
 ) -> pd.DataFrame:
+    """`frame` with a synthetic identity per row (consistent with its SEX and AGE).
+
+    Args:
+        frame: customer rows: ``customer_id`` and the UCI columns.
+        rng: the random source of the numbers and places.
+        seed: the seed of the names.
+        name: the table's name (its own stream of names).
+
+    Returns:
+        ``customer_id``, the identity columns (`IDENTITY_COLUMNS`), then the UCI columns
+        (without the old consent flag). Numbers may collide across people: see
+        `make_unique`.
+    """
     n = len(frame)
     male = frame["SEX"].to_numpy() == 1
     age = frame["AGE"].to_numpy(dtype=int)
@@ -135,7 +148,7 @@ def _identity_table(
     return pd.concat([keys, identity, rest], axis=1)
 
 
-def _make_unique(tables: dict[str, pd.DataFrame], rng: np.random.Generator) -> None:
+def make_unique(tables: dict[str, pd.DataFrame], rng: np.random.Generator) -> None:
     """Redraw the rare colliding ID, mobile and card numbers of distinct people."""
     for column, redraw in _REDRAW.items():
         seen: set[str] = set()
