@@ -7,7 +7,7 @@ DEMO_OUT ?= demo-output
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install browser demo test test-fast check typecheck fuzz lint bench-quality bench-speed bench-deployment clean protos bench-scoring
+.PHONY: install browser demo test test-fast check typecheck fuzz lint bench-quality bench-speed bench-deployment bench-scale clean protos bench-scoring
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +83,9 @@ bench-speed: $(STAMP)
 
 bench-deployment: $(STAMP)
 	FLWR_TELEMETRY_ENABLED=0 $(BIN)/python benchmarks/deployment.py
+
+bench-scale: $(STAMP)
+	FLWR_TELEMETRY_ENABLED=0 $(BIN)/python benchmarks/scale.py
 
 # Generated gRPC code of protos/scoring.proto (committed; rerun after editing the .proto).
 PROTO_OUT := scoring/grpc_api/generated

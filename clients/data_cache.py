@@ -66,6 +66,13 @@ class PartyDataComputer(Protocol):
     ) -> PartyData: ...
 
 
+def encoded_party_data(
+    node: NodeConfig, schema: TaskSchema, as_of: date | None = None
+) -> PartyData:
+    """`load_party_data` without the de-identified rows (the cache stores encoded rows only)."""
+    return load_party_data(node, schema, as_of, keep_rows=False)
+
+
 def cache_key(node: NodeConfig, schema: TaskSchema, as_of: date) -> dict[str, str]:
     """Everything the de-identified, encoded table depends on, as recorded in an entry.
 
@@ -122,7 +129,7 @@ class PartyDataCache:
     """
 
     def __init__(
-        self, compute: PartyDataComputer = load_party_data, remember: bool = False
+        self, compute: PartyDataComputer = encoded_party_data, remember: bool = False
     ) -> None:
         self._compute = compute
         self._remember = remember

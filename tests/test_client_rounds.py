@@ -152,6 +152,38 @@ def test_evaluation_returns_only_aggregate_metrics(node, schema):
     assert not reply.array_records
 
 
+def test_a_training_request_scores_the_received_model_like_an_evaluation_request(node, schema):
+    """Federated evaluation folded into training: from round 2 on, the reply carries the
+    received (previous round's) model scored on the validation rows, the very figures an
+    evaluation request for that model returns; round 1's initial model is not scored."""
+    run = RunConfig(rounds=2, batch_size=256, delta=1e-4)
+    first = train_round(node, _arrays(schema, run), _request(schema, run, 1))
+    assert protocol.EVALUATION not in first.config_records
+    previous = protocol.TrainReply.from_record(first).update
+    assert previous is not None
+    second = protocol.TrainReply.from_record(train_round(node, previous, _request(schema, run, 2)))
+    separate = protocol.EvaluateReply.from_record(
+        evaluate_round(node, previous, _request(schema, run, 2))
+    )
+    assert second.evaluation == separate.evaluation
+    assert second.evaluation is not None and second.evaluation.scores is not None
+    assert second.evaluation.scores.auc > 0.6  # a trained model, not the initial one
+
+
+def test_a_refused_round_still_scores_the_received_model(tmp_path, party_table, schema, make_node):
+    node = NodeConfig.from_toml(make_node(tmp_path / "f", "f", party_table, max_epsilon=0.75))
+    run = RunConfig(rounds=2, batch_size=256, delta=1e-4, epsilon=1.0)
+    first = protocol.TrainReply.from_record(
+        train_round(node, _arrays(schema, run), _request(schema, run, 1))
+    )
+    assert first.update is not None
+    second = protocol.TrainReply.from_record(
+        train_round(node, first.update, _request(schema, run, 2))
+    )
+    assert second.party.status == protocol.Status.REFUSED and second.update is None
+    assert second.evaluation is not None and second.evaluation.num_examples > 0
+
+
 def test_a_new_data_version_draws_on_the_same_budget_until_the_operator_says_so(
     tmp_path, party_table, schema, make_node
 ):

@@ -18,6 +18,7 @@ import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 import tomli_w
 from deployment_consortium import OWNER, PARTIES, Consortium, fedscore_command, prepare
@@ -315,18 +316,25 @@ def test_three_institutions_train_over_tls_and_survive_a_coordinator_crash(
         "--runs-dir", str(runs_dir), "--test", str(consortium.test), "--no-secure-aggregation",
     )  # fmt: skip
     # Kill when every node has trained and committed round 2 but the server has not yet
-    # checkpointed it (it is still evaluating): the worst moment for double charging.
+    # checkpointed it: the worst moment for double charging. The ServerApp is frozen as
+    # soon as one node committed round 2 (it cannot have all replies yet), so that the
+    # other nodes finish the round while the coordinator cannot book it.
     deadline = time.monotonic() + 300
-    run_dir = None
+    run_dir, frozen = None, False
     while time.monotonic() < deadline and first.poll() is None:
         found = list(runs_dir.glob("*/checkpoint/state.json"))
-        if found and all(
-            2 in _trained_rounds(config, found[0].parent.parent.name)
+        trained = [
+            2 in _trained_rounds(config, found[0].parent.parent.name) if found else False
             for config in consortium.nodes.values()
-        ):
+        ]
+        if any(trained) and not frozen:
+            for serverapp in _serverapp_processes(consortium.processes[0]):
+                serverapp.send_signal(signal.SIGSTOP)
+            frozen = True
+        if all(trained):
             run_dir = found[0].parent.parent
             break
-        time.sleep(0.1)
+        time.sleep(0.02)
     assert run_dir is not None, log.read_text(errors="replace")[-3000:]
     stop_tree(consortium.processes[0], signal.SIGKILL)  # the whole coordinator dies
     stop_tree(first, signal.SIGKILL)
@@ -365,6 +373,19 @@ def test_three_institutions_train_over_tls_and_survive_a_coordinator_crash(
 
     listed = fedscore_cli("runs", "--server-config", str(consortium.server_config), cwd=root)
     assert listed.returncode == 0, listed.stderr[-2000:]
+
+
+def _serverapp_processes(coordinator: subprocess.Popen) -> list[psutil.Process]:
+    """The coordinator's ServerApp task processes: its executor's forkserver's children."""
+    found = []
+    for process in psutil.Process(coordinator.pid).children(recursive=True):
+        try:
+            parent = process.parent()
+            if parent is not None and "forkserver" in " ".join(parent.cmdline()):
+                found.append(process)
+        except psutil.NoSuchProcess:
+            continue
+    return found
 
 
 def _trained_rounds(node_config: Path, run_id: str) -> list[int]:

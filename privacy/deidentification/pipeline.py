@@ -90,9 +90,36 @@ def deidentify(
         as_of: The date consent is evaluated at (the round's date).
         consent_table: The institution's consent records; None uses the schema's consent column.
     """
-    rules = schema.deidentification
     pii_scan = scan_for_pii(raw, schema, table.source)
-    consent = _consent(table.frame, schema, as_of, consent_table)
+    consent = consent_decision(table.frame, schema, as_of, consent_table)
+    return deidentify_scanned(table, schema, key, input_sha256, as_of, consent, pii_scan)
+
+
+def deidentify_scanned(
+    table: ValidatedTable,
+    schema: TaskSchema,
+    key: KeyVersion,
+    input_sha256: str,
+    as_of: date,
+    consent: ConsentDecision,
+    pii_scan: dict[str, object],
+) -> DeidentifiedTable:
+    """Steps 2 to 5 of the pipeline, on a table whose raw form `scan_for_pii` cleared.
+
+    A node that loads a large table scans the raw text and decides consent first, and
+    lets the raw text and the consent records go before the rest (`deidentify` keeps
+    them alive throughout): two tables less in memory.
+
+    Args:
+        table: The validated table.
+        schema: Roles and de-identification rules.
+        key: The institution's current key for the task's purpose.
+        input_sha256: Hash of the input file, recorded in the report.
+        as_of: The date consent is evaluated at (the round's date).
+        consent: Which rows have valid consent (`consent_decision`).
+        pii_scan: What `scan_for_pii` found (nothing: it raises on a hit), for the report.
+    """
+    rules = schema.deidentification
     frame = _consented_rows(table, consent, schema.purpose, as_of)
     rows = {"read": len(table.frame), "with_consent": len(frame)}
 
@@ -230,9 +257,14 @@ def _kept_treatments(schema: TaskSchema, generalized: dict[str, str]) -> list[Co
     return treatments
 
 
-def _consent(
+def consent_decision(
     frame: pd.DataFrame, schema: TaskSchema, as_of: date, consent_table: ConsentTable | None
 ) -> ConsentDecision:
+    """Which rows of `frame` have valid consent for the task's purpose on `as_of`.
+
+    Raises:
+        DeidentificationRefused: no consent source (neither table nor column).
+    """
     if consent_table is not None:
         keys = frame[schema.customer_key.name].to_numpy(dtype=object)
         return consent_table.decide(keys, schema.purpose, as_of)
