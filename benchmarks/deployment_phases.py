@@ -31,7 +31,7 @@ def task_phases(logs: list[Path], started_at: datetime, ended_at: datetime) -> d
     """Median seconds per phase of the messages the parties answered in a time window.
 
     Args:
-        logs: the parties' `fedscore node start` logs.
+        logs: the parties' executor logs (`state/executor.log` of each node).
         started_at, ended_at: the run's window (UTC; the log stamps have whole seconds).
 
     Returns:
@@ -83,6 +83,9 @@ def round_breakdown(
     if train is None:
         return {}
     per_message = train["median_seconds"]
-    split = {f"{phase}_seconds": per_message[phase] * exchanges_per_round for phase in PHASES}
+    split = {
+        f"{phase.replace(' ', '_')}_seconds": per_message[phase] * exchanges_per_round
+        for phase in PHASES
+    }
     in_tasks = sum(split.values())
     return {**split, "waiting_seconds": max(0.0, round_seconds - in_tasks)}

@@ -195,7 +195,8 @@ def deployment_measurement(
         label: run_result(consortium, measured, idle, idle_elapsed, connect_bytes, number)
         for number, (label, measured) in enumerate(runs.items(), start=1)
     }
-    logs = [work / f"{party}.log" for party in consortium.nodes]
+    # Each node's executor (and the task processes it forks) logs to its state folder.
+    logs = [config.parent / "state" / "executor.log" for config in consortium.nodes.values()]
     for label, measured in runs.items():
         result = results[label][0]
         result["task_phases"] = task_phases(

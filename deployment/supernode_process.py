@@ -11,6 +11,9 @@ is Flower's. The Flower internals it patches come from
 and globals it replaces are still the ones in Flower's source, so an upgrade that changes
 them fails loudly.
 
+It also shortens the wait for a message's objects the SuperLink does not hold yet (1 s
+at first in Flower, see `fedscore.core.flower_compat.object_pulls`).
+
 An idle node then asks the coordinator for work about 3 times a second instead of once
 every 3 s: a few kilobytes per second over its one TLS connection.
 
@@ -62,8 +65,14 @@ def main() -> None:
     """Run `flower-supernode` with the arguments given to this module."""
     # Imported here: the constants above are read by processes that never start a node.
     from fedscore.core.flower_compat import supernode
+    from fedscore.core.flower_compat.object_pulls import shorten_pull_backoff
+    from fedscore.deployment.task_runner import (
+        OBJECT_PULL_BACKOFF_CAP_SECONDS,
+        OBJECT_PULL_BACKOFF_SECONDS,
+    )
 
     supernode.start_client_internal.time = ShorterWaits()  # type: ignore[attr-defined]
+    shorten_pull_backoff(OBJECT_PULL_BACKOFF_SECONDS, OBJECT_PULL_BACKOFF_CAP_SECONDS)
     # The interval the node announces, and the one its heartbeat sender keeps to.
     supernode.fleet_http_connection.HEARTBEAT_DEFAULT_INTERVAL = HEARTBEAT_SECONDS  # type: ignore[attr-defined]
     supernode.heartbeat.HEARTBEAT_DEFAULT_INTERVAL = HEARTBEAT_SECONDS  # type: ignore[attr-defined]

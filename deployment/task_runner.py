@@ -33,7 +33,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fedscore.core.errors import FedscoreError, describe_failure
+from fedscore.core.flower_compat.object_pulls import shorten_pull_backoff
 from fedscore.deployment import flower_runtime as runtime
+
+#: Seconds a task process first waits for an object of its message (or, at the
+#: coordinator, of a reply) that is not there yet, and the most it waits between tries.
+#: Flower's: 1 and 10 (`fedscore.core.flower_compat.object_pulls`).
+OBJECT_PULL_BACKOFF_SECONDS = 0.02
+OBJECT_PULL_BACKOFF_CAP_SECONDS = 0.5
 
 if TYPE_CHECKING:
     from fedscore.deployment.superlink import ServerConfig
@@ -219,6 +226,7 @@ def run_task(spec: TaskSpec) -> int:
     """Run the task `spec` names in this process; returns its exit status."""
     clock = PhaseClock(time.monotonic() if spec.launched_at is None else spec.launched_at)
     clock.lap("launch")
+    shorten_pull_backoff(OBJECT_PULL_BACKOFF_SECONDS, OBJECT_PULL_BACKOFF_CAP_SECONDS)
     if spec.parent_pid is not None:
         runtime.start_parent_process_monitor(spec.parent_pid)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

@@ -27,7 +27,14 @@ from flwr.proto import runtime_pb2
 
 from fedscore.clients import secure_aggregation as client_secagg
 from fedscore.core import flower_compat
-from fedscore.core.flower_compat import clientapp, fab, runtime, secure_aggregation, supernode
+from fedscore.core.flower_compat import (
+    clientapp,
+    fab,
+    object_pulls,
+    runtime,
+    secure_aggregation,
+    supernode,
+)
 from fedscore.deployment import supernode_process
 from fedscore.server import secure_aggregation as server_secagg
 
@@ -38,6 +45,7 @@ COMPAT_MODULES = {
     "runtime": runtime,
     "supernode": supernode,
     "fab": fab,
+    "object_pulls": object_pulls,
 }
 
 #: "module:Name.attribute" → the parameters fedscore passes (in Flower's order). Flower may
@@ -109,6 +117,8 @@ VALUES: dict[str, object] = {
     "runtime:TaskType.SERVER_APP": "flwr-serverapp",
     "runtime:SubStatus.COMPLETED": "completed",
     "runtime:SubStatus.FAILED": "failed",
+    "object_pulls:PULL_INITIAL_BACKOFF": 1,
+    "object_pulls:PULL_BACKOFF_CAP": 10,
 }
 
 #: "module:Name" → the dataclass fields fedscore reads or sets.
@@ -148,6 +158,7 @@ CHECKED_BY_TESTS = {
     "supernode": {
         "start_client_internal", "heartbeat", "fleet_http_connection", "HEARTBEAT_MIN_INTERVAL",
     },
+    "object_pulls": {"inflatable_utils", "shorten_pull_backoff"},
 }  # fmt: skip
 
 
@@ -441,3 +452,28 @@ def test_the_public_api_whitelisted_is_importable():
         assert isinstance(imported, ModuleType)
         missing = {name for name in names if not hasattr(imported, name)}
         assert not missing, f"{module} no longer exports {sorted(missing)}"
+
+
+def test_the_object_pull_backoff_fedscore_shortens_is_still_flowers_default():
+    """Both pulling functions still take the backoff as keyword-only defaults of Flower's
+    constants, `pull_and_inflate_object_from_tree` still hands it on to `pull_objects`,
+    and `shorten_pull_backoff` replaces exactly those defaults (restored afterwards)."""
+    forwarding = inspect.getsource(object_pulls.inflatable_utils.pull_and_inflate_object_from_tree)
+    assert "initial_backoff=initial_backoff" in forwarding
+    assert "backoff_cap=backoff_cap" in forwarding
+    saved = [dict(function.__kwdefaults__ or {}) for function in object_pulls.PULLING]
+    try:
+        for function in object_pulls.PULLING:
+            defaults = function.__kwdefaults__ or {}
+            assert defaults["initial_backoff"] == object_pulls.PULL_INITIAL_BACKOFF
+            assert defaults["backoff_cap"] == object_pulls.PULL_BACKOFF_CAP
+        object_pulls.shorten_pull_backoff(0.02, 0.5)
+        for function in object_pulls.PULLING:
+            defaults = function.__kwdefaults__ or {}
+            assert (defaults["initial_backoff"], defaults["backoff_cap"]) == (0.02, 0.5)
+            assert set(defaults) == set(
+                saved[0] if function is object_pulls.PULLING[0] else saved[1]
+            )
+    finally:
+        for function, defaults in zip(object_pulls.PULLING, saved, strict=True):
+            function.__kwdefaults__ = defaults
