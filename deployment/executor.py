@@ -9,7 +9,8 @@ never reads an app bundle.
 Every task still gets a process of its own (a crash or a kill ends one task, never the
 node, and nothing stays in memory from one task to the next), but not a cold one:
 processes are forked from a warm "forkserver" that imported fedscore, Flower, torch and
-Opacus once, when the executor started (the executor runs in Python's isolated mode,
+Opacus and trained one small model on random numbers (`task_warm_up`) once, when the
+executor started (the executor runs in Python's isolated mode,
 and so does its forkserver). Flower's own SuperExec starts a fresh interpreter per
 message instead, which spends about 4 CPU-seconds on imports every time.
 """
@@ -76,6 +77,7 @@ PRELOADED = {
         "fedscore.deployment.task_runner",
         "fedscore.clients.app",
         "fedscore.clients.rounds",
+        "fedscore.deployment.task_warm_up",  # last: runs one small DP-SGD round
     ],
     "serverapp": [
         "fedscore.deployment.task_runner",
