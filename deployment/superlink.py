@@ -46,6 +46,11 @@ __all__ = [
     "wait_for_port",
 ]
 
+#: Seconds between the coordinator executor's requests for a ServerApp task (a new run):
+#: a run starts at most this late, and the SuperLink serves 2 such requests a second
+#: instead of the 20 a node's executor makes for its messages.
+RUN_POLL_SECONDS = 0.5
+
 INSECURE_WARNING = (
     "WARNING: --insecure-dev: the SuperLink runs WITHOUT TLS and WITHOUT node "
     "authentication, and its control API (start runs, register nodes) is on the public "
@@ -104,6 +109,8 @@ def executor_command(config: ServerConfig) -> list[str]:
         str(config.source),
         "--work-dir",
         str(config.state_dir / "runner"),
+        "--poll-interval",
+        str(RUN_POLL_SECONDS),
     ]
     if not config.insecure_dev:
         command += ["--root-certificates", str(PkiLayout(config.pki).ca_cert)]

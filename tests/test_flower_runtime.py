@@ -19,11 +19,21 @@ from fedscore.deployment import flower_runtime, supernode_process
 
 def test_shorter_waits_shorten_only_those_two_sleeps(monkeypatch):
     slept: list[float] = []
+    now = [1000.0]
     monkeypatch.setattr(supernode_process.time, "sleep", slept.append)
+    monkeypatch.setattr(supernode_process.time, "monotonic", lambda: now[0])
     waits = supernode_process.ShorterWaits()
-    for seconds in (3, 0.5, 1.0):
+    for seconds in (3, 0.5, 3, 1.0):
         waits.sleep(seconds)
-    assert slept == [supernode_process.IDLE_POLL_SECONDS, supernode_process.REPLY_POLL_SECONDS, 1.0]
+    now[0] += supernode_process.BUSY_WINDOW_SECONDS + 0.1  # idle a while: back to the slow poll
+    waits.sleep(3)
+    assert slept == [
+        supernode_process.IDLE_POLL_SECONDS,  # no message handled yet
+        supernode_process.REPLY_POLL_SECONDS,  # waiting for an app's reply: busy
+        supernode_process.BUSY_IDLE_POLL_SECONDS,  # idle just after a message
+        1.0,  # any other sleep is Flower's
+        supernode_process.IDLE_POLL_SECONDS,
+    ]
     assert waits.monotonic is supernode_process.time.monotonic
 
 
