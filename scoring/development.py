@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 
 from fedscore.core.artifact import ScoringModel
-from fedscore.core.models import predict_proba
 from fedscore.core.tabular import file_sha256
 from fedscore.core.validation import label_column, load_validated
 from fedscore.scoring.config import ScoringConfig
@@ -55,7 +54,7 @@ class DevelopmentProfile:
         """Score the development file at `path` with `model` and keep its profile."""
         table = load_validated(path, scoring_schema(model.schema), model_columns_only=True)
         features = model.encoder.transform(table)
-        probability = predict_proba(model.model, features)
+        probability = model.probabilities(features)
         probability = np.clip(probability, 1e-12, 1 - 1e-12)
         logits = np.log(probability) - np.log1p(-probability)
         scores = np.asarray(

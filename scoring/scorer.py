@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import torch
 
 from fedscore.core.artifact import ScoringModel
 from fedscore.core.errors import TableProblem, TableValidationError
@@ -105,7 +104,7 @@ class Scorer:
         self.encoder = model.encoder
         self.attribution = build_attribution(
             config.reasons.method,
-            model.model,
+            model,
             np.asarray(profile.baseline),
             config.reasons.integrated_gradient_steps,
         )
@@ -178,13 +177,7 @@ class Scorer:
 
     def score_features(self, features: np.ndarray) -> ScoredBatch:
         """Score an encoded feature matrix (rows × encoded columns)."""
-        with torch.no_grad():
-            logits = (
-                self.model.model(torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)))
-                .squeeze(-1)
-                .double()
-                .numpy()
-            )
+        logits = self.model.logits(features)
         probability = 1.0 / (1.0 + np.exp(-logits))
         score = np.asarray(self.scorecard.points_from_logit(logits), dtype=np.float64)
         top = self.config.reasons.top

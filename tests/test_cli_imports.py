@@ -27,9 +27,9 @@ print(sorted(m for m in sys.modules if m.split(".")[0] in heavy))
 """
 
 
-def loaded_after(*args: str) -> list[str]:
-    """The heavy modules loaded by importing the CLI and running it with `args`."""
-    probe = PROBE.format(heavy=HEAVY)
+def loaded_after(*args: str, heavy: tuple[str, ...] = HEAVY) -> list[str]:
+    """The `heavy` modules loaded by importing the CLI and running it with `args`."""
+    probe = PROBE.format(heavy=heavy)
     result = subprocess.run(
         [sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=60
     )

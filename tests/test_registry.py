@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pytest
 
+from fedscore.core.artifact import ScoringModel
 from fedscore.core.errors import ConfigError
 from fedscore.core.models import ModelSpec, available_models, build_model, register_model
 from fedscore.core.registry import Registry, origin_of
@@ -131,7 +132,7 @@ def test_attributions_refuse_duplicates_and_auto_and_list_names():
     model = build_model(ModelSpec("lr", n_features=2))
     expected = "choose one of ['auto', 'exact_linear', 'integrated_gradients']"
     with pytest.raises(ConfigError, match=re.escape(expected)):
-        build_attribution("shap", model, np.zeros(2))
+        build_attribution("shap", ScoringModel.of_module(model, None, RunConfig()), np.zeros(2))  # type: ignore[arg-type]
 
 
 def test_detectors_refuse_duplicates_and_list_names():

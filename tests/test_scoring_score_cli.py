@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_cli_imports import loaded_after
 
 from fedscore.core.tabular import write_table
 from fedscore.scoring import ModelRegistry
@@ -130,3 +131,14 @@ def test_identifiers_are_kept_when_asked_for_explicitly(registry, book, tmp_path
     books.score_file(tmp_path / "book.parquet", tmp_path / "scored.parquet")
     scored = pd.read_parquet(tmp_path / "scored.parquet")
     assert list(scored["mobile"]) == list(scored["contact"]) == list(book["mobile"])
+
+
+def test_scoring_a_book_with_an_lr_imports_no_training_library(registry, book, tmp_path):
+    """An LR scores with NumPy: `fedscore score` loads neither torch nor Opacus,
+    scikit-learn, matplotlib or Flower (it starts in well under a second)."""
+    write_table(book, tmp_path / "book.csv")
+    args = ["score", "--registry", str(registry.root), "--input", str(tmp_path / "book.csv")]
+    args += ["--output", str(tmp_path / "scored.parquet")]
+    heavy = ("torch", "opacus", "sklearn", "matplotlib", "flwr")
+    assert loaded_after(*args, heavy=heavy) == []
+    assert len(pd.read_parquet(tmp_path / "scored.parquet")) == len(book)

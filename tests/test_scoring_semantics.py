@@ -157,7 +157,7 @@ def _scorer(schema, market, tmp_path, model_name: str) -> tuple[Scorer, ScoringM
     with torch.no_grad():
         for parameter in torch_model.parameters():
             parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.5)
-    model = ScoringModel(torch_model, schema, RunConfig(model=model_name, hidden=(16, 8)))
+    model = ScoringModel.of_module(torch_model, schema, RunConfig(model=model_name, hidden=(16, 8)))
     development = tmp_path / "development.csv"
     write_table(market.consortium_test.head(1000), development)
     config = load_scoring_config()

@@ -5,15 +5,21 @@ baseline + α (x − baseline), α at the midpoints of `steps` equal intervals o
 (the midpoint Riemann sum). The contributions of a row sum to
 logit(x) − logit(baseline) up to the integration error, which shrinks with `steps`.
 The baseline is the same reference customer as for the exact linear contributions.
+torch is imported when a model is explained this way, not when the method registers.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
-from torch import nn
 
 from fedscore.scoring.reasons.registry import register_attribution
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from fedscore.core.artifact import ScoringModel
 
 
 class IntegratedGradients:
@@ -26,11 +32,15 @@ class IntegratedGradients:
     """
 
     def __init__(self, model: nn.Module, baseline: np.ndarray, steps: int) -> None:
+        import torch
+
         self.model = model
         self.baseline = torch.as_tensor(np.asarray(baseline, dtype=np.float32))
         self.alphas = (torch.arange(steps, dtype=torch.float32) + 0.5) / steps
 
     def __call__(self, features: np.ndarray) -> np.ndarray:
+        import torch
+
         x = torch.as_tensor(np.asarray(features, dtype=np.float32))
         delta = x - self.baseline
         # (steps, rows, columns): every point of every row's path in one batch.
@@ -46,6 +56,8 @@ class IntegratedGradients:
 
 
 @register_attribution("integrated_gradients")
-def integrated_gradients(model: nn.Module, baseline: np.ndarray, steps: int) -> IntegratedGradients:
+def integrated_gradients(
+    model: ScoringModel, baseline: np.ndarray, steps: int
+) -> IntegratedGradients:
     """Integrated gradients against `baseline` with `steps` Riemann steps."""
-    return IntegratedGradients(model, baseline, steps)
+    return IntegratedGradients(model.model, baseline, steps)

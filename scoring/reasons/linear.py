@@ -6,11 +6,15 @@ no approximation: each encoded column's term is its exact share.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from torch import nn
 
 from fedscore.core.errors import ConfigError
 from fedscore.scoring.reasons.registry import register_attribution
+
+if TYPE_CHECKING:
+    from fedscore.core.artifact import ScoringModel
 
 
 class LinearContributions:
@@ -40,17 +44,10 @@ class LinearContributions:
         return contributions
 
 
-def single_linear_layer(model: nn.Module) -> nn.Linear | None:
-    """The model's only layer if it is one linear layer (LR), else None."""
-    layers = [m for m in model.modules() if not isinstance(m, nn.Sequential)]
-    return layers[0] if len(layers) == 1 and isinstance(layers[0], nn.Linear) else None
-
-
 @register_attribution("exact_linear")
-def exact_linear(model: nn.Module, baseline: np.ndarray, steps: int) -> LinearContributions:
+def exact_linear(model: ScoringModel, baseline: np.ndarray, steps: int) -> LinearContributions:
     """The exact contributions of a model that is a single linear layer."""
-    layer = single_linear_layer(model)
-    if layer is None:
+    linear = model.linear
+    if linear is None:
         raise ConfigError("exact_linear reason codes need a linear model (lr)")
-    weights = layer.weight.detach().double().numpy().reshape(-1)
-    return LinearContributions(weights, baseline)
+    return LinearContributions(linear[0], baseline)

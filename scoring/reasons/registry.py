@@ -9,12 +9,14 @@ up to the integration error for integrated gradients).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-from torch import nn
 
 from fedscore.core.registry import Registry
+
+if TYPE_CHECKING:
+    from fedscore.core.artifact import ScoringModel
 
 
 class Attribution(Protocol):
@@ -35,7 +37,7 @@ class Attribution(Protocol):
 
 
 #: Builds a method for a model and a baseline (encoded vector); `steps` for path methods.
-AttributionFactory = Callable[[nn.Module, np.ndarray, int], Attribution]
+AttributionFactory = Callable[["ScoringModel", np.ndarray, int], Attribution]
 
 #: The attribution methods by name; "auto" is resolved by `build_attribution`, never registered.
 ATTRIBUTIONS: Registry[AttributionFactory] = Registry("reason-code method", reserved=["auto"])
@@ -59,14 +61,14 @@ def available_attributions() -> list[str]:
 
 
 def build_attribution(
-    name: str, model: nn.Module, baseline: np.ndarray, steps: int = 32
+    name: str, model: ScoringModel, baseline: np.ndarray, steps: int = 32
 ) -> Attribution:
     """The attribution `name` for `model` against `baseline`.
 
     Args:
         name: a registered method, or "auto": exact_linear for a model that is one
             linear layer, integrated_gradients otherwise.
-        model: the torch model (one logit per row).
+        model: the model (one logit per row).
         baseline: the reference customer in the encoded space.
         steps: integration steps of path methods.
 
@@ -74,9 +76,6 @@ def build_attribution(
         ConfigError: no method has that name.
     """
     if name == "auto":
-        from fedscore.scoring.reasons.linear import single_linear_layer
-
-        linear = single_linear_layer(model) is not None
-        name = "exact_linear" if linear else "integrated_gradients"
+        name = "exact_linear" if model.linear is not None else "integrated_gradients"
     factory = ATTRIBUTIONS.get(name)
     return factory(model, np.asarray(baseline, dtype=np.float64), steps)
