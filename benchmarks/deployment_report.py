@@ -117,7 +117,8 @@ def render_markdown(result: dict[str, Any]) -> str:
         "`fedscore server start` (SuperLink, TLS, SuperNode authentication), three "
         "`fedscore node start` and `fedscore run`, all on 127.0.0.1, each SuperNode "
         "through its own byte-counting TCP proxy. Round time is the ServerApp's wall time "
-        "per round (train, aggregate, federated evaluation, consortium test) from "
+        "per round (training, with the previous round's federated evaluation folded in; "
+        "aggregation; the consortium test; the last round also its model's evaluation) from "
         "metrics.json; start-up is outside it.",
         "",
         "## Round time",

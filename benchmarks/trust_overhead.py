@@ -33,9 +33,9 @@ from fedscore.core.run_request import RUN_REQUEST_KEY, SignedRunRequest
 from fedscore.core.schema import load_schema
 from fedscore.deployment.app_approval import check_app
 
-#: Messages a node handles per round: train and evaluate; under SecAgg+ the training
-#: request comes in four stages.
-MESSAGES_PER_ROUND = {"plain": 2, "secagg": 5}
+#: Messages a node handles per round: one training request (it also evaluates the
+#: previous round's model); under SecAgg+ the training request comes in four stages.
+MESSAGES_PER_ROUND = {"plain": 1, "secagg": 4}
 TARGET_SECONDS_PER_ROUND = 0.5
 _FORWARDED = re.compile(r"^(\S+ \S+) \S+ \S+: forwarded ")
 
