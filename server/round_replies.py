@@ -8,6 +8,7 @@ party that did not answer at all as failed with "no reply".
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypeVar
 
 from flwr.app import Message
 
@@ -15,6 +16,8 @@ from fedscore.core.errors import printable_reason
 from fedscore.core.protocol import EvaluateReply, ProtocolError, Status, TrainReply, error_status
 from fedscore.server.history import PartyOutcome, RoundHistory
 from fedscore.server.party_names import PartyNames
+
+ReplyT = TypeVar("ReplyT", EvaluateReply, TrainReply)
 
 
 def outcome_of(reply: Message, party: str) -> PartyOutcome:
@@ -99,13 +102,8 @@ def collect_evaluation(
     evaluated: list[Message] = []
     for reply in replies:
         party = names.learn(reply)
-        if reply.has_error():
-            continue
-        try:
-            answer = EvaluateReply.from_record(reply.content)
-        except ProtocolError:
-            continue
-        if answer.party.status != Status.EVALUATED:
+        answer = _typed(reply, EvaluateReply)
+        if answer is None or answer.party.status != Status.EVALUATED:
             continue
         record.federated_eval[party] = answer.evaluation.figures()
         evaluated.append(reply)
@@ -127,11 +125,16 @@ def collect_folded_evaluation(
         previous: the record of the round whose model the nodes received.
     """
     for reply in replies:
-        if reply.has_error():
-            continue
-        try:
-            answer = TrainReply.from_record(reply.content)
-        except ProtocolError:
-            continue
-        if answer.evaluation is not None and answer.evaluation.scores is not None:
+        answer = _typed(reply, TrainReply)
+        if answer is not None and answer.evaluation is not None and answer.evaluation.scores:
             previous.federated_eval[names.learn(reply)] = answer.evaluation.figures()
+
+
+def _typed(reply: Message, kind: type[ReplyT]) -> ReplyT | None:
+    """The typed reply `reply` holds; None for an error or a reply not of fedscore's shape."""
+    if reply.has_error():
+        return None
+    try:
+        return kind.from_record(reply.content)
+    except ProtocolError:
+        return None
