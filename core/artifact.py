@@ -69,7 +69,7 @@ class ScoringModel:
         biases = [a for a in self.weights.values() if a.ndim == 1 and a.shape == (1,)]
         if len(matrices) != 1 or len(biases) != 1:
             return None
-        return matrices[0].reshape(-1), float(biases[0][0])
+        return matrices[0].reshape(-1).astype(np.float64), float(biases[0][0])
 
     @functools.cached_property
     def model(self) -> nn.Module:
@@ -85,15 +85,19 @@ class ScoringModel:
         return module
 
     def logits(self, features: np.ndarray) -> np.ndarray:
-        """Log-odds of default per row of an encoded feature matrix (float64)."""
-        rows = np.ascontiguousarray(features, dtype=np.float32)
+        """Log-odds of default per row of an encoded feature matrix (float64).
+
+        An LR's are computed in float64 with NumPy; other models run their torch module in
+        float32, as they were trained.
+        """
         linear = self.linear
         if linear is not None:
             coefficients, intercept = linear
-            logits: np.ndarray = rows @ coefficients.astype(np.float32) + np.float32(intercept)
-            return logits.astype(np.float64)
+            logits: np.ndarray = np.asarray(features, dtype=np.float64) @ coefficients + intercept
+            return logits
         import torch
 
+        rows = np.ascontiguousarray(features, dtype=np.float32)
         with torch.no_grad():
             result: np.ndarray = self.model(torch.from_numpy(rows)).squeeze(-1).double().numpy()
         return result

@@ -63,7 +63,9 @@ def test_three_parties_two_rounds_write_every_artifact(tmp_path, trained_consort
     probabilities = model.predict_proba(table)
     labels = table["default.payment.next.month"].astype(int).to_numpy()
     metrics = score_metrics(labels, probabilities)
-    assert metrics.auc == pytest.approx(summary["consortium_test"]["auc"], abs=1e-9)
+    # The run scored in float32 with torch, the loaded LR scores with NumPy in float64: a
+    # few near-tied customers may swap places, nothing more.
+    assert metrics.auc == pytest.approx(summary["consortium_test"]["auc"], abs=1e-5)
     assert summary["consortium_test"]["auc"] > 0.65
     assert np.all((probabilities > 0) & (probabilities < 1))
 
