@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
+import numpy as np
 import pytest
 from flwr.app import ArrayRecord, ConfigRecord
 
@@ -273,3 +275,28 @@ def test_a_state_file_from_before_attempts_is_migrated(tmp_path):
     store = NodeJournal(path)
     (record,) = store.rounds(AccountantKey("bank", "t", "v1"))
     assert record.attempt == 1 and record.steps == 6 and record.epsilon_rdp == 0.5
+
+
+def test_validation_rows_of_one_class_leave_the_evaluation_unscored_and_training_goes_on(
+    node, schema, monkeypatch
+):
+    """A small party's validation hold-out may hold no defaulter: the folded evaluation
+    then has no scores, and the round trains as it would without it."""
+    from fedscore.clients import data_cache
+
+    real = data_cache.load_cached_party_data
+
+    def one_class_validation(node_config, task, *args):
+        data = real(node_config, task, *args)
+        return dataclasses.replace(data, valid_y=np.zeros_like(data.valid_y))
+
+    run = RunConfig(rounds=2, batch_size=256, delta=1e-4)
+    first = protocol.TrainReply.from_record(
+        train_round(node, _arrays(schema, run), _request(schema, run, 1), one_class_validation)
+    )
+    assert first.update is not None
+    reply = train_round(node, first.update, _request(schema, run, 2), one_class_validation)
+    second = protocol.TrainReply.from_record(reply)
+    assert second.party.status == protocol.Status.TRAINED and second.update is not None
+    assert second.evaluation is not None and second.evaluation.scores is None
+    assert second.evaluation.num_examples > 0

@@ -105,9 +105,12 @@ def test_model_requests_and_the_readiness_query_round_trip(request: RoundRequest
     assert ReadinessQuery.from_record(ReadinessQuery(request).to_record()).request == request
 
 
+unit = st.floats(0.0, 1.0) | st.just(math.nan)
+
+
 @st.composite
 def evaluations(draw: st.DrawFn) -> Evaluation:
-    scores = draw(st.none() | st.tuples(finite, finite, finite, finite))
+    scores = draw(st.none() | st.tuples(unit, unit, unit, st.floats(0.0, 1e6)))
     return Evaluation(draw(st.integers(0, 10**6)), None if scores is None else Scores(*scores))
 
 
@@ -273,3 +276,21 @@ def test_a_config_record_keeps_unknown_run_settings_as_extra() -> None:
     config = RoundRequest(RunConfig(), "run-a", 1, "0" * 64, "task").to_record()
     config["newer-setting"] = 1
     assert isinstance(RoundRequest.from_record(ConfigRecord(dict(config))).run, RunConfig)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("auc", 1e300), ("auc", -0.1), ("ks", 1.5), ("brier", math.inf), ("log-loss", -1.0),
+     ("log-loss", math.inf), ("num-examples", -3), ("num-examples", 2.5)],
+)  # fmt: skip
+def test_figures_no_honest_node_computes_are_refused(key, value):
+    """A hostile node's evaluation figures would go into the run's history, plots and report:
+    out of range, they make the reply malformed (the server books nothing of it)."""
+    reply = TrainReply(
+        PartyReport("bank", Status.TRAINED),
+        TrainMetrics(10, 3.0),
+        evaluation=Evaluation(5, Scores(0.7, 0.3, 0.2, 0.5)),
+    ).to_record()
+    reply.config_records["evaluation"][key] = value
+    with pytest.raises(MalformedMessage, match=f"'{key}' must be"):
+        TrainReply.from_record(reply)

@@ -32,7 +32,13 @@ from fedscore.core.schema import load_schema
 
 
 def scored(model: ArrayRecord, run: RunConfig, data: PartyData) -> Evaluation:
-    """The global model `model` scored on the party's validation rows."""
+    """The global model `model` scored on the party's validation rows.
+
+    Rows of a single class (or none) cannot be scored: the evaluation then carries their
+    count and no scores, and a training round that folds it in still trains.
+    """
+    if len(set(data.valid_y.tolist())) < 2:
+        return Evaluation(len(data.valid_y))
     metrics = score_metrics(
         data.valid_y, predict_proba(model_from(model, run, data.valid_x.shape[1]), data.valid_x)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -9,6 +10,7 @@ from typing import Any, ClassVar
 from flwr.app import ConfigRecord, MetricRecord, MetricRecordValues, RecordDict
 
 from fedscore.core.protocol import fields
+from fedscore.core.protocol.errors import MalformedMessage
 from fedscore.core.protocol.outcome import NodeReply, PartyReport, party_of
 from fedscore.core.protocol.records import AUC, BRIER, KS, LOG_LOSS, METRICS, NUM_EXAMPLES, PARTY
 from fedscore.core.protocol.request import ModelRequest
@@ -73,18 +75,34 @@ class Evaluation:
     def from_record(cls, metrics: Mapping[str, Any], kind: str) -> Evaluation:
         """The figures a record holds; scores only where the node sent them.
 
+        A node's figures go into the run's history, its plots and its report, so figures no
+        honest node can compute are refused: AUC, KS and Brier outside [0, 1], a negative or
+        infinite log loss, a negative row count (NaN is allowed: a figure not computed).
+
         Raises:
-            MalformedMessage: a key or a score is missing or of the wrong type.
+            MalformedMessage: a key or a score is missing, of the wrong type or out of range.
         """
         scores = None
         if AUC in metrics:
             scores = Scores(
-                auc=fields.number(metrics, AUC, kind),
-                ks=fields.number(metrics, KS, kind),
-                brier=fields.number(metrics, BRIER, kind),
-                log_loss=fields.number(metrics, LOG_LOSS, kind),
+                auc=_within(metrics, AUC, kind, 1.0),
+                ks=_within(metrics, KS, kind, 1.0),
+                brier=_within(metrics, BRIER, kind, 1.0),
+                log_loss=_within(metrics, LOG_LOSS, kind, math.inf),
             )
-        return cls(int(fields.figure(metrics, NUM_EXAMPLES, kind)), scores)
+        rows = fields.figure(metrics, NUM_EXAMPLES, kind)
+        if not 0 <= rows < math.inf or rows != int(rows):
+            raise MalformedMessage(kind, NUM_EXAMPLES, "must be a row count")
+        return cls(int(rows), scores)
+
+
+def _within(metrics: Mapping[str, Any], key: str, kind: str, most: float) -> float:
+    """A score in [0, most) (or [0, 1] for most = 1), or NaN."""
+    value = fields.number(metrics, key, kind)
+    if math.isnan(value) or (0.0 <= value <= most and math.isfinite(value)):
+        return value
+    bound = "[0, 1]" if most == 1.0 else "finite and not negative"
+    raise MalformedMessage(kind, key, f"must be {bound}")
 
 
 @dataclass(frozen=True)
