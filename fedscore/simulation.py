@@ -20,20 +20,46 @@ from fedscore.clients.app import build_client_app
 from fedscore.clients.federation import FederationManifest, ManifestResolver
 from fedscore.clients.node import NodeConfig
 from fedscore.clients.staged_data_cache import StagedPartyDataCache
-from fedscore.core.errors import FedscoreError
+from fedscore.core.errors import ConfigError, FedscoreError
 from fedscore.core.schema import load_schema
 from fedscore.core.validation import load_validated
 from fedscore.server.app import build_server_app
 from fedscore.server.settings import ServerSettings, round_config
 from fedscore.server.strategy import build_strategy
 
+#: How many simulated nodes may handle a message at once (Ray workers), when set; the
+#: default is one per CPU. Each worker imports torch and Opacus once (about 4 CPU-s), so
+#: small tables train faster with one, and a machine already busy (a test run, another
+#: job) is spared the extra processes.
+SIMULATION_WORKERS_VARIABLE = "FEDSCORE_SIMULATION_WORKERS"
+
+
+def simulation_workers() -> int:
+    """The Ray workers a simulation starts: `FEDSCORE_SIMULATION_WORKERS`, else one per CPU.
+
+    Raises:
+        ConfigError: the variable is set to anything but a positive whole number.
+    """
+    text = os.environ.get(SIMULATION_WORKERS_VARIABLE, "").strip()
+    if not text:
+        return os.cpu_count() or 1
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(
+            f"{SIMULATION_WORKERS_VARIABLE}={text!r}: give a whole number of workers, 1 or more"
+        )
+    return int(text)
+
 
 def simulation_backend(cpus: int | None = None) -> dict[str, dict[str, ConfigRecordValues]]:
-    """Ray settings: one CPU per simulated node, as many nodes at once as there are CPUs."""
+    """Ray settings: one CPU per simulated node, `cpus` nodes at once.
+
+    Args:
+        cpus: how many simulated nodes run at once (None: `simulation_workers()`).
+    """
     return {
         "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
         "init_args": {
-            "num_cpus": cpus or os.cpu_count() or 1,
+            "num_cpus": cpus or simulation_workers(),
             "include_dashboard": False,
             "logging_level": logging.ERROR,
             "log_to_driver": False,
@@ -104,6 +130,7 @@ def run_simulated_training(
     Returns the run directory; raises `FedscoreError` if an input is invalid (before
     anything is written) or the run did not finish.
     """
+    backend = simulation_backend()  # a bad worker count is refused before any work
     settings = check_inputs(settings, manifest)
     flwr_logger = logging.getLogger("flwr")
     previous_level = flwr_logger.level
@@ -120,7 +147,7 @@ def run_simulated_training(
                 server_app=build_server_app(settings),
                 client_app=build_client_app(ManifestResolver(manifest)),
                 num_supernodes=len(manifest.node_configs),
-                backend_config=simulation_backend(),
+                backend_config=backend,
                 verbose_logging=verbose,
             )
     finally:
