@@ -7,7 +7,7 @@ DEMO_OUT ?= demo-output
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install browser demo test test-fast check typecheck fuzz lint bench-quality bench-speed bench-deployment bench-scale clean protos bench-scoring
+.PHONY: install browser demo test test-fast check typecheck fuzz lint bench-quality bench-speed bench-deployment bench-scale clean protos bench-scoring bench-vertical
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -88,13 +88,22 @@ bench-deployment: $(STAMP)
 bench-scale: $(STAMP)
 	FLWR_TELEMETRY_ENABLED=0 $(BIN)/python benchmarks/scale.py
 
-# Generated gRPC code of protos/scoring.proto (committed; rerun after editing the .proto).
+# Generated gRPC code of protos/*.proto (committed; rerun after editing a .proto).
 PROTO_OUT := scoring/grpc_api/generated
+VERTICAL_PROTO_OUT := vertical/scoring/generated
 protos: $(STAMP)
 	$(BIN)/python -m grpc_tools.protoc -I protos --python_out=$(PROTO_OUT) --pyi_out=$(PROTO_OUT) \
 		--grpc_python_out=$(PROTO_OUT) protos/scoring.proto
 	sed -i 's/^import scoring_pb2 as/from fedscore.scoring.grpc_api.generated import scoring_pb2 as/' \
 		$(PROTO_OUT)/scoring_pb2_grpc.py
+	$(BIN)/python -m grpc_tools.protoc -I protos --python_out=$(VERTICAL_PROTO_OUT) \
+		--pyi_out=$(VERTICAL_PROTO_OUT) --grpc_python_out=$(VERTICAL_PROTO_OUT) protos/vertical_scoring.proto
+	sed -i 's/^import vertical_scoring_pb2 as/from fedscore.vertical.scoring.generated import vertical_scoring_pb2 as/' \
+		$(VERTICAL_PROTO_OUT)/vertical_scoring_pb2_grpc.py
+
+# The vertical pair side by side: PSI, training, AUC table, online joint scoring.
+bench-vertical: $(STAMP)
+	FLWR_TELEMETRY_ENABLED=0 $(BIN)/python benchmarks/vertical.py
 
 bench-scoring: $(STAMP)
 	FLWR_TELEMETRY_ENABLED=0 $(BIN)/python benchmarks/scoring.py
@@ -105,7 +114,7 @@ clean:
 # mypy sees the package as installed (`fedscore.core`, ...) through a tree of links, since
 # pyproject maps the top-level folders onto `fedscore.*` names (see [tool.mypy]).
 TYPECHECK_TREE := build/typecheck
-PACKAGE_FOLDERS := core server clients privacy datasets deployment scoring demo
+PACKAGE_FOLDERS := core server clients privacy datasets deployment scoring demo vertical
 typecheck: $(STAMP)
 	rm -rf $(TYPECHECK_TREE) && mkdir -p $(TYPECHECK_TREE)/fedscore
 	for entry in fedscore/* $(PACKAGE_FOLDERS); do \

@@ -24,8 +24,10 @@ from fedscore.clients.federation import node_from_context
 from fedscore.clients.node import VERIFIED_APP_KEY, NodeConfig
 from fedscore.clients.outgoing_audit import outgoing_capture_mod
 from fedscore.clients.secure_aggregation import secure_aggregation_mod
-from fedscore.core.errors import FedscoreError, describe_failure
+from fedscore.core.errors import ConfigError, FedscoreError, describe_failure
 from fedscore.core.protocol import Status
+from fedscore.vertical.node_app import add_vertical_handler
+from fedscore.vertical.node_config import VerticalNodeConfig
 
 if TYPE_CHECKING:
     from fedscore.clients.data_cache import PartyDataCache
@@ -66,6 +68,9 @@ def build_client_app(resolve_node: NodeResolver = node_from_context) -> ClientAp
 
         return _answered(answer_readiness, msg, _node_context(context))
 
+    # Vertical runs (`query.vertical`): the institution's vertical.toml, named in [vertical].
+    add_vertical_handler(client_app, functools.partial(_vertical_config, resolve_node))
+
     def _node_context(context: Context) -> NodeContext:
         from fedscore.clients.rounds.context import NodeContext
 
@@ -84,6 +89,20 @@ def _answered(answer: Answer, msg: Message, context: NodeContext) -> Message:
 
 
 Handler = Callable[[Message, Context], Message]
+
+
+def _vertical_config(resolve_node: NodeResolver, context: Context) -> VerticalNodeConfig:
+    """The vertical config the node's config names.
+
+    Raises:
+        ConfigError: the node takes no part in vertical runs (no `[vertical]` section).
+    """
+    node = resolve_node(context)
+    if node.vertical_config is None:
+        raise ConfigError(
+            f"{node.party} takes part in no vertical runs: its config has no [vertical]"
+        )
+    return VerticalNodeConfig.from_toml(node.vertical_config)
 
 
 def _failures_answered(resolve_node: NodeResolver) -> Callable[[Handler], Handler]:

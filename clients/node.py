@@ -48,6 +48,7 @@ class NodeConfig:
             deployments held to the national cryptographic algorithms).
         policy: the runs this node accepts (`[policy]`).
         trust: the app releases this node executes in deployment (`[trust]`).
+        vertical_config: the institution's vertical config (`[vertical] config`), if any.
     """
 
     party: str
@@ -66,6 +67,7 @@ class NodeConfig:
     ledger_hash: str = "sha256"
     policy: NodePolicy = field(default_factory=NodePolicy)
     trust: AppTrust = field(default_factory=AppTrust)
+    vertical_config: Path | None = None
 
     @property
     def accountant_db(self) -> Path:
@@ -123,6 +125,7 @@ class NodeConfig:
             ledger_hash=document.ledger.hash,
             policy=document.policy,
             trust=document.trust,
+            vertical_config=resolve(document.vertical.config) if document.vertical else None,
         )
 
     @classmethod

@@ -86,6 +86,18 @@ class LedgerSection(_Section):
     hash: Literal["sha256", "sm3"] = "sha256"
 
 
+class VerticalSection(_Section):
+    """`[vertical]`: the institution's `vertical.toml`, if it takes part in vertical runs.
+
+    A vertical run is a bank and a loan facilitator modelling their shared customers.
+
+    Attributes:
+        config: the vertical config file (relative to this file).
+    """
+
+    config: str = Field(min_length=1)
+
+
 class DeploymentSection(_Section):
     """`[deployment]`: where the coordinator is and how this node authenticates.
 
@@ -114,4 +126,5 @@ class NodeDocument(_Section):
     ledger: LedgerSection = LedgerSection()
     policy: NodePolicy = NodePolicy()
     trust: AppTrust = AppTrust()
+    vertical: VerticalSection | None = None
     deployment: DeploymentSection | None = None

@@ -48,6 +48,7 @@ APP_TOP_LEVEL = {
     "datasets",
     "deployment",
     "scoring",
+    "vertical",
     "protos",
     "pyproject.toml",
     "README.md",
@@ -139,7 +140,11 @@ def test_another_commit_another_hash_and_only_the_app_counts(release, tmp_path):
     git(work, "commit", "--quiet", "--allow-empty", "-am", "current FAB rules")
     base = build_release(work)
     with zipfile.ZipFile(io.BytesIO(base.fab)) as archive:
-        assert {name.split("/")[0] for name in archive.namelist()} <= APP_TOP_LEVEL
+        names = archive.namelist()
+    assert {name.split("/")[0] for name in names} <= APP_TOP_LEVEL
+    # The bundled data set is no part of the app: no node reads it.
+    assert "datasets/tasks/default_risk.toml" in names
+    assert not [name for name in names if name.endswith((".csv", ".csv.gz", ".parquet"))]
 
     (work / "tests" / "conftest.py").write_text("# tests are not part of the app\n")
     git(work, "commit", "--quiet", "-am", "tests only")

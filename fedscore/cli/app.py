@@ -19,6 +19,7 @@ from fedscore.cli import (
     schemas,
     scoring,
     train,
+    vertical,
 )
 
 app = typer.Typer(
@@ -28,5 +29,5 @@ app = typer.Typer(
 )
 
 # In the order `fedscore --help` lists them.
-for group in (demo, train, keys, audit, parties, runs, models, scoring, release, schemas):
+for group in (demo, train, vertical, keys, audit, parties, runs, models, scoring, release, schemas):
     group.register(app)

@@ -1,0 +1,138 @@
+"""A hostile coordinator relays the vertical protocol: it cannot read, alter or swap.
+
+The relay here is in-process (the nodes' real handler, no Flower in between), so each
+attack is exact: a flipped bit, a replayed message, the relay's own key in place of the
+peer's offer. Each makes the receiving node fail the stage with a reason, and no ledger
+entry is written for an intersection that did not happen.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from flwr.app import Message, Metadata
+
+from fedscore.core.signing import SigningKey
+from fedscore.demo.vertical_consortium import VerticalConsortium, prepare_vertical_consortium
+from fedscore.vertical.channel import Channel
+from fedscore.vertical.messages import MESSAGE_TYPE, Outcome, Stage, StageReply, StageRequest
+from fedscore.vertical.node_app import answer_message
+from fedscore.vertical.node_config import VerticalNodeConfig
+
+BANK, FACILITATOR = "bank", "loan_facilitator"
+
+
+@pytest.fixture()
+def pair(tmp_path) -> VerticalConsortium:
+    return prepare_vertical_consortium(tmp_path / "pair", size=200)
+
+
+def _ask(config_path: Path, request: StageRequest) -> StageReply:
+    metadata = Metadata(
+        run_id=1,
+        message_id="relay",
+        src_node_id=1,
+        dst_node_id=2,
+        reply_to_message_id="",
+        group_id="1",
+        created_at=time.time(),
+        ttl=3600.0,
+        message_type=MESSAGE_TYPE,
+    )
+    config = VerticalNodeConfig.from_toml(config_path)
+    return StageReply.from_record(
+        answer_message(config, Message(request.to_record(), metadata=metadata)).content
+    )
+
+
+def _started(pair: VerticalConsortium, run: str) -> dict[str, StageReply]:
+    """Both parties admitted and their blinded sets sealed, as an honest relay gets them."""
+    signed = pair.signed_run(run, {"epochs": 2})
+    paths = {BANK: pair.bank, FACILITATOR: pair.facilitator}
+    offers = {
+        p: _ask(c, StageRequest(Stage.ADMIT, run, request=signed.encode()))
+        for p, c in paths.items()
+    }
+    assert all(o.outcome is Outcome.DONE for o in offers.values())
+    return {
+        BANK: _ask(
+            pair.bank, StageRequest(Stage.PSI_START, run, sealed=offers[FACILITATOR].sealed)
+        ),
+        FACILITATOR: _ask(
+            pair.facilitator, StageRequest(Stage.PSI_START, run, sealed=offers[BANK].sealed)
+        ),
+    }
+
+
+def _ledger_size(config_path: Path) -> int:
+    path = VerticalNodeConfig.from_toml(config_path).journal_path
+    if not path.exists():
+        return 0
+    with sqlite3.connect(path) as db:
+        return int(db.execute("SELECT COUNT(*) FROM ledger").fetchone()[0])
+
+
+def test_a_flipped_bit_in_a_sealed_set_is_refused(pair):
+    sets = _started(pair, "attack-bitflip")
+    blob = bytearray(sets[FACILITATOR].sealed)
+    blob[len(blob) // 2] ^= 0x01
+    reply = _ask(pair.bank, StageRequest(Stage.PSI_ANSWER, "attack-bitflip", sealed=bytes(blob)))
+    assert reply.outcome is Outcome.FAILED and reply.sealed == b""
+    assert _ledger_size(pair.bank) == 0
+
+
+def test_a_replayed_message_is_refused(pair):
+    sets = _started(pair, "attack-replay")
+    first = _ask(
+        pair.bank, StageRequest(Stage.PSI_ANSWER, "attack-replay", sealed=sets[FACILITATOR].sealed)
+    )
+    assert first.outcome is Outcome.DONE
+    again = _ask(
+        pair.bank, StageRequest(Stage.PSI_ANSWER, "attack-replay", sealed=sets[FACILITATOR].sealed)
+    )
+    assert again.outcome is Outcome.FAILED
+
+
+def test_the_relays_own_key_in_place_of_the_peers_offer_is_refused(pair, tmp_path):
+    run = "attack-mitm"
+    signed = pair.signed_run(run, {"epochs": 2})
+    _ask(pair.bank, StageRequest(Stage.ADMIT, run, request=signed.encode()))
+    # The relay makes an offer in the facilitator's name with a key of its own.
+    relay_key = SigningKey.load_or_create(tmp_path / "relay.pem")
+    forged = Channel.create(tmp_path / "relay.channel", run, FACILITATOR, BANK, relay_key).offer
+    reply = _ask(pair.bank, StageRequest(Stage.PSI_START, run, sealed=forged))
+    assert reply.outcome is Outcome.FAILED and reply.sealed == b""
+    # The facilitator's genuine offer of another run is refused too.
+    other = pair.signed_run("attack-other", {"epochs": 2})
+    genuine = _ask(
+        pair.facilitator, StageRequest(Stage.ADMIT, "attack-other", request=other.encode())
+    )
+    reply = _ask(pair.bank, StageRequest(Stage.PSI_START, run, sealed=genuine.sealed))
+    assert reply.outcome is Outcome.FAILED
+    assert _ledger_size(pair.bank) == 0
+
+
+def test_an_honest_in_process_relay_completes_the_intersection(pair):
+    run = "honest-relay"
+    sets = _started(pair, run)
+    answers = {
+        BANK: _ask(pair.bank, StageRequest(Stage.PSI_ANSWER, run, sealed=sets[FACILITATOR].sealed)),
+        FACILITATOR: _ask(
+            pair.facilitator, StageRequest(Stage.PSI_ANSWER, run, sealed=sets[BANK].sealed)
+        ),
+    }
+    done = {
+        BANK: _ask(
+            pair.bank, StageRequest(Stage.PSI_FINISH, run, sealed=answers[FACILITATOR].sealed)
+        ),
+        FACILITATOR: _ask(
+            pair.facilitator, StageRequest(Stage.PSI_FINISH, run, sealed=answers[BANK].sealed)
+        ),
+    }
+    assert done[BANK].outcome is done[FACILITATOR].outcome is Outcome.DONE
+    assert done[BANK].facts["commitment"] == done[FACILITATOR].facts["commitment"]
+    assert done[BANK].facts["intersection_size"] > 0
+    assert _ledger_size(pair.bank) == _ledger_size(pair.facilitator) == 1

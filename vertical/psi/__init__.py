@@ -1,0 +1,1 @@
+"""Private set intersection of two parties' identifiers (ECDH over ristretto255)."""

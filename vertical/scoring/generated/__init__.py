@@ -1,0 +1,1 @@
+"""Code generated from protos/vertical_scoring.proto by `make protos` (do not edit)."""
