@@ -48,7 +48,7 @@ def test_flwr_run_trains_the_demo_federation(tmp_path):
     }
     # The demo's nodes train only for runs their model owner signed.
     settings = ServerSettings.new_run(
-        RunConfig(rounds=2, secure_aggregation=True),
+        RunConfig(rounds=1, secure_aggregation=True),
         default_task_path(),
         federation.runs_dir,
         expected_parties=3,
@@ -87,6 +87,6 @@ def test_flwr_run_trains_the_demo_federation(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     (run_dir,) = federation.runs_dir.iterdir()
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["rounds"] == 2 and len(summary["parties"]) == 3
+    assert summary["rounds"] == 1 and len(summary["parties"]) == 3
     assert summary["verdict"]["ok"] and summary["secure_aggregation"]
     assert all(p["epsilon"] <= 1.0 for p in summary["parties"].values())

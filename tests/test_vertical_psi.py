@@ -25,14 +25,8 @@ from fedscore.vertical.psi.group import (
     validate_points,
 )
 from fedscore.vertical.psi.identifiers import normalize_resident_id
-from fedscore.vertical.psi.protocol import (
-    PsiDomain,
-    PsiParty,
-    PsiStateError,
-    Reveal,
-    Role,
-    commitment,
-)
+from fedscore.vertical.psi.protocol import PsiDomain, PsiParty, PsiStateError, commitment
+from fedscore.vertical.roles import Reveal, Role
 
 DOMAIN = PsiDomain("run-0001", "joint_risk_control")
 REGIONS = ("110105", "310104", "440305", "510107", "330106", "420111")

@@ -136,3 +136,27 @@ def test_an_honest_in_process_relay_completes_the_intersection(pair):
     assert done[BANK].facts["commitment"] == done[FACILITATOR].facts["commitment"]
     assert done[BANK].facts["intersection_size"] > 0
     assert _ledger_size(pair.bank) == _ledger_size(pair.facilitator) == 1
+
+
+def test_a_peer_probing_with_a_handful_of_identifiers_gets_no_answer(pair, tmp_path):
+    """A facilitator that puts in five people would learn whether each is a bank customer."""
+    import pandas as pd
+
+    config = VerticalNodeConfig.from_toml(pair.facilitator)
+    few = tmp_path / "five.csv"
+    pd.read_csv(config.table, dtype=str).head(5).to_csv(few, index=False)
+    probing = pair.facilitator.with_name("vertical-probing.toml")
+    probing.write_text(
+        pair.facilitator.read_text().replace('table = "data/users.csv"', f'table = "{few}"')
+    )
+    run = "attack-probe"
+    signed = pair.signed_run(run, {"epochs": 2})
+    offers = {
+        BANK: _ask(pair.bank, StageRequest(Stage.ADMIT, run, request=signed.encode())),
+        FACILITATOR: _ask(probing, StageRequest(Stage.ADMIT, run, request=signed.encode())),
+    }
+    _ask(pair.bank, StageRequest(Stage.PSI_START, run, sealed=offers[FACILITATOR].sealed))
+    probe = _ask(probing, StageRequest(Stage.PSI_START, run, sealed=offers[BANK].sealed))
+    reply = _ask(pair.bank, StageRequest(Stage.PSI_ANSWER, run, sealed=probe.sealed))
+    assert reply.outcome is Outcome.FAILED and "min_peer_set" in reply.reason
+    assert reply.sealed == b"" and _ledger_size(pair.bank) == 0

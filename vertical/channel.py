@@ -61,6 +61,11 @@ def _raw(key: X25519PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
+def _secret(key: X25519PrivateKey) -> str:
+    raw = serialization.PrivateFormat.Raw
+    return key.private_bytes(serialization.Encoding.Raw, raw, serialization.NoEncryption()).hex()
+
+
 class Channel:
     """One party's end of the channel of one run, kept in an owner-only file.
 
@@ -105,20 +110,14 @@ class Channel:
         offer: dict[str, Any] = {"kind": "fedscore-vertical-channel-offer", "version": VERSION}
         offer |= {"run_id": run_id, "sender": own, "receiver": peer}
         offer["x25519"] = _raw(private.public_key()).hex()
-        body = canonical_json(offer)
-        signed = canonical_json(
-            {"offer": offer, "signature": signing_key.sign(_OFFER_CONTEXT + body).hex()}
-        )
-        raw = private.private_bytes(
-            serialization.Encoding.Raw,
-            serialization.PrivateFormat.Raw,
-            serialization.NoEncryption(),
-        )
-        state: dict[str, Any] = {"run_id": run_id, "own": own, "peer": peer, "private": raw.hex()}
-        state |= {"offer": signed.hex(), "peer_key": "", "sealed": 0, "opened": 0}
-        if not write_private(path, canonical_json(state), exclusive=True):
+        signature = signing_key.sign(_OFFER_CONTEXT + canonical_json(offer)).hex()
+        signed = canonical_json({"offer": offer, "signature": signature})
+        state: dict[str, Any] = {"run_id": run_id, "own": own, "peer": peer, "peer_key": ""}
+        state |= {"private": _secret(private), "offer": signed.hex(), "sealed": 0, "opened": 0}
+        channel = cls(path, state)
+        if not write_private(path, channel._state(), exclusive=True):
             raise ConfigError(f"{path}: a channel state exists already; it is never replaced")
-        return cls(path, state)
+        return channel
 
     @classmethod
     def load(cls, path: Path) -> Channel:
@@ -320,18 +319,14 @@ class Channel:
         if self._closed:
             raise ChannelError("channel", self.peer, "is closed")
 
-    def _save(self) -> None:
-        raw = self._private.private_bytes(
-            serialization.Encoding.Raw,
-            serialization.PrivateFormat.Raw,
-            serialization.NoEncryption(),
-        )
+    def _state(self) -> bytes:
         state: dict[str, Any] = {"run_id": self.run_id, "own": self.own, "peer": self.peer}
-        state["private"] = raw.hex()
-        state |= {"offer": self.offer.hex(), "peer_key": (self._peer_key or b"").hex()}
-        write_private(
-            self.path, canonical_json(state | {"sealed": self.sealed, "opened": self.opened})
-        )
+        state |= {"private": _secret(self._private), "offer": self.offer.hex()}
+        state["peer_key"] = (self._peer_key or b"").hex()
+        return canonical_json(state | {"sealed": self.sealed, "opened": self.opened})
+
+    def _save(self) -> None:
+        write_private(self.path, self._state())
 
 
 def _parse(data: bytes, limit: int, kind: str) -> dict[str, Any]:

@@ -27,6 +27,7 @@ such a file next to their data. Paths are relative to the file. Example (the ban
     max_record_epsilon = 3.0       # record-level DP budget of this node's vertical data
     max_label_epsilon = 4.0        # label-DP budget (label holder), never added to the above
     reveal = ["both"]              # intersection modes accepted: "both", "label_holder"
+    min_peer_set = 100             # the smallest set of the peer's this node answers
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ class PolicySection(_Strict):
     max_record_epsilon: PositiveEpsilon
     max_label_epsilon: PositiveEpsilon | None = None
     reveal: list[Literal["both", "label_holder"]] = ["both"]
+    min_peer_set: int = Field(default=100, ge=1)
 
 
 class VerticalNodeDocument(_Strict):
@@ -138,6 +140,8 @@ class VerticalNodeConfig:
         max_record_epsilon: its record-level budget for the vertical data.
         max_label_epsilon: its label-DP budget (label holder only).
         reveal: the intersection modes it accepts.
+        min_peer_set: the smallest set of the peer's this node answers: a peer that sent
+            a handful of identifiers would learn whether those people are its customers.
     """
 
     party: str
@@ -157,6 +161,7 @@ class VerticalNodeConfig:
     max_record_epsilon: float
     max_label_epsilon: float | None
     reveal: tuple[Reveal, ...]
+    min_peer_set: int = 100
 
     @classmethod
     def from_toml(cls, path: str | Path) -> VerticalNodeConfig:
@@ -200,6 +205,7 @@ class VerticalNodeConfig:
             max_record_epsilon=policy.max_record_epsilon,
             max_label_epsilon=policy.max_label_epsilon,
             reveal=tuple(Reveal(mode) for mode in policy.reveal),
+            min_peer_set=policy.min_peer_set,
         )
 
     @property

@@ -26,6 +26,7 @@ from fedscore.vertical.messages import Outcome, Stage, StageReply, StageRequest
 from fedscore.vertical.node.run_folder import Admission, RunFolder
 from fedscore.vertical.node_config import VerticalNodeConfig
 from fedscore.vertical.party_table import PartyTable, load_party_table
+from fedscore.vertical.psi.group import POINT_BYTES
 from fedscore.vertical.psi.protocol import PsiDomain, PsiParty
 from fedscore.vertical.request import VerticalTerms, admit
 
@@ -104,7 +105,13 @@ def psi_answer(config: VerticalNodeConfig, request: StageRequest) -> StageReply:
     folder = RunFolder(config, request.run_id)
     channel = Channel.load(folder.file("channel.state"))
     party = PsiParty.load(folder.file("psi.state"))
-    answer = party.answer(channel.open(Stage.PSI_START, request.sealed))
+    peer_set = channel.open(Stage.PSI_START, request.sealed)
+    if len(peer_set) // POINT_BYTES < config.min_peer_set:
+        raise ConfigError(
+            f"{config.party} answers no set under {config.min_peer_set} customers (min_peer_set): "
+            f"{config.peer} sent {len(peer_set) // POINT_BYTES}"
+        )
+    answer = party.answer(peer_set)
     party.save(folder.file("psi.state"))
     sealed = b"" if answer is None else channel.seal(Stage.PSI_ANSWER, answer)
     facts: dict[str, int | float | str] = {"peer_set_size": party.peer_size or 0}
