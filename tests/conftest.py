@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import tomli_w
+from filelock import FileLock
 from table_support import granted_consent
 
 from fedscore.core.schema import TaskSchema, load_schema
@@ -194,10 +195,30 @@ class TrainedConsortium:
 
 
 @pytest.fixture(scope="session")
-def trained_consortium(tmp_path_factory, market) -> TrainedConsortium:
+def trained_consortium(tmp_path_factory, worker_id, market) -> TrainedConsortium:
     """One real `fedscore train` run (2 rounds, epsilon 1) of three institutions; read-only:
-    tests that change it work on `copy_to(tmp_path)`."""
-    root = tmp_path_factory.mktemp("consortium")
+    tests that change it work on `copy_to(tmp_path)`.
+
+    Trained once per `make test`, not once per worker: the first worker to ask trains it in
+    the run's shared temporary folder (under a file lock), the other reuses it.
+    """
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if worker_id != "master" else base
+    root = shared / "trained-consortium"
+    with FileLock(str(shared / "trained-consortium.lock")):
+        if not (root / "stderr.txt").is_file():
+            _train_consortium(root, market)
+    nodes = tuple(root / name / "node.toml" for name in CONSORTIUM_BUDGETS)
+    (run_dir,) = (root / "work" / "runs").iterdir()
+    stderr = (root / "stderr.txt").read_text(encoding="utf-8")
+    return TrainedConsortium(
+        root, nodes, root / "consortium_test.csv", run_dir, root / "consortium_keys.toml", stderr
+    )
+
+
+def _train_consortium(root: Path, market: IdentifiedMarket) -> None:
+    """Write the three institutions under `root` and run `fedscore train` on them."""
+    root.mkdir(parents=True)
     nodes = tuple(
         write_node(root / name, name, market.parties[name].head(3000), max_epsilon=budget)
         for name, budget in CONSORTIUM_BUDGETS.items()
@@ -224,7 +245,7 @@ def trained_consortium(tmp_path_factory, market) -> TrainedConsortium:
         ),
         encoding="utf-8",
     )
-    return TrainedConsortium(root, nodes, test, run_dir, keys, result.stderr)
+    (root / "stderr.txt").write_text(result.stderr, encoding="utf-8")  # written last: done
 
 
 def _refused_overlapping_round(node_config: Path, run_dir: Path) -> None:
