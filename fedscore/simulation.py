@@ -14,6 +14,8 @@ import warnings
 from pathlib import Path
 
 from flwr.app import ConfigRecordValues
+from flwr.clientapp import ClientApp
+from flwr.serverapp import ServerApp
 from flwr.simulation import run_simulation
 
 from fedscore.clients.app import build_client_app
@@ -122,16 +124,22 @@ def _duplicate_nodes(nodes: list[NodeConfig]) -> list[str]:
     return problems
 
 
-def run_simulated_training(
-    settings: ServerSettings, manifest: FederationManifest, verbose: bool = False
-) -> Path:
-    """Train one run with every institution of `manifest` as a simulated node.
+def simulate(
+    server_app: ServerApp,
+    client_app: ClientApp,
+    nodes: int,
+    backend: dict[str, dict[str, ConfigRecordValues]],
+    verbose: bool = False,
+) -> None:
+    """Run `server_app` with `nodes` simulated nodes of `client_app` in Flower's engine.
 
-    Returns the run directory; raises `FedscoreError` if an input is invalid (before
-    anything is written) or the run did not finish.
+    Args:
+        server_app: the coordinator's app.
+        client_app: the nodes' app.
+        nodes: how many simulated nodes.
+        backend: the Ray settings (`simulation_backend`).
+        verbose: show Flower's own log (otherwise only its errors).
     """
-    backend = simulation_backend()  # a bad worker count is refused before any work
-    settings = check_inputs(settings, manifest)
     flwr_logger = logging.getLogger("flwr")
     previous_level = flwr_logger.level
     if not verbose:
@@ -144,14 +152,33 @@ def run_simulated_training(
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=DeprecationWarning)
             run_simulation(
-                server_app=build_server_app(settings),
-                client_app=build_client_app(ManifestResolver(manifest)),
-                num_supernodes=len(manifest.node_configs),
+                server_app=server_app,
+                client_app=client_app,
+                num_supernodes=nodes,
                 backend_config=backend,
                 verbose_logging=verbose,
             )
     finally:
         flwr_logger.setLevel(previous_level)
+
+
+def run_simulated_training(
+    settings: ServerSettings, manifest: FederationManifest, verbose: bool = False
+) -> Path:
+    """Train one run with every institution of `manifest` as a simulated node.
+
+    Returns the run directory; raises `FedscoreError` if an input is invalid (before
+    anything is written) or the run did not finish.
+    """
+    backend = simulation_backend()  # a bad worker count is refused before any work
+    settings = check_inputs(settings, manifest)
+    simulate(
+        build_server_app(settings),
+        build_client_app(ManifestResolver(manifest)),
+        len(manifest.node_configs),
+        backend,
+        verbose,
+    )
     if not (settings.run_dir / "summary.json").is_file():
         raise FedscoreError(
             f"the run did not finish: {settings.run_dir} has no summary.json "

@@ -10,19 +10,17 @@ run folder and no ledger entry behind.
 from __future__ import annotations
 
 import sqlite3
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from flwr.app import Message, Metadata
+from vertical_support import ask
 
 from fedscore.core.run_request import OwnerIdentity
 from fedscore.core.signing import SigningKey
 from fedscore.demo.vertical_consortium import VerticalConsortium, prepare_vertical_consortium
 from fedscore.vertical.columns import BANK_COLUMNS, FACILITATOR_COLUMNS, JOINT_PURPOSE
-from fedscore.vertical.messages import MESSAGE_TYPE, Outcome, Stage, StageReply, StageRequest
-from fedscore.vertical.node_app import answer_message
+from fedscore.vertical.messages import Outcome, Stage, StageReply, StageRequest
 from fedscore.vertical.node_config import VerticalNodeConfig
 from fedscore.vertical.request import VerticalTerms, sign_terms
 
@@ -34,23 +32,6 @@ def pair(tmp_path_factory) -> VerticalConsortium:
     return prepare_vertical_consortium(tmp_path_factory.mktemp("pair"), size=300)
 
 
-def _ask(config_path: Path, request: StageRequest) -> StageReply:
-    config = VerticalNodeConfig.from_toml(config_path)
-    metadata = Metadata(
-        run_id=1,
-        message_id="relay-1",
-        src_node_id=1,
-        dst_node_id=2,
-        reply_to_message_id="",
-        group_id="1",
-        created_at=time.time(),
-        ttl=3600.0,
-        message_type=MESSAGE_TYPE,
-    )
-    message = Message(request.to_record(), metadata=metadata)
-    return StageReply.from_record(answer_message(config, message).content)
-
-
 def _nothing_written(config_path: Path, run: str = RUN) -> None:
     config = VerticalNodeConfig.from_toml(config_path)
     assert not config.run_dir(run).exists()
@@ -60,15 +41,15 @@ def _nothing_written(config_path: Path, run: str = RUN) -> None:
 
 
 def _admit(pair: VerticalConsortium, config_path: Path, signed) -> StageReply:
-    return _ask(config_path, StageRequest(Stage.ADMIT, RUN, request=signed.encode()))
+    return ask(config_path, StageRequest(Stage.ADMIT, RUN, request=signed.encode()))
 
 
 def test_a_run_the_node_accepts_is_admitted(pair, tmp_path):
     signed = pair.signed_run("vertical-admitted", {"epochs": 2})
     request = StageRequest(Stage.ADMIT, "vertical-admitted", request=signed.encode())
-    reply = _ask(pair.bank, request)
+    reply = ask(pair.bank, request)
     assert reply.outcome is Outcome.DONE and reply.sealed  # the signed channel offer
-    assert _ask(pair.bank, request).sealed == reply.sealed  # asked again: the same offer
+    assert ask(pair.bank, request).sealed == reply.sealed  # asked again: the same offer
 
 
 def test_a_request_signed_by_someone_not_listed_is_declined(pair, tmp_path):
@@ -87,7 +68,7 @@ def test_a_request_altered_after_signing_is_declined(pair):
     signed = pair.signed_run(RUN, {"epochs": 2})
     tampered = signed.encode().replace('"epochs":2', '"epochs":200')
     assert tampered != signed.encode()
-    reply = _ask(pair.bank, StageRequest(Stage.ADMIT, RUN, request=tampered))
+    reply = ask(pair.bank, StageRequest(Stage.ADMIT, RUN, request=tampered))
     assert reply.outcome is Outcome.DECLINED
     _nothing_written(pair.bank)
 
@@ -137,21 +118,21 @@ def test_terms_with_other_columns_roles_peers_or_purpose_are_declined(pair, chan
 
 
 def test_a_stage_for_the_other_role_is_refused(pair):
-    reply = _ask(pair.facilitator, StageRequest(Stage.STEP, RUN, step=0))
+    reply = ask(pair.facilitator, StageRequest(Stage.STEP, RUN, step=0))
     assert reply.outcome is Outcome.FAILED and "not for it" in reply.reason
-    reply = _ask(pair.bank, StageRequest(Stage.FORWARD, RUN, step=0))
+    reply = ask(pair.bank, StageRequest(Stage.FORWARD, RUN, step=0))
     assert reply.outcome is Outcome.FAILED and "not for it" in reply.reason
 
 
 def test_a_stage_for_a_run_never_admitted_fails_and_writes_nothing(pair):
     for stage in (Stage.PSI_START, Stage.PSI_ANSWER, Stage.PSI_FINISH, Stage.SETUP, Stage.EVALUATE):
-        reply = _ask(pair.bank, StageRequest(stage, "unknown-run", sealed=b"\x00" * 64))
+        reply = ask(pair.bank, StageRequest(stage, "unknown-run", sealed=b"\x00" * 64))
         assert reply.outcome is Outcome.FAILED
     _nothing_written(pair.bank, "unknown-run")
 
 
 def test_a_hostile_run_id_cannot_name_a_path(pair):
-    reply = _ask(pair.bank, StageRequest(Stage.SETUP, "../../etc"))
+    reply = ask(pair.bank, StageRequest(Stage.SETUP, "../../etc"))
     assert reply.outcome is Outcome.FAILED and "run id must be" in reply.reason
 
 

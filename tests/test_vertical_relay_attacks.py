@@ -9,17 +9,15 @@ entry is written for an intersection that did not happen.
 from __future__ import annotations
 
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
-from flwr.app import Message, Metadata
+from vertical_support import ask
 
 from fedscore.core.signing import SigningKey
 from fedscore.demo.vertical_consortium import VerticalConsortium, prepare_vertical_consortium
 from fedscore.vertical.channel import Channel
-from fedscore.vertical.messages import MESSAGE_TYPE, Outcome, Stage, StageReply, StageRequest
-from fedscore.vertical.node_app import answer_message
+from fedscore.vertical.messages import Outcome, Stage, StageReply, StageRequest
 from fedscore.vertical.node_config import VerticalNodeConfig
 
 BANK, FACILITATOR = "bank", "loan_facilitator"
@@ -30,38 +28,17 @@ def pair(tmp_path) -> VerticalConsortium:
     return prepare_vertical_consortium(tmp_path / "pair", size=200)
 
 
-def _ask(config_path: Path, request: StageRequest) -> StageReply:
-    metadata = Metadata(
-        run_id=1,
-        message_id="relay",
-        src_node_id=1,
-        dst_node_id=2,
-        reply_to_message_id="",
-        group_id="1",
-        created_at=time.time(),
-        ttl=3600.0,
-        message_type=MESSAGE_TYPE,
-    )
-    config = VerticalNodeConfig.from_toml(config_path)
-    return StageReply.from_record(
-        answer_message(config, Message(request.to_record(), metadata=metadata)).content
-    )
-
-
 def _started(pair: VerticalConsortium, run: str) -> dict[str, StageReply]:
     """Both parties admitted and their blinded sets sealed, as an honest relay gets them."""
     signed = pair.signed_run(run, {"epochs": 2})
     paths = {BANK: pair.bank, FACILITATOR: pair.facilitator}
     offers = {
-        p: _ask(c, StageRequest(Stage.ADMIT, run, request=signed.encode()))
-        for p, c in paths.items()
+        p: ask(c, StageRequest(Stage.ADMIT, run, request=signed.encode())) for p, c in paths.items()
     }
     assert all(o.outcome is Outcome.DONE for o in offers.values())
     return {
-        BANK: _ask(
-            pair.bank, StageRequest(Stage.PSI_START, run, sealed=offers[FACILITATOR].sealed)
-        ),
-        FACILITATOR: _ask(
+        BANK: ask(pair.bank, StageRequest(Stage.PSI_START, run, sealed=offers[FACILITATOR].sealed)),
+        FACILITATOR: ask(
             pair.facilitator, StageRequest(Stage.PSI_START, run, sealed=offers[BANK].sealed)
         ),
     }
@@ -79,18 +56,18 @@ def test_a_flipped_bit_in_a_sealed_set_is_refused(pair):
     sets = _started(pair, "attack-bitflip")
     blob = bytearray(sets[FACILITATOR].sealed)
     blob[len(blob) // 2] ^= 0x01
-    reply = _ask(pair.bank, StageRequest(Stage.PSI_ANSWER, "attack-bitflip", sealed=bytes(blob)))
+    reply = ask(pair.bank, StageRequest(Stage.PSI_ANSWER, "attack-bitflip", sealed=bytes(blob)))
     assert reply.outcome is Outcome.FAILED and reply.sealed == b""
     assert _ledger_size(pair.bank) == 0
 
 
 def test_a_replayed_message_is_refused(pair):
     sets = _started(pair, "attack-replay")
-    first = _ask(
+    first = ask(
         pair.bank, StageRequest(Stage.PSI_ANSWER, "attack-replay", sealed=sets[FACILITATOR].sealed)
     )
     assert first.outcome is Outcome.DONE
-    again = _ask(
+    again = ask(
         pair.bank, StageRequest(Stage.PSI_ANSWER, "attack-replay", sealed=sets[FACILITATOR].sealed)
     )
     assert again.outcome is Outcome.FAILED
@@ -99,18 +76,18 @@ def test_a_replayed_message_is_refused(pair):
 def test_the_relays_own_key_in_place_of_the_peers_offer_is_refused(pair, tmp_path):
     run = "attack-mitm"
     signed = pair.signed_run(run, {"epochs": 2})
-    _ask(pair.bank, StageRequest(Stage.ADMIT, run, request=signed.encode()))
+    ask(pair.bank, StageRequest(Stage.ADMIT, run, request=signed.encode()))
     # The relay makes an offer in the facilitator's name with a key of its own.
     relay_key = SigningKey.load_or_create(tmp_path / "relay.pem")
     forged = Channel.create(tmp_path / "relay.channel", run, FACILITATOR, BANK, relay_key).offer
-    reply = _ask(pair.bank, StageRequest(Stage.PSI_START, run, sealed=forged))
+    reply = ask(pair.bank, StageRequest(Stage.PSI_START, run, sealed=forged))
     assert reply.outcome is Outcome.FAILED and reply.sealed == b""
     # The facilitator's genuine offer of another run is refused too.
     other = pair.signed_run("attack-other", {"epochs": 2})
-    genuine = _ask(
+    genuine = ask(
         pair.facilitator, StageRequest(Stage.ADMIT, "attack-other", request=other.encode())
     )
-    reply = _ask(pair.bank, StageRequest(Stage.PSI_START, run, sealed=genuine.sealed))
+    reply = ask(pair.bank, StageRequest(Stage.PSI_START, run, sealed=genuine.sealed))
     assert reply.outcome is Outcome.FAILED
     assert _ledger_size(pair.bank) == 0
 
@@ -119,16 +96,16 @@ def test_an_honest_in_process_relay_completes_the_intersection(pair):
     run = "honest-relay"
     sets = _started(pair, run)
     answers = {
-        BANK: _ask(pair.bank, StageRequest(Stage.PSI_ANSWER, run, sealed=sets[FACILITATOR].sealed)),
-        FACILITATOR: _ask(
+        BANK: ask(pair.bank, StageRequest(Stage.PSI_ANSWER, run, sealed=sets[FACILITATOR].sealed)),
+        FACILITATOR: ask(
             pair.facilitator, StageRequest(Stage.PSI_ANSWER, run, sealed=sets[BANK].sealed)
         ),
     }
     done = {
-        BANK: _ask(
+        BANK: ask(
             pair.bank, StageRequest(Stage.PSI_FINISH, run, sealed=answers[FACILITATOR].sealed)
         ),
-        FACILITATOR: _ask(
+        FACILITATOR: ask(
             pair.facilitator, StageRequest(Stage.PSI_FINISH, run, sealed=answers[BANK].sealed)
         ),
     }
@@ -152,11 +129,11 @@ def test_a_peer_probing_with_a_handful_of_identifiers_gets_no_answer(pair, tmp_p
     run = "attack-probe"
     signed = pair.signed_run(run, {"epochs": 2})
     offers = {
-        BANK: _ask(pair.bank, StageRequest(Stage.ADMIT, run, request=signed.encode())),
-        FACILITATOR: _ask(probing, StageRequest(Stage.ADMIT, run, request=signed.encode())),
+        BANK: ask(pair.bank, StageRequest(Stage.ADMIT, run, request=signed.encode())),
+        FACILITATOR: ask(probing, StageRequest(Stage.ADMIT, run, request=signed.encode())),
     }
-    _ask(pair.bank, StageRequest(Stage.PSI_START, run, sealed=offers[FACILITATOR].sealed))
-    probe = _ask(probing, StageRequest(Stage.PSI_START, run, sealed=offers[BANK].sealed))
-    reply = _ask(pair.bank, StageRequest(Stage.PSI_ANSWER, run, sealed=probe.sealed))
+    ask(pair.bank, StageRequest(Stage.PSI_START, run, sealed=offers[FACILITATOR].sealed))
+    probe = ask(probing, StageRequest(Stage.PSI_START, run, sealed=offers[BANK].sealed))
+    reply = ask(pair.bank, StageRequest(Stage.PSI_ANSWER, run, sealed=probe.sealed))
     assert reply.outcome is Outcome.FAILED and "min_peer_set" in reply.reason
     assert reply.sealed == b"" and _ledger_size(pair.bank) == 0

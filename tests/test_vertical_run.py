@@ -9,9 +9,7 @@ nothing that leaves a node holds an identifier, a customer key, H(id) or a join 
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +17,10 @@ import pandas as pd
 import pytest
 from flwr.app import ConfigRecord, Context, Message
 from flwr.serverapp import Grid, ServerApp
-from flwr.simulation import run_simulation
 
 from fedscore.privacy.ledger import load_public_keys, read_entries, verify_ledger
 from fedscore.server.delegating_grid import DelegatingGrid
-from fedscore.simulation import simulation_backend
+from fedscore.simulation import simulate, simulation_backend
 from fedscore.vertical.node_app import build_vertical_client_app
 from fedscore.vertical.node_config import VerticalNodeConfig
 from fedscore.vertical.psi.group import hash_to_group
@@ -81,15 +78,7 @@ def _simulate(consortium, signed, seen: list[bytes]) -> None:
     def main(grid: Grid, context: Context) -> None:
         run_vertical(RecordingGrid(grid, seen), RelaySettings(signed, consortium.runs_dir, 120))
 
-    os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
-        run_simulation(
-            server_app=server_app,
-            client_app=build_vertical_client_app(_Resolver(configs)),
-            num_supernodes=2,
-            backend_config=simulation_backend(1),
-        )
+    simulate(server_app, build_vertical_client_app(_Resolver(configs)), 2, simulation_backend(1))
 
 
 @pytest.fixture(scope="module")

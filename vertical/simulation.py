@@ -8,19 +8,15 @@ simulated node plays is decided here: node 0 the first config given, node 1 the 
 from __future__ import annotations
 
 import json
-import logging
-import os
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 from flwr.app import Context
 from flwr.serverapp import Grid, ServerApp
-from flwr.simulation import run_simulation
 
 from fedscore.core.errors import FedscoreError
 from fedscore.core.run_request import SignedRunRequest
-from fedscore.simulation import simulation_backend
+from fedscore.simulation import simulate, simulation_backend
 from fedscore.vertical.node_app import build_vertical_client_app
 from fedscore.vertical.node_config import VerticalNodeConfig
 from fedscore.vertical.relay import SUMMARY_FILE, RelaySettings, run_vertical
@@ -66,24 +62,8 @@ def run_vertical_simulation(
     def main(grid: Grid, context: Context) -> None:
         run_vertical(grid, settings)
 
-    flwr_logger = logging.getLogger("flwr")
-    previous_level = flwr_logger.level
-    if not verbose:
-        flwr_logger.setLevel(logging.ERROR)
-    os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
-    os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=DeprecationWarning)
-            run_simulation(
-                server_app=server_app,
-                client_app=build_vertical_client_app(_PartitionResolver(configs)),
-                num_supernodes=2,
-                backend_config=simulation_backend(),
-                verbose_logging=verbose,
-            )
-    finally:
-        flwr_logger.setLevel(previous_level)
+    client_app = build_vertical_client_app(_PartitionResolver(configs))
+    simulate(server_app, client_app, 2, simulation_backend(), verbose)
     run_dir = runs_dir / signed.request.run_id
     summary_path = run_dir / SUMMARY_FILE
     if not summary_path.is_file():

@@ -60,10 +60,19 @@ def build_model(spec: ModelSpec) -> nn.Module:
     Raises:
         ConfigError: no model is registered under `spec.name`.
     """
-    factory = MODELS.get(spec.name)
+    return seeded(lambda: MODELS.get(spec.name)(spec), spec.seed)
+
+
+def seeded(build: Callable[[], nn.Module], seed: int) -> nn.Module:
+    """`build()` with torch's generator seeded by `seed`, then restored as it was.
+
+    Args:
+        build: makes the model (its initial weights drawn from torch's generator).
+        seed: the seed of those draws.
+    """
     generator_state = torch.random.get_rng_state()
-    torch.manual_seed(spec.seed)
+    torch.manual_seed(seed)
     try:
-        return factory(spec)
+        return build()
     finally:
         torch.random.set_rng_state(generator_state)

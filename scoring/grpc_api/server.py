@@ -9,6 +9,7 @@ import math
 import os
 import signal
 import threading
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,49 @@ from fedscore.scoring.registry import RegisteredModel
 from fedscore.scoring.scorer import Scorer
 
 SERVICE_NAME = scoring_pb2.DESCRIPTOR.services_by_name["Scoring"].full_name
+
+
+def check_listening(port: int, workers: int, grace_seconds: float) -> None:
+    """Refuse a port, worker count or shutdown grace a gRPC server cannot use.
+
+    Raises:
+        ConfigError: the port is outside 0–65535, workers negative, or the grace period
+            not a finite number of seconds ≥ 0.
+    """
+    # gRPC takes any port number modulo 65536: 70000 would listen on 4464.
+    if not 0 <= port <= 65535:
+        raise ConfigError("the port (--port) must be between 0 and 65535")
+    if workers < 0:
+        raise ConfigError("worker threads (--workers) must be 0 (4 per core) or more")
+    if not (math.isfinite(grace_seconds) and grace_seconds >= 0):
+        raise ConfigError("the shutdown grace period must be a finite number of seconds >= 0")
+
+
+def serve_until_signal(
+    start: Callable[[], object], stop: Callable[[], object], on_start: str = ""
+) -> None:
+    """Start a server, wait for SIGTERM or SIGINT, stop it (main thread only).
+
+    Args:
+        start: starts serving.
+        stop: shuts down gracefully.
+        on_start: a line printed to stdout once serving (e.g. for a supervisor).
+    """
+    requested = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        requested.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        start()
+        if on_start:
+            print(on_start, flush=True)
+        requested.wait()
+    finally:
+        stop()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def default_workers() -> int:
@@ -59,13 +103,7 @@ class ServeSettings:
     grace_seconds: float = 5.0
 
     def __post_init__(self) -> None:
-        # gRPC takes any port number modulo 65536: 70000 would listen on 4464.
-        if not 0 <= self.port <= 65535:
-            raise ConfigError("the port (--port) must be between 0 and 65535")
-        if self.workers < 0:
-            raise ConfigError("worker threads (--workers) must be 0 (4 per core) or more")
-        if not (math.isfinite(self.grace_seconds) and self.grace_seconds >= 0):
-            raise ConfigError("the shutdown grace period must be a finite number of seconds >= 0")
+        check_listening(self.port, self.workers, self.grace_seconds)
 
     def credentials(self) -> grpc.ServerCredentials:
         try:
@@ -119,16 +157,4 @@ class ScoringServer:
 
     def serve_until_signal(self) -> None:
         """Serve until SIGTERM or SIGINT, then shut down gracefully (main thread only)."""
-        requested = threading.Event()
-
-        def on_signal(signum: int, frame: object) -> None:
-            requested.set()
-
-        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-        try:
-            self.start()
-            requested.wait()
-        finally:
-            self.stop()
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+        serve_until_signal(self.start, self.stop)

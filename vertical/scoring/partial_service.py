@@ -16,11 +16,8 @@ a thread pool, and graceful shutdown on SIGTERM as the horizontal scoring servic
 from __future__ import annotations
 
 import argparse
-import math
 import os
-import signal
 import sys
-import threading
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +27,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from fedscore.core.errors import ConfigError, FedscoreError
+from fedscore.scoring.grpc_api.server import check_listening, serve_until_signal
 from fedscore.vertical.node_config import VerticalNodeConfig
 from fedscore.vertical.roles import Role
 from fedscore.vertical.scoring.generated import vertical_scoring_pb2 as pb
@@ -154,12 +152,7 @@ class PartialServeSettings:
     grace_seconds: float = 5.0
 
     def __post_init__(self) -> None:
-        if not 0 <= self.port <= 65535:
-            raise ConfigError("the port (--port) must be between 0 and 65535")
-        if self.workers < 0:
-            raise ConfigError("worker threads (--workers) must be 0 (4 per core) or more")
-        if not (math.isfinite(self.grace_seconds) and self.grace_seconds >= 0):
-            raise ConfigError("the shutdown grace period must be a finite number of seconds >= 0")
+        check_listening(self.port, self.workers, self.grace_seconds)
 
 
 class PartialScoreServer:
@@ -205,21 +198,7 @@ class PartialScoreServer:
         Args:
             on_start: a line printed to stdout once serving (e.g. for a supervisor).
         """
-        requested = threading.Event()
-
-        def on_signal(signum: int, frame: object) -> None:
-            requested.set()
-
-        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-        try:
-            self.start()
-            if on_start:
-                print(on_start, flush=True)
-            requested.wait()
-        finally:
-            self.stop()
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+        serve_until_signal(self.start, self.stop, on_start)
 
 
 def main(argv: list[str] | None = None) -> int:

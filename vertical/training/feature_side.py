@@ -25,12 +25,11 @@ from pathlib import Path
 
 import numpy.typing as npt
 
-from fedscore.privacy.accounting import EpsilonReport
 from fedscore.privacy.label_dp import RandomizedResponse
 from fedscore.vertical.training.batches import Vector, message_digest, peer_vector
 from fedscore.vertical.training.party import PartyTrainer
 from fedscore.vertical.training.settings import VerticalSettings
-from fedscore.vertical.training.submodels import encoded_rows
+from fedscore.vertical.training.side import TrainedSide
 
 ROLE = "facilitator"
 
@@ -51,7 +50,7 @@ def gradient_bound(settings: VerticalSettings) -> float:
     return (1 - p) / (1 - 2 * p) * (1 + 1e-5)
 
 
-class FeatureSide:
+class FeatureSide(TrainedSide):
     """The facilitator's sub-model over its columns; it never sees a label.
 
     Build one with `create` (the first message of a run) or `load` (every later one).
@@ -100,16 +99,6 @@ class FeatureSide:
         """Write the whole state (owner-only, atomically) for the next message."""
         self.trainer.save(path, {}, {})
 
-    @property
-    def next_step(self) -> int:
-        """The next step: the number of steps applied so far."""
-        return self.trainer.step
-
-    @property
-    def finished(self) -> bool:
-        """Whether every step of the run has been applied."""
-        return self.trainer.finished
-
     def contributions(self, step: int) -> Vector:
         """u_i = f_fac(x_i) for the rows of `step` (disclosed to the bank without DP).
 
@@ -156,16 +145,3 @@ class FeatureSide:
         """
         self.apply(step, gradients)
         return None if self.finished else self.contributions(self.trainer.step)
-
-    def contributions_for(self, features: npt.ArrayLike) -> Vector:
-        """f_fac(x) for any rows of the facilitator's encoding (e.g. to score them).
-
-        Raises:
-            FedscoreError: not finite rows of the sub-model's width.
-        """
-        width = self.trainer.inputs.shape[1]
-        return self.trainer.outputs(encoded_rows(features, "facilitator features", width))
-
-    def epsilon(self) -> EpsilonReport:
-        """Record-level ε spent so far (see `PartyTrainer.epsilon`)."""
-        return self.trainer.epsilon()

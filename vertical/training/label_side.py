@@ -28,12 +28,11 @@ import numpy.typing as npt
 import torch
 
 from fedscore.core.errors import ConfigError, FedscoreError
-from fedscore.privacy.accounting import EpsilonReport
 from fedscore.privacy.label_dp import LabelRelease, binary_labels
 from fedscore.vertical.training.batches import Vector, message_digest, peer_vector
 from fedscore.vertical.training.party import PartyTrainer
 from fedscore.vertical.training.settings import VerticalSettings
-from fedscore.vertical.training.submodels import encoded_rows
+from fedscore.vertical.training.side import TrainedSide
 
 ROLE = "bank"
 
@@ -72,7 +71,7 @@ def training_labels(
     return targets
 
 
-class LabelSide:
+class LabelSide(TrainedSide):
     """The bank's sub-model over its columns, with the bias; it answers u with g.
 
     Build one with `create` (the first message of a run) or `load` (every later one).
@@ -135,16 +134,6 @@ class LabelSide:
         self.trainer.save(path, {}, arrays)
 
     @property
-    def next_step(self) -> int:
-        """The next step: the number of steps taken so far."""
-        return self.trainer.step
-
-    @property
-    def finished(self) -> bool:
-        """Whether every step of the run has been taken."""
-        return self.trainer.finished
-
-    @property
     def label_epsilon(self) -> float:
         """ε of each label in everything the bank sends (infinite when non-private)."""
         settings = self.trainer.settings
@@ -179,16 +168,3 @@ class LabelSide:
         self.trainer.update(rows, gradients, message)
         self._last_reply = gradients
         return gradients.copy()
-
-    def contributions_for(self, features: npt.ArrayLike) -> Vector:
-        """f_bank(x) (with the bias) for any rows of the bank's encoding, e.g. to score.
-
-        Raises:
-            FedscoreError: not finite rows of the sub-model's width.
-        """
-        width = self.trainer.inputs.shape[1]
-        return self.trainer.outputs(encoded_rows(features, "bank features", width))
-
-    def epsilon(self) -> EpsilonReport:
-        """Record-level ε spent so far (see `PartyTrainer.epsilon`)."""
-        return self.trainer.epsilon()

@@ -25,6 +25,7 @@ from torch.optim import Optimizer
 
 from fedscore.core.encoding import FeatureEncoder
 from fedscore.core.errors import ConfigError, FedscoreError
+from fedscore.core.models.registry import seeded
 from fedscore.core.registry import Registry
 from fedscore.core.schema import DerivedFeature, TaskSchema
 
@@ -96,12 +97,7 @@ def build_submodel(spec: SubModelSpec) -> nn.Module:
         ConfigError: no sub-model is registered under `spec.name`.
     """
     factory = SUBMODELS.get(spec.name)
-    generator_state = torch.random.get_rng_state()
-    torch.manual_seed(spec.seed)
-    try:
-        return factory(spec)
-    finally:
-        torch.random.set_rng_state(generator_state)
+    return seeded(lambda: factory(spec), spec.seed)
 
 
 def _sources(derived: DerivedFeature) -> tuple[str, ...]:
