@@ -24,6 +24,8 @@ import random
 import resource
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -63,32 +65,32 @@ def _party(role: Role, first: int, count: int, folder: str, workers: int, conn) 
     timings: dict[str, float] = {}
     cpu: dict[str, float] = {}
 
+    @contextmanager
+    def stage(name: str) -> Iterator[None]:
+        """Wall and CPU seconds of one stage, from its message received to its reply sent."""
+        started, cpu_started = time.perf_counter(), time.process_time()
+        yield
+        timings[name] = time.perf_counter() - started
+        cpu[name] = time.process_time() - cpu_started
+
     peer_offer = conn.recv()
-    started, cpu_started = time.perf_counter(), time.process_time()
-    Channel.load(channel_path).accept(peer_offer, public_keys)
-    party, blinded = PsiParty.start(role, DOMAIN, ids, workers=workers)
-    party.save(state_path)
-    conn.send(Channel.load(channel_path).seal("psi/set", blinded))
-    timings["stage1"] = time.perf_counter() - started
-    cpu["stage1"] = time.process_time() - cpu_started
-
+    with stage("stage1"):
+        Channel.load(channel_path).accept(peer_offer, public_keys)
+        party, blinded = PsiParty.start(role, DOMAIN, ids, workers=workers)
+        party.save(state_path)
+        conn.send(Channel.load(channel_path).seal("psi/set", blinded))
     peer_set = conn.recv()
-    started, cpu_started = time.perf_counter(), time.process_time()
-    channel, party = Channel.load(channel_path), PsiParty.load(state_path)
-    answer = party.answer(channel.open("psi/set", peer_set), workers)
-    party.save(state_path)
-    conn.send(channel.seal("psi/answer", answer) if answer is not None else b"")
-    timings["stage2"] = time.perf_counter() - started
-    cpu["stage2"] = time.process_time() - cpu_started
-
+    with stage("stage2"):
+        channel, party = Channel.load(channel_path), PsiParty.load(state_path)
+        answer = party.answer(channel.open("psi/set", peer_set), workers)
+        party.save(state_path)
+        conn.send(channel.seal("psi/answer", answer) if answer is not None else b"")
     peer_answer = conn.recv()
-    started, cpu_started = time.perf_counter(), time.process_time()
-    channel, party = Channel.load(channel_path), PsiParty.load(state_path)
-    result = party.finish(channel.open("psi/answer", peer_answer), workers)
-    channel.close()
-    state_path.unlink()
-    timings["finish"] = time.perf_counter() - started
-    cpu["finish"] = time.process_time() - cpu_started
+    with stage("finish"):
+        channel, party = Channel.load(channel_path), PsiParty.load(state_path)
+        result = party.finish(channel.open("psi/answer", peer_answer), workers)
+        channel.close()
+        state_path.unlink()
     matched = sorted(zip((indices[row] for row in result.rows), result.join_keys, strict=True))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     conn.send(

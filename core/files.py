@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
+
+from fedscore.core.errors import ConfigError, FedscoreError
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> Path:
@@ -48,3 +51,24 @@ def write_private(path: Path, data: bytes, exclusive: bool = False) -> bool:
         return True
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def read_private(path: Path, what: str, error: type[FedscoreError] = ConfigError) -> bytes:
+    """The content of a secret `write_private` wrote, refused if others may read it.
+
+    Args:
+        path: the file.
+        what: what it holds, for the error ("the channel state", ...).
+        error: the error to raise.
+
+    Raises:
+        FedscoreError: (of type `error`) the file is missing or unreadable, or its mode
+            lets anyone but the owner read it.
+    """
+    try:
+        mode, data = path.stat().st_mode, path.read_bytes()
+    except OSError as exc:
+        raise error(f"{path}: cannot read {what} ({exc.strerror})") from exc
+    if stat.S_IMODE(mode) & 0o077:
+        raise error(f"{path}: {what} is readable by others (chmod 600)")
+    return data

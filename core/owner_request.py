@@ -13,9 +13,7 @@ from fedscore.core.run_request import (
     CoordinatorOptions,
     OwnerIdentity,
     ReleaseAttestation,
-    RunRequest,
     SignedRunRequest,
-    request_window,
 )
 from fedscore.core.runconfig import RunConfig
 
@@ -63,12 +61,9 @@ def owner_signed_request(
     from fedscore.core.schema import load_schema
 
     schema = load_schema(task_path)
-    issued, expires = request_window(valid_hours)
-    request = RunRequest(
-        run_id=run_id,
-        owner=owner.name,
-        issued_at=issued,
-        expires_at=expires,
+    return owner.request(
+        run_id,
+        valid_hours,
         app_sha256=app_sha256,
         release=release,
         task=schema.name,
@@ -82,4 +77,3 @@ def owner_signed_request(
             round_timeout=round_timeout,
         ),
     )
-    return owner.sign(request)

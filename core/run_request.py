@@ -226,6 +226,24 @@ class OwnerIdentity:
     def sign(self, request: RunRequest) -> SignedRunRequest:
         return sign_run_request(request, SigningKey.load(self.key))
 
+    def request(self, run_id: str, hours: float, **terms: Any) -> SignedRunRequest:
+        """A request for run `run_id` with `terms`, signed now and valid for `hours`.
+
+        Args:
+            run_id: the run's identifier.
+            hours: how long the request is valid.
+            terms: the other `RunRequest` fields (task, schema_sha256, parties, run, ...).
+
+        Raises:
+            ConfigError: `hours` not > 0, or an unreadable key.
+        """
+        issued, expires = request_window(hours)
+        return self.sign(
+            RunRequest(
+                run_id=run_id, owner=self.name, issued_at=issued, expires_at=expires, **terms
+            )
+        )
+
 
 def sign_run_request(request: RunRequest, key: SigningKey) -> SignedRunRequest:
     """The request signed with the model owner's key."""

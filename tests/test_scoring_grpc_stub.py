@@ -1,11 +1,18 @@
-"""The hand-written type stub of the generated gRPC module names what that module defines."""
+"""The hand-written type stubs of the generated gRPC modules name what those modules define."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
-GENERATED = Path(__file__).resolve().parents[1] / "scoring" / "grpc_api" / "generated"
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Each generated gRPC module (folder, module name) and the classes its stub declares.
+GENERATED = [
+    (ROOT / "scoring" / "grpc_api" / "generated", "scoring_pb2_grpc", "Scoring"),
+    (ROOT / "vertical" / "scoring" / "generated", "vertical_scoring_pb2_grpc", "PartialScore"),
+]
 
 
 def _names(tree: ast.Module) -> dict[str, set[str]]:
@@ -26,9 +33,10 @@ def _names(tree: ast.Module) -> dict[str, set[str]]:
     return names
 
 
-def test_the_stub_matches_the_generated_grpc_module():
-    module = _names(ast.parse((GENERATED / "scoring_pb2_grpc.py").read_text(encoding="utf-8")))
-    stub = _names(ast.parse((GENERATED / "scoring_pb2_grpc.pyi").read_text(encoding="utf-8")))
+@pytest.mark.parametrize(("folder", "module_name", "service"), GENERATED)
+def test_the_stub_matches_the_generated_grpc_module(folder, module_name, service):
+    module = _names(ast.parse((folder / f"{module_name}.py").read_text(encoding="utf-8")))
+    stub = _names(ast.parse((folder / f"{module_name}.pyi").read_text(encoding="utf-8")))
     assert stub[""] == module[""]
-    for name in ("ScoringStub", "ScoringServicer"):
+    for name in (f"{service}Stub", f"{service}Servicer"):
         assert stub[name] == module[name], name

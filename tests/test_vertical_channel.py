@@ -177,7 +177,7 @@ def test_close_deletes_the_ephemeral_key(pair):
     assert not bank.path.exists()
     with pytest.raises(ChannelError, match="closed"):
         bank.seal("psi/set", SECRET)
-    with pytest.raises(ConfigError, match="no channel state"):
+    with pytest.raises(ConfigError, match="cannot read the channel state"):
         Channel.load(bank.path)
     fac.close()
     fac.close()

@@ -11,7 +11,6 @@ contribution; a book scored in batches equals the same customers scored one by o
 
 from __future__ import annotations
 
-import ast
 import math
 import signal
 import subprocess
@@ -482,29 +481,3 @@ def test_the_service_as_a_process_serves_and_stops_on_sigterm(pair, tmp_path):
         assert process.wait(timeout=20) == 0
     finally:
         stop_tree(process)
-
-
-def _names(tree: ast.Module) -> dict[str, set[str]]:
-    names: dict[str, set[str]] = {"": set()}
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef):
-            names[""].add(node.name)
-        elif isinstance(node, ast.ClassDef):
-            members = names.setdefault(node.name, set())
-            for item in ast.walk(node):
-                if isinstance(item, ast.FunctionDef) and item.name != "__init__":
-                    members.add(item.name)
-                elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
-                    members.add(item.target.id)
-                elif isinstance(item, ast.Attribute) and isinstance(item.ctx, ast.Store):
-                    members.add(item.attr)
-    return names
-
-
-def test_the_stub_matches_the_generated_grpc_module():
-    folder = Path(vertical_scoring_pb2_grpc.__file__).parent
-    module = _names(ast.parse((folder / "vertical_scoring_pb2_grpc.py").read_text("utf-8")))
-    stub = _names(ast.parse((folder / "vertical_scoring_pb2_grpc.pyi").read_text("utf-8")))
-    assert stub[""] == module[""]
-    for name in ("PartialScoreStub", "PartialScoreServicer"):
-        assert stub[name] == module[name], name

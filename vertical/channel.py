@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from fedscore.core.errors import ConfigError
-from fedscore.core.files import write_private
+from fedscore.core.files import read_private, write_private
 from fedscore.core.protocol.errors import ProtocolError
 from fedscore.core.signing import SigningKey, canonical_json, signature_valid
 
@@ -130,12 +129,7 @@ class Channel:
             ConfigError: no state there (closed, or never created), one readable by
                 others, or a damaged one.
         """
-        try:
-            mode, data = path.stat().st_mode, path.read_bytes()
-        except OSError as exc:
-            raise ConfigError(f"{path}: no channel state ({exc.strerror})") from exc
-        if stat.S_IMODE(mode) & 0o077:
-            raise ConfigError(f"{path}: the channel state is readable by others (chmod 600)")
+        data = read_private(path, "the channel state")
         try:
             return cls(path, json.loads(data))
         except (ValueError, KeyError, TypeError) as exc:

@@ -218,11 +218,15 @@ class VerticalJournal:
     def record_accountant(self, purpose: str, data_version: str) -> PartyAccountant:
         """The record-level DP-SGD history of this party's data version (empty if new)."""
         with connect(self.path) as db:
-            row = db.execute(
-                "SELECT state FROM record_accountant WHERE party=? AND purpose=? AND "
-                "data_version=?",
-                (self.party, purpose, data_version),
-            ).fetchone()
+            return self._accountant(db, purpose, data_version)
+
+    def _accountant(
+        self, db: sqlite3.Connection, purpose: str, data_version: str
+    ) -> PartyAccountant:
+        row = db.execute(
+            "SELECT state FROM record_accountant WHERE party=? AND purpose=? AND data_version=?",
+            (self.party, purpose, data_version),
+        ).fetchone()
         if row is None:
             return PartyAccountant()
         return PartyAccountant.from_state_dict(json.loads(row["state"]))
@@ -237,16 +241,7 @@ class VerticalJournal:
                 `max_epsilon`; nothing is charged.
         """
         with self._transaction() as db:
-            row = db.execute(
-                "SELECT state FROM record_accountant WHERE party=? AND purpose=? AND "
-                "data_version=?",
-                (self.party, purpose, data_version),
-            ).fetchone()
-            before = (
-                PartyAccountant.from_state_dict(json.loads(row["state"]))
-                if row
-                else PartyAccountant()
-            )
+            before = self._accountant(db, purpose, data_version)
             after = before.projected(plan.noise_multiplier, plan.sample_rate, plan.steps)
             report = after.report(plan.delta)
             if not math.isfinite(report.rdp) or report.rdp > max_epsilon + 1e-9:

@@ -20,9 +20,7 @@ from fedscore.core.errors import ConfigError
 from fedscore.core.run_request import (
     SAFE_NAME_PATTERN,
     OwnerIdentity,
-    RunRequest,
     SignedRunRequest,
-    request_window,
 )
 from fedscore.core.signing import canonical_json
 from fedscore.vertical.node_config import VerticalNodeConfig
@@ -77,18 +75,14 @@ def sign_terms(
     terms: VerticalTerms, run_id: str, owner: OwnerIdentity, hours: float = 24.0
 ) -> SignedRunRequest:
     """A run request for `terms`, signed by `owner`, valid for `hours`."""
-    issued, expires = request_window(hours)
-    request = RunRequest(
-        run_id=run_id,
-        owner=owner.name,
-        issued_at=issued,
-        expires_at=expires,
+    return owner.request(
+        run_id,
+        hours,
         task=VERTICAL_TASK,
         schema_sha256=terms.sha256(),
         parties=2,
         run=terms.model_dump(mode="json"),
     )
-    return owner.sign(request)
 
 
 def terms_of(signed: SignedRunRequest) -> VerticalTerms:

@@ -32,7 +32,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +41,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fedscore.core.errors import FedscoreError
-from fedscore.core.files import write_private
+from fedscore.core.files import read_private, write_private
 from fedscore.vertical.psi.group import (
     POINT_BYTES,
     PeerMessageError,
@@ -353,13 +352,7 @@ class PsiParty:
         Raises:
             PsiStateError: no state there, one readable by others, or a damaged one.
         """
-        try:
-            mode, data = path.stat().st_mode, path.read_bytes()
-        except OSError as exc:
-            raise PsiStateError(f"{path}: cannot read the PSI state ({exc.strerror})") from exc
-        if stat.S_IMODE(mode) & 0o077:
-            raise PsiStateError(f"{path}: the PSI state is readable by others (chmod 600)")
-        return cls.from_bytes(data)
+        return cls.from_bytes(read_private(path, "the PSI state", PsiStateError))
 
     @property
     def _peer(self) -> str:
