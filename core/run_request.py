@@ -30,14 +30,16 @@ from fedscore.core.signing import (
     signature_valid,
 )
 
+# SAFE_NAME_PATTERN is re-exported: the vertical request and node config import it from here.
+from fedscore.core.typed_config import SAFE_NAME_PATTERN as SAFE_NAME_PATTERN
+from fedscore.core.typed_config import SAFE_NAME_RULE
+
 #: The run-config key (Flower) and round-config key (fedscore) carrying the request.
 RUN_REQUEST_KEY = "run-request"
 FORMAT = "fedscore-run-request/1"
 #: How far a request's issue time may lie in a verifier's future (clock skew).
 CLOCK_SKEW = timedelta(minutes=5)
 
-#: Names that become folder and file names: no path separators, no shell metacharacters.
-SAFE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 SafeName = Annotated[str, Field(pattern=SAFE_NAME_PATTERN)]
 Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 PublicKeyHex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
@@ -197,6 +199,20 @@ class SignedRunRequest(_Strict):
         return self.request.owner
 
 
+def app_mismatch(named: str | None, running: str | None) -> str:
+    """Why a request naming app `named` does not fit a task running `running` ("" if it does).
+
+    Args:
+        named: the app release (sha256 hex) the signed request names (None: no release).
+        running: the release the deployment's task runner verified for this task (None:
+            not deployed, nothing to compare).
+    """
+    if running is None or named == running:
+        return ""
+    shown = f"sha256:{named}" if named else "no app"
+    return f"the request names {shown}, but this task runs sha256:{running}"
+
+
 def check_safe_name(value: str, what: str) -> str:
     """`value` if it can name a folder or file safely.
 
@@ -204,10 +220,7 @@ def check_safe_name(value: str, what: str) -> str:
         ConfigError: it could not (the value itself is not repeated: it may be anything).
     """
     if not re.fullmatch(SAFE_NAME_PATTERN, value):
-        raise ConfigError(
-            f"{what} must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter "
-            "or digit"
-        )
+        raise ConfigError(f"{what} must be {SAFE_NAME_RULE}")
     return value
 
 

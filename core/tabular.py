@@ -36,28 +36,47 @@ def header_lines(path: Path) -> int:
     return 1 if table_format(path) == "csv" else 0
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
+def read_table(path: str | Path, max_rows: int | None = None) -> pd.DataFrame:
     """Load a table with every cell as text (CSV) or as stored (Parquet).
 
     Cells are not converted here: validation converts each column by its schema
     role, so a wrong type is reported with its row and column.
+
+    Args:
+        path: the CSV (.csv, .csv.gz) or Parquet file.
+        max_rows: read only the first this many data rows (None: all of them).
     """
     path = Path(path)
     kind = table_format(path)
     if not path.is_file():
         raise TableReadError(f"{path}: no such file")
     if kind == "csv":
-        return _read_csv(path)
+        return _read_csv(path, max_rows)
     try:
-        frame: pd.DataFrame = pq.read_table(path).to_pandas()
-        return frame
+        if max_rows is None:
+            frame: pd.DataFrame = pq.read_table(path).to_pandas()
+            return frame
+        # The first batch of rows, with the file's schema (and so its pandas metadata).
+        parquet = pq.ParquetFile(path)
+        schema = parquet.schema_arrow
+        batch = next(parquet.iter_batches(batch_size=max(max_rows, 1)), None)
+        rows = schema.empty_table() if batch is None else pa.Table.from_batches([batch], schema)
+        head: pd.DataFrame = rows.slice(0, max_rows).to_pandas()
+        return head
     except (pa.ArrowInvalid, OSError) as exc:
         raise TableReadError(f"{path}: not a readable Parquet file ({exc})") from exc
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _read_csv(path: Path, max_rows: int | None = None) -> pd.DataFrame:
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[], encoding="utf-8")
+        frame = pd.read_csv(
+            path,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[],
+            encoding="utf-8",
+            nrows=max_rows,
+        )
     except pd.errors.EmptyDataError as exc:
         raise TableReadError(f"{path}: the file is empty (no header row)") from exc
     except pd.errors.ParserError as exc:

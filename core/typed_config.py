@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import difflib
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -27,6 +27,11 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from fedscore.core.errors import ConfigError
 
 Model = TypeVar("Model", bound=BaseModel)
+
+#: Names that become folder and file names: no path separators, no shell metacharacters.
+SAFE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+#: The rule `SAFE_NAME_PATTERN` states, in words.
+SAFE_NAME_RULE = "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
 
 
 def parse_section(model: type[Model], data: Any, source: str | Path, section: str = "") -> Model:
@@ -162,12 +167,25 @@ def describe_entry_errors(
         locate: finds the entry of a problem's location.
         noun: what one problem is called in the first line ("task schema problem").
     """
-    lines = []
-    for problem in error.errors():
-        entry = locate(problem["loc"])
-        lines.append(f"  - {entry.name}: {state_rule(problem, entry)}")
+    lines = entry_problems(error.errors(), locate)
     count = len(lines)
-    return f"{source}: {count} {noun}{'s' if count > 1 else ''}:\n" + "\n".join(lines)
+    return f"{source}: {count} {noun}{'s' if count > 1 else ''}:\n" + "\n".join(
+        f"  - {line}" for line in lines
+    )
+
+
+def entry_problems(problems: Iterable[Mapping[str, Any]], locate: Locator) -> list[str]:
+    """One line per problem: the entry (`[[columns]] 'AGE'`), a colon, the broken rule.
+
+    Args:
+        problems: pydantic's errors (`ValidationError.errors()`), or some of them.
+        locate: finds the entry of a problem's location.
+    """
+    lines = []
+    for problem in problems:
+        entry = locate(problem["loc"])
+        lines.append(f"{entry.name}: {state_rule(problem, entry)}")
+    return lines
 
 
 def state_rule(problem: Mapping[str, Any], entry: Entry) -> str:

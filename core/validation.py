@@ -71,43 +71,130 @@ def validate_frame(
             request); any other column present is ignored.
     """
     raw = raw.reset_index(drop=True)
+    columns, found = _check(raw, schema, model_columns_only, every_column=False)
+    if found.total:
+        problems = found.first(TableValidationError.max_reported)
+        raise TableValidationError(source, problems, found.total, header)
+    frame = pd.DataFrame(columns, index=pd.RangeIndex(len(raw)))
+    return ValidatedTable(frame=frame, source=source)
+
+
+@dataclass(frozen=True)
+class ProblemRows:
+    """One kind of problem in one column of a table, with every row it is found in.
+
+    Attributes:
+        column: the column it is in; None for a problem of the whole table.
+        problem: what is wrong, without any value of a cell.
+        rows: the 1-based data rows (header excluded) it is found in, ascending; empty
+            for a problem of a whole column (a missing column) or of the whole table.
+    """
+
+    column: str | None
+    problem: str
+    rows: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class TableCheck:
+    """A table checked against the task schema: every problem, and the typed columns.
+
+    Attributes:
+        problems: every problem found, one entry per column and kind, in the order found.
+        frame: the typed columns (as `ValidatedTable.frame`) of the schema's columns the
+            table holds; a cell with a problem is missing (NaN) or a placeholder.
+    """
+
+    problems: list[ProblemRows]
+    frame: pd.DataFrame
+
+
+def check_frame(
+    raw: pd.DataFrame, schema: TaskSchema, model_columns_only: bool = False
+) -> TableCheck:
+    """Every problem of a raw frame, without stopping at the first kind.
+
+    The same checks as `validate_frame`, except that the columns present are checked
+    even when a required column is missing (the node stops there), and that every row of
+    every problem is kept.
+
+    Args:
+        raw: The table as read (or a sample of its rows).
+        schema: The task it must match.
+        model_columns_only: Check only the features and the label (see `validate_frame`).
+    """
+    raw = raw.reset_index(drop=True)
+    columns, found = _check(raw, schema, model_columns_only, every_column=True)
+    return TableCheck(found.grouped(), pd.DataFrame(columns, index=pd.RangeIndex(len(raw))))
+
+
+def _check(
+    raw: pd.DataFrame, schema: TaskSchema, model_columns_only: bool, every_column: bool
+) -> tuple[dict[str, pd.Series], _ProblemCollector]:
+    """The typed columns of `raw` and the problems found converting them.
+
+    Args:
+        raw: The table, with a 0-based range index.
+        schema: The task it must match.
+        model_columns_only: Check only the features and the label.
+        every_column: Convert the columns present even when a required one is missing.
+    """
     collector = _ProblemCollector()
     if raw.empty:
-        collector.add(None, None, "the table has no data rows")
+        collector.add(None, "the table has no data rows")
     specs = [
         c for c in schema.columns if not model_columns_only or c.is_feature or c.role == Role.LABEL
     ]
     missing = [c.name for c in specs if c.required and c.name not in raw.columns]
     for name in missing:
         role = schema.column(name).role.value
-        collector.add(None, name, f"required {role} column is missing from the header")
+        collector.add(name, f"required {role} column is missing from the header")
     columns: dict[str, pd.Series] = {}
-    if not collector.total:
+    if every_column or not collector.total:
         for spec in specs:
             if spec.name not in raw.columns:
                 continue
             converted = _convert(raw[spec.name], spec, collector)
             if converted is not None:
                 columns[spec.name if spec.role != Role.LABEL else _LABEL] = converted
-    if collector.total:
-        raise TableValidationError(source, collector.problems, collector.total, header)
-    frame = pd.DataFrame(columns, index=pd.RangeIndex(len(raw)))
-    return ValidatedTable(frame=frame, source=source)
+    return columns, collector
 
 
 class _ProblemCollector:
+    """Problems in the order found, each with the rows it is in (kept as arrays, not objects)."""
+
     def __init__(self) -> None:
-        self.problems: list[TableProblem] = []
+        self._found: list[tuple[str | None, str, np.ndarray | None]] = []
         self.total = 0
 
-    def add(self, row: int | None, column: str | None, problem: str) -> None:
+    def add(self, column: str | None, problem: str) -> None:
+        """A problem of a whole column (or, with `column` None, of the whole table)."""
+        self._found.append((column, problem, None))
         self.total += 1
-        if len(self.problems) < TableValidationError.max_reported:
-            self.problems.append(TableProblem(row, column, problem))
 
     def add_rows(self, mask: np.ndarray, column: str, problem: str) -> None:
-        for index in np.flatnonzero(mask):
-            self.add(int(index) + 1, column, problem)
+        """A problem in the rows where `mask` is true (nothing when it is true nowhere)."""
+        rows = np.flatnonzero(mask) + 1
+        if rows.size:
+            self._found.append((column, problem, rows))
+            self.total += int(rows.size)
+
+    def first(self, limit: int) -> list[TableProblem]:
+        """The first `limit` problems, one per row, in the order found."""
+        problems: list[TableProblem] = []
+        for column, problem, rows in self._found:
+            for row in [None] if rows is None else rows[: limit - len(problems)].tolist():
+                problems.append(TableProblem(row, column, problem))
+            if len(problems) >= limit:
+                break
+        return problems[:limit]
+
+    def grouped(self) -> list[ProblemRows]:
+        """Every problem, with every row it is found in."""
+        return [
+            ProblemRows(column, problem, () if rows is None else tuple(rows.tolist()))
+            for column, problem, rows in self._found
+        ]
 
 
 def _as_text(series: pd.Series) -> tuple[pd.Series, np.ndarray]:

@@ -6,6 +6,7 @@ The entry's `role` picks its model (a discriminated union): `min` on a categoric
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
@@ -16,6 +17,7 @@ from fedscore.core.schema.fields import (
     Name,
     NumericRules,
     members_by_tag,
+    number_text,
 )
 from fedscore.core.schema.model import (
     CategoricalEncoding,
@@ -96,9 +98,18 @@ class _FeatureColumn(_Column):
 
     @model_validator(mode="after")
     def _generalize_quasi_identifiers_only(self) -> _FeatureColumn:
-        if self.generalize is not None and not self.quasi_identifier:
+        if self.generalize is None:
+            return self
+        if not self.quasi_identifier:
             raise rule_error("only quasi-identifiers can be generalized (quasi_identifier = true)")
+        problem = self._generalize_problem(self.generalize)
+        if problem:
+            raise rule_error(problem)
         return self
+
+    def _generalize_problem(self, generalize: GeneralizeEntry) -> str:
+        """Why this column cannot be generalized so ("" if it can)."""
+        return ""
 
     def _specifics(self) -> dict[str, Any]:
         generalize = self.generalize.generalization() if self.generalize else None
@@ -149,6 +160,21 @@ class NumericColumn(_FeatureColumn, NumericRules):
     described_as = "a numeric column"
     role: Literal["numeric"]
 
+    def _generalize_problem(self, generalize: GeneralizeEntry) -> str:
+        if generalize.band is None:
+            return (
+                "'generalize' of a numeric column must be { band = N }: { date = ... } is for "
+                "a quasi_identifier column holding dates"
+            )
+        if self.min < self.max and generalize.band >= self.max - self.min:
+            return (
+                f"'generalize.band' ({number_text(generalize.band)}) must be smaller than "
+                f"max - min ({number_text(self.max - self.min)}): each value becomes the "
+                "midpoint of its band [k band, (k+1) band) (bands start at 0), then is clipped "
+                "to [min, max], so a band as wide as the bounds leaves the model next to nothing"
+            )
+        return ""
+
     def _specifics(self) -> dict[str, Any]:
         return {**super()._specifics(), "numeric": self.encoding()}
 
@@ -183,6 +209,15 @@ class CategoricalColumn(_FeatureColumn):
             grouped |= set(texts)
         problems.raise_if_any()
         return self
+
+    def _generalize_problem(self, generalize: GeneralizeEntry) -> str:
+        return (
+            "a categorical column cannot be generalized (its values are categories, not "
+            "numbers or dates). 'groups' merge categories into one level for the model only: "
+            "k-anonymity counts the categories as the table holds them. To coarsen it for "
+            "k-anonymity, have every party recode the values before its node reads the table "
+            "and declare the coarser categories"
+        )
 
     def _specifics(self) -> dict[str, Any]:
         groups = tuple((name, tuple(str(m) for m in ms)) for name, ms in self.groups.items())
@@ -225,6 +260,18 @@ class ConsentColumn(_Column):
     role: Literal["consent"]
     granted: list[Code] = Field(min_length=1)
     refused: list[Code] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _granted_declared(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "granted" not in data:
+            raise rule_error(
+                "the consent column needs 'granted': the values of the column meaning the "
+                "customer consented to the task's purpose, as an array of integers or strings, "
+                'e.g. granted = ["Y"] and refused = ["N"]. Cells are compared as trimmed '
+                'text ("1.0" reads as 1); a value in neither list is an error'
+            )
+        return data
 
     @model_validator(mode="after")
     def _granted_or_refused(self) -> ConsentColumn:

@@ -9,9 +9,10 @@ columns, ...) and reports every one broken, each at its entry.
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from fedscore.core.schema.columns import ColumnEntry
 from fedscore.core.schema.derived import CountEntry, DerivedEntry, RatioEntry
@@ -23,7 +24,12 @@ from fedscore.core.schema.model import (
     Role,
     TaskSchema,
 )
-from fedscore.core.typed_config import RuleViolations, rule_error
+from fedscore.core.typed_config import (
+    SAFE_NAME_PATTERN,
+    SAFE_NAME_RULE,
+    RuleViolations,
+    rule_error,
+)
 
 
 class TaskSection(DocumentModel):
@@ -32,7 +38,8 @@ class TaskSection(DocumentModel):
     Attributes:
         name: the task's identifier (e.g. "default_risk").
         version: the schema's version; parties and server must hold the same one.
-        purpose: the processing purpose customers consented to.
+        purpose: the processing purpose customers consented to; it also names the folder
+            of each party's pseudonymization key ring (`<key_dir>/<purpose>/`).
         description: what the model predicts, for people.
     """
 
@@ -40,6 +47,17 @@ class TaskSection(DocumentModel):
     version: Name = "1"
     purpose: Name
     description: str = ""
+
+    @field_validator("purpose")
+    @classmethod
+    def _purpose_names_a_folder(cls, purpose: str) -> str:
+        if not re.fullmatch(SAFE_NAME_PATTERN, purpose):
+            raise rule_error(
+                f"must be {SAFE_NAME_RULE}: each party's key ring for the task is the folder "
+                "<key_dir>/<purpose>/ ('fedscore keys init --purpose PURPOSE'), and consent "
+                "records name it in their 'purpose' column"
+            )
+        return purpose
 
 
 class HierarchyEntry(DocumentModel):
@@ -158,6 +176,13 @@ def _check_columns(specs: list[ColumnSpec], problems: RuleViolations) -> None:
         problems.add(("columns",), "at most one 'consent' column is allowed")
     if not any(spec.is_feature for spec in specs):
         problems.add(("columns",), "at least one numeric or categorical feature is needed")
+    for index, spec in enumerate(specs):
+        if not spec.required and (spec.is_feature or spec.role in (Role.LABEL, Role.CUSTOMER_KEY)):
+            problems.add(
+                ("columns", index),
+                "cannot be optional (required = false): every party's table must hold the "
+                "customer key, the label and every feature",
+            )
 
 
 def _check_deidentification(
@@ -179,6 +204,11 @@ def _check_deidentification(
         problems.add(
             ("deidentification",),
             f"privacy_unit '{unit}' must be the customer key or a pseudonymized direct identifier",
+        )
+    elif unit is not None and not by_name[unit].required:
+        problems.add(
+            ("deidentification",),
+            f"privacy_unit '{unit}' must be a required column (not required = false)",
         )
 
 

@@ -48,7 +48,8 @@ class NumericRules(DocumentModel):
         min, max: the consortium's agreed bounds; values outside are clipped to them.
         transform: applied after clipping ("identity", "log1p" or "signed_log1p"); the
             result is scaled to [0, 1] with the transformed bounds.
-        bins: optional strictly ascending edges; each interval becomes a 0/1 feature.
+        bins: optional strictly ascending edges, each in (min, max]; each interval
+            [edge, next edge) becomes a 0/1 feature of the clipped value.
         scaled: whether the scaled value itself is a feature (false needs bins).
     """
 
@@ -70,6 +71,14 @@ class NumericRules(DocumentModel):
         problems = RuleViolations(type(self))
         if not self.min < self.max:
             problems.add((), "'min' must be smaller than 'max'")
+        outside = [number_text(edge) for edge in self.bins if not self.min < edge <= self.max]
+        if outside and self.min < self.max:
+            problems.add(
+                ("bins",),
+                f"edges {', '.join(outside)} lie outside (min, max] = "
+                f"({number_text(self.min)}, {number_text(self.max)}]: values are clipped to "
+                "[min, max] before binning, so the interval beyond such an edge is always empty",
+            )
         if self.transform == Transform.LOG1P and self.min < 0:
             problems.add((), "log1p needs min >= 0; use signed_log1p for signed values")
         if not self.scaled and not self.bins:
@@ -80,6 +89,11 @@ class NumericRules(DocumentModel):
     def encoding(self) -> NumericEncoding:
         """The agreed encoding these keys declare."""
         return NumericEncoding(self.min, self.max, self.transform, tuple(self.bins), self.scaled)
+
+
+def number_text(value: float) -> str:
+    """A number as a schema writes it: 1000000 rather than 1e+06 or 1000000.0."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 def members_by_tag(union: Any, tag: str) -> dict[str, type[DocumentModel]]:

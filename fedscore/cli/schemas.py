@@ -1,4 +1,4 @@
-"""`fedscore schema`: the configuration documents' JSON Schemas."""
+"""`fedscore schema check|draft|export`: task schemas, and configuration JSON Schemas."""
 
 from __future__ import annotations
 
@@ -7,10 +7,127 @@ from typing import Annotated
 
 import typer
 
-from fedscore.cli.output import console, fail
+from fedscore.cli.output import console, fail, or_fail, say
 from fedscore.core.errors import FedscoreError
 
-schema_app = typer.Typer(help="JSON Schemas of fedscore's configuration documents.")
+schema_app = typer.Typer(
+    help="Task schemas (check one, draft one from data) and the configuration documents' "
+    "JSON Schemas.",
+    no_args_is_help=True,
+)
+
+#: Rows read from the start of a data file by default: `schema_tools.SAMPLE_ROWS`, written
+#: out so that `--help` imports no data library (a test checks they agree).
+SAMPLE_ROWS = 10_000
+SampleRows = Annotated[
+    int,
+    typer.Option(
+        "--rows", min=1, help="Rows read from the start of the data file (a bounded sample)."
+    ),
+]
+
+
+@schema_app.command("check")
+def check(
+    task: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, readable=True, help="The task schema (TOML) to check."
+        ),
+    ],
+    data: Annotated[
+        Path | None,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="A party's table (CSV or Parquet) to check against the schema.",
+        ),
+    ] = None,
+    rows: SampleRows = SAMPLE_ROWS,
+) -> None:
+    """List every problem of a task schema, and of a sample of a data file against it.
+
+    Problems name file, line or row, and column, never a value. Exit status 0: no problem;
+    1: problems, listed (a data file that does not parse is one); 2: a file is missing or
+    unreadable, or the schema is not UTF-8 text.
+    """
+    from fedscore.datasets.schema_tools import check_schema_file, check_table_sample
+
+    schema, report = or_fail(lambda: check_schema_file(task))
+    say(f"task schema {task}: {'ok' if report.ok else f'{len(report.problems)} problem(s)'}")
+    if data is not None and schema is not None:
+        read, table_report = check_table_sample(schema, data, rows)
+        sample = f"all {read:,} rows" if read < rows else f"the first {read:,} rows (--rows)"
+        verdict = "ok" if table_report.ok else f"{len(table_report.problems)} problem(s)"
+        say(f"{data}, {sample}, against it: {verdict}")
+        report += table_report
+    elif data is not None:
+        say(f"{data}: not checked (the task schema must be valid first)")
+    for note in report.notes:
+        say(f"  note: {note}")
+    for problem in report.problems:
+        console.print("  problem:", style="bold red", end=" ")
+        say(problem)
+    if not report.ok:
+        console.print(f"{len(report.problems)} problem(s), listed above", style="bold red")
+        raise typer.Exit(code=1)
+    console.print("no problem found", style="bold green")
+
+
+@schema_app.command("draft")
+def draft(
+    data: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, readable=True, help="A party's table (CSV or Parquet)."
+        ),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write the draft to this file (default: print it on stdout)."),
+    ] = None,
+    rows: SampleRows = SAMPLE_ROWS,
+    dp_epsilon: Annotated[
+        float | None,
+        typer.Option(
+            help="Estimate the numeric bounds with this total ε (DP search of round numbers "
+            "near the 1st and 99th percentiles) instead of leaving them to agree.",
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace --out if it exists.")] = False,
+) -> None:
+    """Draft a task schema from a party's table: roles guessed, what is left to agree marked.
+
+    Every value the consortium must decide is marked TO AGREE (`fedscore schema check` lists
+    the marks left). Bounds and vocabularies taken from one institution's data disclose it
+    to the others: agree them from domain knowledge.
+    """
+    from fedscore.datasets.schema_tools import draft_schema
+    from fedscore.datasets.schema_tools.draft import DISCLOSURE_WARNING
+
+    if dp_epsilon is not None and not 0 < dp_epsilon < float("inf"):
+        fail(FedscoreError(f"--dp-epsilon must be a positive number, not {dp_epsilon}"))
+    if out is not None and out.exists() and not force:
+        fail(FedscoreError(f"{out} exists; choose another --out or pass --force to replace it"))
+    drafted = or_fail(lambda: draft_schema(data, rows, dp_epsilon))
+    if out is None:
+        typer.echo(drafted.text, nl=False)
+    else:
+        out.write_text(drafted.text, encoding="utf-8")
+        say(f"wrote {out}")
+    console.print("warning:", style="bold yellow", end=" ")
+    say(DISCLOSURE_WARNING)
+    if drafted.dp_epsilon is not None:
+        say(
+            f"The numeric bounds are ε = {drafted.dp_epsilon:g}-DP estimates (one row per "
+            "person); this ε is spent on your data and is not in any node's ledger: record it. "
+            "Vocabularies are not private."
+        )
+    say(
+        f"Roles guessed from the first {drafted.rows_read:,} rows; resolve every TO AGREE "
+        "mark, then run 'fedscore schema check TASK.toml DATA.csv'."
+    )
 
 
 @schema_app.command("export")

@@ -55,17 +55,27 @@ class DeidentifiedTable:
         return ValidatedTable(self.frame, source="<de-identified>")
 
 
+#: What to do about personal information found in a column the schema does not declare.
+UNDECLARED_PII_ADVICE = (
+    "Declare these columns as direct identifiers in the task schema, or remove the values."
+)
+
+
+def pii_scanned_columns(raw: pd.DataFrame, schema: TaskSchema) -> list[str]:
+    """The columns scanned for undeclared PII: every one not declared a direct identifier."""
+    declared = {c.name for c in schema.by_role(Role.DIRECT_IDENTIFIER)}
+    return [c for c in raw.columns if c not in declared]
+
+
 def scan_for_pii(raw: pd.DataFrame, schema: TaskSchema, source: str) -> dict[str, object]:
     """Scan every column that is not a declared direct identifier; raise on any hit."""
-    declared = {c.name for c in schema.by_role(Role.DIRECT_IDENTIFIER)}
-    columns = [c for c in raw.columns if c not in declared]
+    columns = pii_scanned_columns(raw, schema)
     detectors = default_detectors()
     hits = scan_frame(raw, columns, detectors)
     if hits:
         found = "; ".join(f"column '{h.column}': {h.count} × {h.detector}" for h in hits)
         raise DeidentificationRefused(
-            f"{source}: undeclared personal information found ({found}). Declare these "
-            "columns as direct identifiers in the task schema, or remove the values."
+            f"{source}: undeclared personal information found ({found}). {UNDECLARED_PII_ADVICE}"
         )
     return {"columns_scanned": len(columns), "detectors": [d.name for d in detectors], "hits": 0}
 
