@@ -30,7 +30,7 @@ from fedscore.clients.admission_store import AdmissionStore, EpsilonCaps, RunTer
 from fedscore.clients.node import NodeConfig
 from fedscore.core.errors import ConfigError, FedscoreError
 from fedscore.core.protocol import RoundRequest
-from fedscore.core.run_request import SignedRunRequest
+from fedscore.core.run_request import SignedRunRequest, app_mismatch
 from fedscore.core.runconfig import RunConfig
 from fedscore.core.schema import TaskSchema
 from fedscore.core.signing import canonical_json
@@ -107,9 +107,9 @@ def admit(
     except ConfigError as error:
         raise _declined(store, moment, str(error), signed) from error
     problems = _problems(node, schema, order.task, order.schema_sha256, run, request.run)
-    if app_sha256 is not None and order.app_sha256 != app_sha256:
-        named = f"sha256:{order.app_sha256}" if order.app_sha256 else "no app"
-        problems.insert(0, f"the request names {named}, but this task runs sha256:{app_sha256}")
+    mismatch = app_mismatch(order.app_sha256, app_sha256)
+    if mismatch:
+        problems.insert(0, mismatch)
     terms = RunTerms(order.run_id, order.terms_sha256(), owner, signed.sha256, run.epsilon)
     _accept(store, node, moment, problems, terms, signed, dry_run)
     return Admission(run, owner, signed.public_key, signed.sha256)

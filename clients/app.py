@@ -13,6 +13,7 @@ train or evaluate, which keeps those steps to a fraction of a second.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -102,7 +103,8 @@ def _vertical_config(resolve_node: NodeResolver, context: Context) -> VerticalNo
         raise ConfigError(
             f"{node.party} takes part in no vertical runs: its config has no [vertical]"
         )
-    return VerticalNodeConfig.from_toml(node.vertical_config)
+    config = VerticalNodeConfig.from_toml(node.vertical_config)
+    return dataclasses.replace(config, verified_app=verified_app(context))
 
 
 def _failures_answered(resolve_node: NodeResolver) -> Callable[[Handler], Handler]:

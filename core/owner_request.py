@@ -21,6 +21,9 @@ from fedscore.core.runconfig import RunConfig
 DEFAULT_ROUND_TIMEOUT = 900.0
 #: Hours a signed run request is valid unless the model owner says otherwise.
 DEFAULT_VALID_HOURS = 24.0
+#: Seconds the coordinator of a vertical run waits for the two parties to connect and for
+#: each reply unless the model owner says otherwise.
+DEFAULT_VERTICAL_TIMEOUT = 300.0
 
 
 def owner_signed_request(

@@ -5,6 +5,7 @@ On top of the tables and consent records of `demo.vertical`, writes under the ro
     bank/vertical.toml, loan_facilitator/vertical.toml   each node's vertical config
     <party>/keys/ledger/ed25519.pem                      its ledger key (owner-only)
     consortium/ledger_keys.toml                          both parties' ledger public keys
+    consortium/vertical_pair.toml                        the pair, as a model owner names it
     consortium/model_owner/ed25519.pem                   the model owner's signing key
     runs/                                                the coordinator's run folders
 
@@ -29,9 +30,16 @@ from fedscore.demo.vertical import (
     prepare_vertical_demo,
 )
 from fedscore.vertical.columns import BANK_COLUMNS, FACILITATOR_COLUMNS, JOINT_PURPOSE, LABEL
-from fedscore.vertical.request import VerticalTerms, sign_terms
+from fedscore.vertical.request import VerticalPair, VerticalTerms, sign_terms
 
 OWNER = "model_owner"
+#: The demo's two parties, their joint purpose and each one's columns.
+PAIR = VerticalPair(
+    label_holder=BANK,
+    feature_holder=FACILITATOR,
+    purpose=JOINT_PURPOSE,
+    columns={BANK: list(BANK_COLUMNS), FACILITATOR: list(FACILITATOR_COLUMNS)},
+)
 #: Budgets of the demo nodes' policies.
 MAX_RECORD_EPSILON = 5.0
 MAX_LABEL_EPSILON = 8.0
@@ -48,6 +56,8 @@ class VerticalConsortium:
         ledger_keys: the consortium's list of ledger public keys.
         owner: the model owner who signs runs.
         runs_dir: the coordinator's run folders.
+        pair_file: the pair's parties, purpose and columns (`VerticalPair`), for a model
+            owner who starts deployed runs without the parties' configs.
     """
 
     data: VerticalDemo
@@ -56,6 +66,7 @@ class VerticalConsortium:
     ledger_keys: Path
     owner: OwnerIdentity
     runs_dir: Path
+    pair_file: Path
 
     @property
     def node_configs(self) -> tuple[Path, Path]:
@@ -73,14 +84,7 @@ class VerticalConsortium:
             terms: other `VerticalTerms` fields (reveal, test_share).
         """
         vertical = VerticalTerms.model_validate(
-            {
-                "label_holder": BANK,
-                "feature_holder": FACILITATOR,
-                "purpose": JOINT_PURPOSE,
-                "columns": {BANK: list(BANK_COLUMNS), FACILITATOR: list(FACILITATOR_COLUMNS)},
-                "training": {"label_epsilon": 2.0, **training},
-                **terms,
-            },
+            {**PAIR.model_dump(), "training": {"label_epsilon": 2.0, **training}, **terms},
             strict=False,
         )
         return sign_terms(vertical, run_id, self.owner)
@@ -144,4 +148,8 @@ def prepare_vertical_consortium(root: str | Path, size: int | None = None) -> Ve
         configs.append(config)
     consortium.mkdir(parents=True, exist_ok=True)
     keys_path.write_text(tomli_w.dumps({"ledger_keys": ledger_keys}), encoding="utf-8")
-    return VerticalConsortium(data, configs[0], configs[1], keys_path, owner, root / "runs")
+    pair_file = consortium / "vertical_pair.toml"
+    pair_file.write_text(tomli_w.dumps(PAIR.model_dump()), encoding="utf-8")
+    return VerticalConsortium(
+        data, configs[0], configs[1], keys_path, owner, root / "runs", pair_file
+    )

@@ -33,6 +33,8 @@ ROUND_TIMEOUT_KEY = "round-timeout"
 RESUME_KEY = "resume"
 #: The signed run request in a run directory (what a resumed run carries again).
 RUN_REQUEST_FILE = "run_request.json"
+#: Where the coordinator writes run directories when neither run config nor request says.
+DEFAULT_RUNS_DIR = "runs"
 SERVER_KEYS = (
     RESUME_KEY,
     TASK_KEY,
@@ -118,15 +120,15 @@ class ServerSettings:
         from fedscore.datasets import default_task_path
 
         signed_text = str(flat.get(RUN_REQUEST_KEY, "") or "")
-        if signed_text and not _truthy(flat.get(RESUME_KEY)):
+        if signed_text and not truthy(flat.get(RESUME_KEY)):
             return cls.from_request(SignedRunRequest.decode(signed_text))
         run = RunConfig.from_flower({k: v for k, v in flat.items() if k not in SERVER_KEYS})
         run_id = new_run_id()
-        resume = _truthy(flat.get(RESUME_KEY))
+        resume = truthy(flat.get(RESUME_KEY))
         if flat.get(RUN_DIR_KEY):
             run_dir = Path(str(flat[RUN_DIR_KEY]))
         else:
-            run_dir = Path(str(flat.get(RUNS_DIR_KEY) or "runs")) / run_id
+            run_dir = Path(str(flat.get(RUNS_DIR_KEY) or DEFAULT_RUNS_DIR)) / run_id
         if resume:
             return _resumed(
                 run_dir.resolve(),
@@ -173,7 +175,7 @@ class ServerSettings:
                 f"the coordinator's task schema {task_path} is not the one the run request "
                 f"names (sha256 {request.schema_sha256[:12]}…)"
             )
-        runs_dir = Path(options.runs_dir or "runs")
+        runs_dir = Path(options.runs_dir or DEFAULT_RUNS_DIR)
         return cls(
             run=request.run_config(),
             task_path=task_path,
@@ -209,7 +211,8 @@ class ServerSettings:
         return replace(self, run_request=signed.encode())
 
 
-def _truthy(value: object) -> bool:
+def truthy(value: object) -> bool:
+    """Whether a run-config flag is on ("true", "1", "yes", or True; None and else: off)."""
     return str(value if value is not None else "false").lower() in ("1", "true", "yes")
 
 

@@ -80,6 +80,7 @@ LONGEST_SCOPES = {
     "test_crash_consistency.py": 66.0,
     "test_preflight.py": 45.0,
     "test_notebooks.py::Test_03_compliance_audit": 42.0,
+    "test_vertical_deployment.py": 40.0,  # measured alone under load, not yet in a make test
     "test_train_cli.py": 35.0,
     "test_notebooks.py::Test_02_node_operator": 31.0,
     "test_notebooks.py::Test_05_risk_operations": 31.0,

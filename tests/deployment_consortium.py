@@ -75,14 +75,8 @@ class Consortium:
         return self.root / "server.toml"
 
     def start(self, log: Path, *args: str) -> subprocess.Popen:
-        """A fedscore command in its own process group (so all its children stop with it)."""
-        process = subprocess.Popen(
-            fedscore_command(*args),
-            stdout=log.open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env=fedscore_environment(),
-        )
+        """A fedscore command in its own process group, stopped by `stop_all`."""
+        process = start_fedscore(log, *args)
         self.processes.append(process)
         return process
 
@@ -136,22 +130,46 @@ def prepare(root: Path, make_node, tables: dict, test_table) -> Consortium:
     test = root / "consortium_test.csv"
     write_table(test_table, test)
     # The coordinator in these tests is compromised: it approves the hostile bundle too.
-    hostile_sha256 = _sha256(hostile)
+    write_server_config(root, port, internal, [release.sha256, _sha256(hostile)], owners)
+    return Consortium(
+        root, pki, port, internal, nodes, test, fab, root / "owner" / "ed25519.pem",
+        hostile, rogue, markers,
+    )  # fmt: skip
+
+
+def start_fedscore(log: Path, *args: str) -> subprocess.Popen:
+    """A fedscore command in its own process group (so all its children stop with it).
+
+    Its output goes to `log`; stop it with `process_support.stop_tree`.
+    """
+    return subprocess.Popen(
+        fedscore_command(*args),
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env=fedscore_environment(),
+    )
+
+
+def write_server_config(
+    root: Path, port: int, internal: int, approved: list[str], owners: dict[str, str]
+) -> Path:
+    """The coordinator's `root/server.toml` (its PKI in `root/pki`, its state in
+    `root/coordinator`), approving the releases `approved` (sha256 hex) and listing `owners`
+    (name → public key hex)."""
     server = {
         "superlink": {
             "pki": "pki", "state_dir": "coordinator", "host": "0.0.0.0",
             "port": port, "internal_port": internal,
         },
         "trust": {
-            "approved_apps": [f"sha256:{release.sha256}", f"sha256:{hostile_sha256}"],
+            "approved_apps": [f"sha256:{sha256}" for sha256 in approved],
             "model_owners": owners,
         },
     }  # fmt: skip
-    (root / "server.toml").write_text(tomli_w.dumps(server), encoding="utf-8")
-    return Consortium(
-        root, pki, port, internal, nodes, test, fab, root / "owner" / "ed25519.pem",
-        hostile, rogue, markers,
-    )  # fmt: skip
+    path = root / "server.toml"
+    path.write_text(tomli_w.dumps(server), encoding="utf-8")
+    return path
 
 
 def _sha256(path: Path) -> str:

@@ -9,6 +9,7 @@ run folder and no ledger entry behind.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from pathlib import Path
 
@@ -16,13 +17,14 @@ import pandas as pd
 import pytest
 from vertical_support import ask
 
+from fedscore.core.errors import ConfigError
 from fedscore.core.run_request import OwnerIdentity
 from fedscore.core.signing import SigningKey
 from fedscore.demo.vertical_consortium import VerticalConsortium, prepare_vertical_consortium
 from fedscore.vertical.columns import BANK_COLUMNS, FACILITATOR_COLUMNS, JOINT_PURPOSE
 from fedscore.vertical.messages import Outcome, Stage, StageReply, StageRequest
 from fedscore.vertical.node_config import VerticalNodeConfig
-from fedscore.vertical.request import VerticalTerms, sign_terms
+from fedscore.vertical.request import VerticalTerms, admit, sign_terms
 
 RUN = "vertical-admission-1"
 
@@ -55,9 +57,7 @@ def test_a_run_the_node_accepts_is_admitted(pair, tmp_path):
 def test_a_request_signed_by_someone_not_listed_is_declined(pair, tmp_path):
     stranger = OwnerIdentity("model_owner", tmp_path / "stranger.pem")
     SigningKey.load_or_create(stranger.key)
-    forged = VerticalConsortium(
-        pair.data, pair.bank, pair.facilitator, pair.ledger_keys, stranger, pair.runs_dir
-    ).signed_run(RUN, {"epochs": 2})
+    forged = dataclasses.replace(pair, owner=stranger).signed_run(RUN, {"epochs": 2})
     for config in pair.node_configs:
         reply = _admit(pair, config, forged)
         assert reply.outcome is Outcome.DECLINED and "not a model owner's key" in reply.reason
@@ -88,6 +88,17 @@ def test_terms_outside_the_nodes_policy_are_declined(pair, training, terms, expe
     reply = _admit(pair, pair.bank, signed)
     assert reply.outcome is Outcome.DECLINED and expected in reply.reason
     _nothing_written(pair.bank)
+
+
+def test_a_deployed_node_declines_a_request_for_another_release_than_it_runs(pair):
+    """Deployed, the node's task runner verified the release this message came with: the
+    signed request must name exactly it."""
+    running = "ab" * 32
+    config = dataclasses.replace(VerticalNodeConfig.from_toml(pair.bank), verified_app=running)
+    signed = sign_terms(_terms(), RUN, pair.owner, app_sha256="cd" * 32)
+    with pytest.raises(ConfigError, match=f"names sha256:{'cd' * 32}, but this task runs"):
+        admit(config, signed)
+    assert admit(config, sign_terms(_terms(), RUN, pair.owner, app_sha256=running))
 
 
 def _terms(**changes: object) -> VerticalTerms:

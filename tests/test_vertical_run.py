@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from flwr.app import ConfigRecord, Context, Message
 from flwr.serverapp import Grid, ServerApp
+from vertical_support import consented_at_both
 
 from fedscore.privacy.ledger import load_public_keys, read_entries, verify_ledger
 from fedscore.server.delegating_grid import DelegatingGrid
@@ -100,30 +100,12 @@ def test_the_pair_intersects_trains_and_tests(vertical_run):
     assert psi["bank"]["commitment"] == psi["loan_facilitator"]["commitment"]
     assert psi["bank"]["intersection_size"] == psi["loan_facilitator"]["intersection_size"]
     # The intersection is exactly the people both hold with valid consent at both.
-    bank = pd.read_csv(consortium.data.bank_table, dtype=str)
-    facilitator = pd.read_csv(consortium.data.facilitator_table, dtype=str)
-    bank_ok = _consented(bank, consortium.data.bank_consent, "customer_id", "id_number")
-    facilitator_ok = _consented(
-        facilitator, consortium.data.facilitator_consent, "user_id", "id_card"
-    )
-    assert psi["bank"]["intersection_size"] == len(bank_ok & facilitator_ok)
+    assert psi["bank"]["intersection_size"] == len(consented_at_both(consortium.data))
     setup = summary["setup"]
     assert setup["bank"]["steps"] == setup["loan_facilitator"]["steps"] == 10
     assert 0 < setup["bank"]["epsilon_rdp"] <= 1.0
     assert summary["test"]["rows"] == setup["bank"]["test_rows"] > 0
     assert summary["test"]["auc"] > 0.65  # the joint model separates defaulters
-
-
-def _consented(table: pd.DataFrame, consent_path: Path, key: str, identifier: str) -> set[str]:
-    consent = pd.read_csv(consent_path, dtype=str)
-    consent = consent[consent["purpose"] == "joint_risk_control"]
-    today = pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()
-    granted = pd.to_datetime(consent["granted_at"]) <= today
-    expired = pd.to_datetime(consent["expires_at"]).le(today).fillna(False)
-    withdrawn = pd.to_datetime(consent["withdrawn_at"]).le(today).fillna(False)
-    valid = set(consent[granted & ~expired & ~withdrawn][key])
-    rows = table[table[key].isin(valid)]
-    return {normalize_resident_id(value) for value in rows[identifier]} - {None}
 
 
 def test_each_party_ledgers_the_disclosure_the_labels_and_its_training(vertical_run):

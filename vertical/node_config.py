@@ -142,6 +142,9 @@ class VerticalNodeConfig:
         reveal: the intersection modes it accepts.
         min_peer_set: the smallest set of the peer's this node answers: a peer that sent
             a handful of identifiers would learn whether those people are its customers.
+        verified_app: the app release (sha256 hex) fedscore's task runner verified for
+            the message being answered, which a run's request must name (deployment; not
+            a setting of the file; None in simulation).
     """
 
     party: str
@@ -162,6 +165,7 @@ class VerticalNodeConfig:
     max_label_epsilon: float | None
     reveal: tuple[Reveal, ...]
     min_peer_set: int = 100
+    verified_app: str | None = None
 
     @classmethod
     def from_toml(cls, path: str | Path) -> VerticalNodeConfig:

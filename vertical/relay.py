@@ -35,14 +35,14 @@ from flwr.serverapp import Grid
 
 from fedscore.core.errors import FedscoreError
 from fedscore.core.files import write_bytes_atomic
+from fedscore.core.owner_request import DEFAULT_VERTICAL_TIMEOUT
 from fedscore.core.protocol.errors import MalformedMessage
 from fedscore.core.run_request import SignedRunRequest
 from fedscore.server.polling_grid import PollingGrid
 from fedscore.server.preflight import connected_parties
 from fedscore.vertical.messages import MESSAGE_TYPE, Outcome, Stage, StageReply, StageRequest
 from fedscore.vertical.request import VerticalTerms, terms_of
-
-SUMMARY_FILE = "vertical_summary.json"
+from fedscore.vertical.summary import SUMMARY_FILE
 
 
 class VerticalRunFailed(FedscoreError):
@@ -63,7 +63,7 @@ class RelaySettings:
 
     signed_request: SignedRunRequest
     runs_dir: Path
-    timeout: float = 300.0
+    timeout: float = DEFAULT_VERTICAL_TIMEOUT
     on_step: Callable[[int, int], None] | None = None
 
 
@@ -194,16 +194,17 @@ def _drive(
         {"stage": Stage.ADMIT.value, "parties": [], "seconds": round(time.monotonic() - started, 4)}
     )
     offers: dict[str, bytes] = {}
+    refusals: list[str] = []
     for message in replies:
         answer = StageReply.from_record(message.content) if message.has_content() else None
         if answer is None or answer.party not in (bank, facilitator) or answer.party in relay.nodes:
             continue
-        if answer.outcome is not Outcome.DONE:
-            raise VerticalRunFailed(
-                f"admit: {answer.party} {answer.outcome.value}: {answer.reason}"
-            )
         relay.nodes[answer.party] = message.metadata.src_node_id
+        if answer.outcome is not Outcome.DONE:
+            refusals.append(f"{answer.party} {answer.outcome.value}: {answer.reason}")
         offers[answer.party] = answer.sealed
+    if refusals:  # every party's reasons at once
+        raise VerticalRunFailed("admit: " + "; ".join(sorted(refusals)))
     missing = sorted({bank, facilitator} - set(relay.nodes))
     if missing:
         raise VerticalRunFailed(f"admit: no admission from {', '.join(missing)}")

@@ -11,21 +11,28 @@ coordinator relays them and cannot change one without breaking the signature.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from fedscore.core.documents import read_toml
 from fedscore.core.errors import ConfigError
+from fedscore.core.owner_request import DEFAULT_VALID_HOURS
 from fedscore.core.run_request import (
     SAFE_NAME_PATTERN,
+    CoordinatorOptions,
     OwnerIdentity,
+    ReleaseAttestation,
     SignedRunRequest,
+    app_mismatch,
 )
 from fedscore.core.signing import canonical_json
+from fedscore.core.typed_config import parse_section
 from fedscore.vertical.node_config import VerticalNodeConfig
 from fedscore.vertical.roles import Reveal, Role
-from fedscore.vertical.training.settings import VerticalSettings
 
 SafeName = Annotated[str, Field(pattern=SAFE_NAME_PATTERN)]
 
@@ -33,20 +40,8 @@ SafeName = Annotated[str, Field(pattern=SAFE_NAME_PATTERN)]
 VERTICAL_TASK = "vertical"
 
 
-class VerticalTerms(BaseModel):
-    """What a vertical run does, as both parties verify it.
-
-    Attributes:
-        label_holder: the party that holds the label (the bank).
-        feature_holder: the party that holds only features (the facilitator).
-        purpose: the joint purpose customers must have consented to at both.
-        columns: each party's feature columns, party → column names.
-        reveal: who learns the intersection.
-        test_share: the share of the intersection held out to test the joint model
-            (chosen by join key, so both parties hold out the same customers).
-        training: the split model's training settings (`VerticalSettings`: the model,
-            each party's record-level ε, the label release's ε_label, ...).
-    """
+class _PairFields(BaseModel):
+    """The fields of a pair, which the terms of each of its runs repeat (see `VerticalPair`)."""
 
     model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
 
@@ -54,8 +49,84 @@ class VerticalTerms(BaseModel):
     feature_holder: SafeName
     purpose: SafeName
     columns: dict[str, list[str]]
-    reveal: Reveal = Reveal.BOTH
     test_share: float = Field(default=0.2, gt=0, le=0.5)
+
+
+class VerticalPair(_PairFields):
+    """The two parties of vertical runs and what each brings: the terms but the run's own.
+
+    A model owner writes it down once, in a TOML file (`from_toml`; the model owner of a
+    deployed consortium does not hold the parties' configs), or reads it from the two
+    parties' configs (`from_configs`, simulation). Example::
+
+        label_holder = "bank"
+        feature_holder = "loan_facilitator"
+        purpose = "joint_risk_control"
+        test_share = 0.2                  # optional
+
+        [columns]
+        bank = ["LIMIT_BAL", "AGE"]
+        loan_facilitator = ["PAY_0", "PAY_2"]
+
+    Attributes:
+        label_holder: the party that holds the label (the bank).
+        feature_holder: the party that holds only features (the facilitator).
+        purpose: the joint purpose customers must have consented to at both.
+        columns: each party's feature columns, party → column names.
+        test_share: the share of the intersection held out to test the joint model
+            (chosen by join key, so both parties hold out the same customers).
+    """
+
+    @classmethod
+    def from_toml(cls, path: Path) -> VerticalPair:
+        """Read a pair file (see the class's example).
+
+        Raises:
+            ConfigError: unreadable, not TOML, or a setting missing, unknown or invalid
+                (every problem named).
+        """
+        return parse_section(cls, read_toml(path, "vertical pair"), path)
+
+    @classmethod
+    def from_configs(cls, configs: Sequence[VerticalNodeConfig]) -> VerticalPair:
+        """The pair the two parties' vertical configs describe.
+
+        Raises:
+            ConfigError: the configs are not one label holder's and one feature holder's.
+        """
+        holders = {config.role: config for config in configs}
+        if len(configs) != 2 or set(holders) != {Role.LABEL_HOLDER, Role.FEATURE_HOLDER}:
+            raise ConfigError("a vertical pair is one label_holder's and one feature_holder's")
+        bank, facilitator = holders[Role.LABEL_HOLDER], holders[Role.FEATURE_HOLDER]
+        return cls(
+            label_holder=bank.party,
+            feature_holder=facilitator.party,
+            purpose=bank.purpose,
+            columns={config.party: list(config.feature_columns) for config in configs},
+        )
+
+    def terms(self, training: Mapping[str, Any], reveal: Reveal = Reveal.BOTH) -> VerticalTerms:
+        """The terms of a run of this pair.
+
+        Args:
+            training: the run's training settings (`VerticalSettings` fields).
+            reveal: who learns the intersection.
+        """
+        return VerticalTerms(**self.model_dump(), reveal=reveal, training=dict(training))
+
+
+class VerticalTerms(_PairFields):
+    """What a vertical run does, as both parties verify it: its pair, and the run's own.
+
+    Attributes:
+        label_holder, feature_holder, purpose, columns, test_share: the pair's
+            (`VerticalPair`).
+        reveal: who learns the intersection.
+        training: the split model's training settings (`VerticalSettings`: the model,
+            each party's record-level ε, the label release's ε_label, ...).
+    """
+
+    reveal: Reveal = Reveal.BOTH
     training: dict[str, Any]
 
     def role_of(self, party: str) -> Role | None:
@@ -72,16 +143,37 @@ class VerticalTerms(BaseModel):
 
 
 def sign_terms(
-    terms: VerticalTerms, run_id: str, owner: OwnerIdentity, hours: float = 24.0
+    terms: VerticalTerms,
+    run_id: str,
+    owner: OwnerIdentity,
+    hours: float = DEFAULT_VALID_HOURS,
+    *,
+    app_sha256: str | None = None,
+    release: ReleaseAttestation | None = None,
+    coordinator: CoordinatorOptions | None = None,
 ) -> SignedRunRequest:
-    """A run request for `terms`, signed by `owner`, valid for `hours`."""
+    """A run request for `terms`, signed by `owner`, valid for `hours`.
+
+    Args:
+        terms: what the run does.
+        run_id: the run's identifier (its folder name at the coordinator and the nodes).
+        owner: the model owner signing the request.
+        hours: how long the request is valid.
+        app_sha256: the app release the run must use (deployment; None: simulation).
+        release: that release's attestation, if the owner has one.
+        coordinator: where the coordinator writes the run and how long it waits for a
+            reply (deployment; None: the defaults, simulation).
+    """
     return owner.request(
         run_id,
         hours,
+        app_sha256=app_sha256,
+        release=release,
         task=VERTICAL_TASK,
         schema_sha256=terms.sha256(),
         parties=2,
         run=terms.model_dump(mode="json"),
+        coordinator=coordinator or CoordinatorOptions(),
     )
 
 
@@ -120,11 +212,17 @@ def admit(
 
     Raises:
         ConfigError: the request is not signed by an owner this node lists, has expired,
-            or its terms break this node's config or policy (every reason listed).
+            names another app release than the one this deployed node runs, or its terms
+            break this node's config or policy (every reason listed).
     """
+    from fedscore.vertical.training.settings import VerticalSettings  # torch, Opacus
+
     signed.verify(config.model_owners, now or datetime.now(UTC))
     terms = terms_of(signed)
     problems: list[str] = []
+    mismatch = app_mismatch(signed.request.app_sha256, config.verified_app)
+    if mismatch:
+        problems.append(mismatch)
     role = terms.role_of(config.party)
     if role is None:
         problems.append(f"the run does not name {config.party} as a party")

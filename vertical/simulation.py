@@ -7,19 +7,19 @@ simulated node plays is decided here: node 0 the first config given, node 1 the 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 from flwr.app import Context
 from flwr.serverapp import Grid, ServerApp
 
-from fedscore.core.errors import FedscoreError
+from fedscore.core.owner_request import DEFAULT_VERTICAL_TIMEOUT
 from fedscore.core.run_request import SignedRunRequest
 from fedscore.simulation import simulate, simulation_backend
 from fedscore.vertical.node_app import build_vertical_client_app
 from fedscore.vertical.node_config import VerticalNodeConfig
-from fedscore.vertical.relay import SUMMARY_FILE, RelaySettings, run_vertical
+from fedscore.vertical.relay import RelaySettings, run_vertical
+from fedscore.vertical.summary import read_summary
 
 
 class _PartitionResolver:
@@ -36,7 +36,7 @@ def run_vertical_simulation(
     signed: SignedRunRequest,
     node_configs: tuple[Path, Path],
     runs_dir: Path,
-    timeout: float = 300.0,
+    timeout: float = DEFAULT_VERTICAL_TIMEOUT,
     verbose: bool = False,
     on_step: Callable[[int, int], None] | None = None,
 ) -> Path:
@@ -65,12 +65,5 @@ def run_vertical_simulation(
     client_app = build_vertical_client_app(_PartitionResolver(configs))
     simulate(server_app, client_app, 2, simulation_backend(), verbose)
     run_dir = runs_dir / signed.request.run_id
-    summary_path = run_dir / SUMMARY_FILE
-    if not summary_path.is_file():
-        raise FedscoreError(f"the vertical run did not start: {summary_path} was not written")
-    summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    if not summary.get("ok"):
-        raise FedscoreError(
-            f"the vertical run failed: {summary.get('error', 'no reason recorded')}"
-        )
+    read_summary(run_dir)
     return run_dir

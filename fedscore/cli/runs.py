@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -22,7 +23,8 @@ from fedscore.cli.signing_keys import NewKeyFile, create_signing_key
 from fedscore.core.errors import FedscoreError
 
 if TYPE_CHECKING:
-    from fedscore.core.run_request import OwnerIdentity
+    from fedscore.core.run_request import OwnerIdentity, SignedRunRequest
+    from fedscore.deployment import runs as deployment_runs
 
 owner_app = typer.Typer(help="A model owner's signing key (who may start runs).")
 OwnerName = Annotated[
@@ -94,57 +96,85 @@ def run(
     """
     from fedscore.deployment.runs import (
         NewRun,
-        app_release,
         deployment_run_config,
         new_run_request,
         resumed_run_request,
         run_problems,
-        start_run,
     )
 
-    try:
-        connection = ControlApiOptions(
-            superlink, server_config, root_certificates, flwr_home, insecure_dev
-        ).connection()
+    def sign(app: deployment_runs.AppRelease) -> SignedRunRequest:
         identity = _owner(owner, owner_key, required=resume is None)
-        app = app_release(release)
         if resume is not None:
-            signed = resumed_run_request(resume, identity, valid_hours)
-        else:
-            if parties < 1 or runs_dir is None:
-                raise FedscoreError("a new run needs --parties and --runs-dir")
-            options: dict[str, object] = {
-                "rounds": rounds,
-                "epsilon": epsilon,
-                "model": model,
-                "secure-aggregation": secure_aggregation,
-            }
-            for item in option:
-                key, sep, value = item.partition("=")
-                if not sep:
-                    raise FedscoreError(f"--option expects key=value, got '{item}'")
-                options[key] = _typed(value)
-            round_timeout = _round_timeout(options.pop("round-timeout", 900.0))
-            new = NewRun(
-                deployment_run_config(options, parties),
-                parties,
-                runs_dir,
-                test,
-                task,
-                round_timeout,
-                valid_hours,
-            )
-            assert identity is not None
-            signed = new_run_request(new, identity, app)
+            return resumed_run_request(resume, identity, valid_hours)
+        if parties < 1 or runs_dir is None:
+            raise FedscoreError("a new run needs --parties and --runs-dir")
+        options: dict[str, object] = {
+            "rounds": rounds,
+            "epsilon": epsilon,
+            "model": model,
+            "secure-aggregation": secure_aggregation,
+        }
+        for item in option:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise FedscoreError(f"--option expects key=value, got '{item}'")
+            options[key] = _typed(value)
+        round_timeout = _round_timeout(options.pop("round-timeout", 900.0))
+        new = NewRun(
+            deployment_run_config(options, parties),
+            parties,
+            runs_dir,
+            test,
+            task,
+            round_timeout,
+            valid_hours,
+        )
+        assert identity is not None
+        return new_run_request(new, identity, app)
+
+    control_api = ControlApiOptions(
+        superlink, server_config, root_certificates, flwr_home, insecure_dev
+    )
+    submit(control_api, release, sign, run_problems, resume=resume is not None)
+
+
+def submit(
+    control_api: ControlApiOptions,
+    release: Path | None,
+    sign: Callable[[deployment_runs.AppRelease], SignedRunRequest],
+    problems_of: Callable[[SignedRunRequest], list[str]],
+    resume: bool = False,
+) -> NoReturn:
+    """Sign a run of the release, submit it to the coordinator, stream its log, and exit.
+
+    The exit status is 0 if the run did what was asked, 1 if not (naming who and why), 2
+    if it could not be started.
+
+    Args:
+        control_api: how to reach the coordinator's control API.
+        release: the approved app release (.fab; None: built from this checkout's HEAD).
+        sign: the model owner's signed request for a run of that release.
+        problems_of: why the finished run is not what was asked (empty: it is).
+        resume: the request resumes a run from its last checkpoint.
+
+    Raises:
+        typer.Exit: always.
+    """
+    from fedscore.deployment.runs import app_release, start_run
+
+    try:
+        connection = control_api.connection()
+        app = app_release(release)
+        signed = sign(app)
         console.print(
             f"run {signed.request.run_id}: signed by {signed.request.owner}, app "
             f"sha256:{signed.request.app_sha256}, request sha256:{signed.sha256}",
             markup=False,
         )
-        status = start_run(connection, app, signed, resume=resume is not None)
+        status = start_run(connection, app, signed, resume=resume)
     except FedscoreError as error:
         fail(error)
-    problems = run_problems(signed)
+    problems = problems_of(signed)
     for problem in problems:
         console.print(f"[bold red]problem:[/] {problem}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=1 if problems or status else 0)
