@@ -15,7 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fedscore.core.app_trust import AppTrust, PublicKeyHex
 from fedscore.core.documents import read_toml
+from fedscore.core.errors import ConfigError
 from fedscore.core.typed_config import parse_section
+
+#: Flower's name for a SuperLink state kept in memory (`flwr.supercore.constant`).
+FLWR_IN_MEMORY_DB_NAME = ":flwr-in-memory:"
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 
@@ -28,6 +32,7 @@ class _SuperLinkSection(BaseModel):
     host: str = "0.0.0.0"
     port: Port = 9092
     internal_port: Port | None = None
+    state: Literal["memory", "file"] = "memory"
     database: str | None = None
     insecure_dev: bool = False
     gateway_log_level: Literal["debug", "info", "warning"] = "info"
@@ -66,7 +71,14 @@ class ServerConfig:
         port: the one public port: SuperNodes' Fleet API (HTTPS).
         internal_port: the SuperLink's own port on 127.0.0.1 (control, runtime and fleet
             APIs); default `port + 1`.
-        database: the SuperLink's state file (SQLite).
+        state: where the SuperLink keeps its message queue, runs and node registrations:
+            "memory" (the default: fastest; lost when the coordinator stops, which costs
+            nothing fedscore needs — node keys are registered again at every start from the
+            PKI's node list, and a run's durable record is its run directory: checkpoint,
+            ledger heads, metrics, from which `fedscore run --resume` continues it) or
+            "file" (SQLite at `database`; Flower's run list survives a restart).
+        database: the SuperLink's state file when `state = "file"` (default
+            `<state_dir>/superlink.sqlite`).
         insecure_dev: no TLS, no node authentication, no gateway (development only).
         gateway_log_level: "debug" logs one line per forwarded Fleet request (path,
             status, time, client address); refusals are logged at every level.
@@ -78,6 +90,7 @@ class ServerConfig:
     host: str = "0.0.0.0"
     port: int = 9092
     internal_port: int | None = None
+    state: str = "memory"
     database: Path | None = None
     insecure_dev: bool = False
     gateway_log_level: str = "info"
@@ -85,8 +98,16 @@ class ServerConfig:
     source: Path | None = None
 
     @property
-    def database_file(self) -> Path:
+    def database_file(self) -> Path | None:
+        """The SuperLink's SQLite file (None: it keeps its state in memory)."""
+        if self.state == "memory":
+            return None
         return self.database or self.state_dir / "superlink.sqlite"
+
+    @property
+    def database_argument(self) -> str:
+        """`flower-superlink --database`: the state file, or Flower's in-memory state."""
+        return str(self.database_file or FLWR_IN_MEMORY_DB_NAME)
 
     @property
     def superlink_port(self) -> int:
@@ -118,6 +139,11 @@ class ServerConfig:
         """
         document = parse_section(ServerDocument, read_toml(path, "server config"), path)
         section, trust = document.superlink, document.trust
+        if section.database and section.state != "file":
+            raise ConfigError(
+                f'{path}: [superlink] database is used only with state = "file"; set '
+                'state = "file" to keep the SuperLink\'s state in that file, or remove it'
+            )
         base = path.parent
 
         def resolve(value: str) -> Path:
@@ -130,6 +156,7 @@ class ServerConfig:
             host=section.host,
             port=section.port,
             internal_port=section.internal_port,
+            state=section.state,
             database=resolve(section.database) if section.database else None,
             insecure_dev=section.insecure_dev,
             gateway_log_level=section.gateway_log_level,

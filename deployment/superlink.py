@@ -72,7 +72,7 @@ def superlink_command(config: ServerConfig) -> list[str]:
         "--port",
         str(config.superlink_port),
         "--database",
-        str(config.database_file),
+        config.database_argument,
         "--disable-runtime-dependency-installation",
         "--isolation",
         "process",

@@ -31,6 +31,8 @@ from fedscore.core.typed_config import parse_section
 #: activate it: an unknown key, or an earlier session of the same node that the SuperLink
 #: still counts as online (after a crash, until its heartbeat expires).
 ACTIVATION_REFUSED = "Failed to activate SuperNode"
+#: ... and the line once it is activated (a member of the federation, with a node id).
+ACTIVATED = "SuperNode ID:"
 
 
 @dataclass(frozen=True)

@@ -477,3 +477,12 @@ def test_the_object_pull_backoff_fedscore_shortens_is_still_flowers_default():
     finally:
         for function, defaults in zip(object_pulls.PULLING, saved, strict=True):
             function.__kwdefaults__ = defaults
+
+
+def test_the_coordinators_in_memory_state_uses_flowers_name_for_it():
+    """server.toml's `state = "memory"` passes Flower's own in-memory database name."""
+    from flwr.supercore.constant import FLWR_IN_MEMORY_DB_NAME
+
+    from fedscore.deployment import server_config
+
+    assert server_config.FLWR_IN_MEMORY_DB_NAME == FLWR_IN_MEMORY_DB_NAME

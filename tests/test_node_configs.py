@@ -100,3 +100,23 @@ def test_the_example_server_config_parses():
     config = ServerConfig.from_toml(example)
     assert config.port == 9092 and config.pki == example.parent / "pki"
     assert not config.insecure_dev
+
+
+def test_the_superlinks_state_is_in_memory_unless_a_file_is_asked_for(tmp_path):
+    from fedscore.deployment.superlink import ServerConfig, superlink_command
+
+    def command(extra: str) -> list[str]:
+        path = tmp_path / "server.toml"
+        path.write_text(f'[superlink]\npki = "pki"\ninsecure_dev = true\n{extra}')
+        return superlink_command(ServerConfig.from_toml(path))
+
+    def database(arguments: list[str]) -> str:
+        return arguments[arguments.index("--database") + 1]
+
+    assert database(command("")) == ":flwr-in-memory:"
+    assert database(command('state = "file"\n')) == str(tmp_path / "state" / "superlink.sqlite")
+    assert database(command('state = "file"\ndatabase = "s.db"\n')) == str(tmp_path / "s.db")
+    with pytest.raises(ConfigError, match='database is used only with state = "file"'):
+        command('database = "s.db"\n')
+    with pytest.raises(ConfigError, match="state"):
+        command('state = "disk"\n')

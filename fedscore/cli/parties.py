@@ -146,7 +146,8 @@ def server_start(
     console.print(
         f"SuperLink ready: institutions' nodes connect to {settings.host}:{settings.port} "
         f"(fleet API only); runs are started on this machine at {settings.address}; "
-        f"{len(registered)} node(s) newly registered; state {settings.database_file}",
+        f"{len(registered)} node(s) newly registered; "
+        f"state {settings.database_file or 'in memory'}",
         markup=False,
     )
     _supervise(group)
@@ -198,25 +199,21 @@ def node_start(
             errors="replace",
         )
         group.adopt("SuperNode", supernode)
-        refused = threading.Event()
+        refused, activated = threading.Event(), threading.Event()
+        markers = {node_process.ACTIVATION_REFUSED: refused, node_process.ACTIVATED: activated}
         # Flower's log, passed through as it comes. A thread, because processes the
         # SuperNode started may keep the pipe open after it exits.
-        pump = threading.Thread(
-            target=_pass_through,
-            args=(supernode.stdout, node_process.ACTIVATION_REFUSED, refused),
-            daemon=True,
-        )
+        pump = threading.Thread(target=_pass_through, args=(supernode.stdout, markers), daemon=True)
         pump.start()
         ended = group.wait()
-        if ended is not None and ended.process is supernode and refused.is_set():
+        if ended is not None and ended.process is supernode:
             pump.join(timeout=2)
-            if time.monotonic() < give_up:
+            retry = _reconnect_reason(refused.is_set(), activated.is_set(), give_up)
+            if retry:
                 group.members.remove(ended)
-                console.print(
-                    "the SuperLink refused to activate this node (a previous session of it "
-                    "may still count as online); retrying in 5 s",
-                    style="yellow",
-                )
+                console.print(f"{retry}; starting the SuperNode again in 5 s", style="yellow")
+                if activated.is_set():  # a new session: refusals are retried afresh
+                    give_up = time.monotonic() + wait_for_activation
                 time.sleep(5)
                 continue
         group.stop()
@@ -278,13 +275,36 @@ def _supervise(group: ProcessGroup) -> NoReturn:
     raise typer.Exit(code=1)
 
 
-def _pass_through(stream: IO[str], marker: str, seen: threading.Event) -> None:
-    """Copy a child's output to ours line by line; set `seen` when a line holds `marker`."""
+def _pass_through(stream: IO[str], markers: dict[str, threading.Event]) -> None:
+    """Copy a child's output to ours line by line; set each marker's event when a line holds it."""
     for line in stream:
         sys.stdout.write(line)
         sys.stdout.flush()
-        if marker in line:
-            seen.set()
+        for marker, seen in markers.items():
+            if marker in line:
+                seen.set()
+
+
+def _reconnect_reason(refused: bool, activated: bool, give_up: float) -> str:
+    """Why a SuperNode that stopped on its own is started again ("": it is not).
+
+    Args:
+        refused: the SuperLink refused to activate it.
+        activated: it had been activated (was a member of the federation).
+        give_up: until when (monotonic clock) a refused activation is retried.
+    """
+    import time
+
+    if activated:
+        # A coordinator restarted with its state in memory no longer knows the node's id:
+        # Flower's SuperNode then stops itself; it must activate again.
+        return "the SuperNode lost its session with the coordinator (restarted?)"
+    if refused and time.monotonic() < give_up:
+        return (
+            "the SuperLink refused to activate this node (a previous session of it may still "
+            "count as online)"
+        )
+    return ""
 
 
 def _exit_status(code: int) -> int:
