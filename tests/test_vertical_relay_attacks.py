@@ -9,6 +9,7 @@ entry is written for an intersection that did not happen.
 from __future__ import annotations
 
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from fedscore.core.signing import SigningKey
 from fedscore.demo.vertical_consortium import VerticalConsortium, prepare_vertical_consortium
 from fedscore.vertical.channel import Channel
 from fedscore.vertical.messages import Outcome, Stage, StageReply, StageRequest
+from fedscore.vertical.node.run_folder import RunFolder, erase_expired_secrets
 from fedscore.vertical.node_config import VerticalNodeConfig
 
 BANK, FACILITATOR = "bank", "loan_facilitator"
@@ -137,3 +139,29 @@ def test_a_peer_probing_with_a_handful_of_identifiers_gets_no_answer(pair, tmp_p
     reply = ask(pair.bank, StageRequest(Stage.PSI_ANSWER, run, sealed=probe.sealed))
     assert reply.outcome is Outcome.FAILED and "min_peer_set" in reply.reason
     assert reply.sealed == b"" and _ledger_size(pair.bank) == 0
+
+
+def test_a_run_that_failed_at_a_node_leaves_no_secret_there(pair):
+    """Whatever made the stage fail, the node's channel key and PSI scalar of that run go at
+    once: a hostile relay cannot stop the run midway and keep the secrets on disk."""
+    run = "attack-abandoned"
+    sets = _started(pair, run)
+    folder = RunFolder(VerticalNodeConfig.from_toml(pair.bank), run)
+    assert folder.holds_secrets
+    tampered = bytes(reversed(sets[FACILITATOR].sealed))
+    reply = ask(pair.bank, StageRequest(Stage.PSI_ANSWER, run, sealed=tampered))
+    assert reply.outcome is Outcome.FAILED
+    assert not folder.holds_secrets
+    assert not (folder.path / "channel.state").exists() and not (folder.path / "psi.state").exists()
+
+
+def test_an_expired_runs_secrets_are_erased_the_next_time_the_node_answers(pair):
+    run = "abandoned-by-the-coordinator"
+    _started(pair, run)
+    config = VerticalNodeConfig.from_toml(pair.facilitator)
+    folder = RunFolder(config, run)
+    expires = folder.signed_request().request.expires_at
+    assert erase_expired_secrets(config, expires - timedelta(seconds=1)) == []
+    assert folder.holds_secrets
+    assert erase_expired_secrets(config, expires + timedelta(seconds=1)) == [run]
+    assert not folder.holds_secrets and folder.admitted  # the record of the run stays

@@ -8,6 +8,7 @@ kind and the party's own words, never a traceback or a value from the table.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 from flwr.app import Context, Message
@@ -39,7 +40,34 @@ def answer_message(config: VerticalNodeConfig, message: Message) -> Message:
     except Exception as error:  # the node's boundary: fedscore's words or the error's kind
         reason = f"{config.party}: {describe_failure(error)}"
         reply = StageReply(config.party, Outcome.FAILED, reason)
+    _forget_unfinished_runs(config, request, reply)
     return Message(content=reply.to_record(), reply_to=message)
+
+
+def _forget_unfinished_runs(
+    config: VerticalNodeConfig, request: StageRequest, reply: StageReply
+) -> None:
+    """Erase the secrets of a run this node stopped taking part in, and of expired runs.
+
+    A stage after admission that this node failed or refused ends the run for it (the
+    relay stops at the first such reply), so its channel key and PSI scalar go at once.
+    """
+    from datetime import UTC, datetime
+
+    from fedscore.core.errors import FedscoreError
+    from fedscore.vertical.messages import Stage
+    from fedscore.vertical.node.run_folder import RunFolder, erase_expired_secrets
+
+    try:
+        if reply.outcome is not Outcome.DONE and request.stage is not Stage.ADMIT:
+            folder = RunFolder(config, request.run_id)
+            if folder.admitted:
+                folder.erase_secrets()
+        erase_expired_secrets(config, datetime.now(UTC))
+    except FedscoreError:
+        pass  # not a run of this node's (e.g. an unsafe run id): nothing of it to erase
+    except OSError as error:
+        print(f"{config.party}: could not erase a run's secrets: {error}", file=sys.stderr)
 
 
 def add_vertical_handler(app: ClientApp, resolve: VerticalResolver) -> None:

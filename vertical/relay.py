@@ -23,6 +23,7 @@ with its duration and the bytes relayed, so that what the coordinator saw is on 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -163,11 +164,23 @@ def run_vertical(grid: Grid, settings: RelaySettings) -> Path:
         summary["ok"] = True
     except FedscoreError as error:
         summary["error"] = str(error)
+        _close_quietly(relay)
         raise
     finally:
         summary["exchanges"] = relay.log
         write_bytes_atomic(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2).encode("utf-8"))
     return run_dir
+
+
+def _close_quietly(relay: _Relay) -> None:
+    """Ask the admitted parties to erase the stopped run's secrets.
+
+    Best effort: a party that is gone erases them itself once the run's request expires.
+    """
+    if len(relay.nodes) < 2:
+        return
+    with contextlib.suppress(FedscoreError):
+        relay.both(Stage.CLOSE)
 
 
 def _drive(

@@ -6,7 +6,9 @@
   terms from here, never from the relay);
 - `admitted.json`: the consent date, the data version and label version admitted;
 - `channel.state`, `psi.state`: the channel's ephemeral key and the PSI's secret scalar
-  (deleted at CLOSE);
+  (deleted at CLOSE, when a stage of the run fails or is refused at this node, and once
+  the run's signed request has expired: a run the coordinator abandons leaves no secret
+  behind);
 - `intersection.npz`: the party's usable rows in the intersection, ordered by join key,
   their join keys and which are held out for testing;
 - `features.npz`: the encoded training and test rows, the encoding's statistics (and at
@@ -19,7 +21,7 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,9 @@ from fedscore.core.files import write_private
 from fedscore.core.run_request import SignedRunRequest, check_safe_name
 from fedscore.vertical.node_config import VerticalNodeConfig
 from fedscore.vertical.request import VerticalTerms, terms_of
+
+#: The run's secrets: the channel's ephemeral key, the PSI's secret scalar.
+_SECRET_FILES = ("channel.state", "psi.state")
 
 
 @dataclass(frozen=True)
@@ -113,7 +118,38 @@ class RunFolder:
         with np.load(path, allow_pickle=False) as stored:
             return {key: stored[key] for key in stored.files}
 
+    @property
+    def holds_secrets(self) -> bool:
+        """Whether the run's channel key or PSI scalar is still on disk."""
+        return any(self.file(name).exists() for name in _SECRET_FILES)
+
     def erase_secrets(self) -> None:
         """Delete the channel key and the PSI scalar (the run's messages stay unreadable)."""
-        for name in ("channel.state", "psi.state"):
+        for name in _SECRET_FILES:
             self.file(name).unlink(missing_ok=True)
+
+
+def erase_expired_secrets(config: VerticalNodeConfig, now: datetime) -> list[str]:
+    """Erase the secrets of every run whose signed request expired before `now`.
+
+    A run that never reached CLOSE (the coordinator stopped, crashed or gave up) cannot
+    go on after its request expires, so its channel key and PSI scalar have no further
+    use at this node.
+
+    Args:
+        config: the node's vertical config.
+        now: the current time (timezone-aware).
+
+    Returns:
+        The runs whose secrets were erased.
+    """
+    runs = config.state_dir / "vertical-runs"
+    erased = []
+    for path in sorted(runs.iterdir()) if runs.is_dir() else []:
+        folder = RunFolder(config, path.name) if path.is_dir() else None
+        if folder is None or not folder.holds_secrets or not folder.admitted:
+            continue
+        if folder.signed_request().request.expires_at < now:
+            folder.erase_secrets()
+            erased.append(folder.run_id)
+    return erased
