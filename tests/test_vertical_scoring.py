@@ -11,8 +11,10 @@ contribution; a book scored in batches equals the same customers scored one by o
 
 from __future__ import annotations
 
+import json
 import math
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -481,3 +483,13 @@ def test_the_service_as_a_process_serves_and_stops_on_sigterm(pair, tmp_path):
         assert process.wait(timeout=20) == 0
     finally:
         stop_tree(process)
+    # What went to the bank is on the facilitator's ledger: the session's bound before
+    # the first reply, what it answered when it stopped.
+    facilitator = VerticalNodeConfig.from_toml(pair.facilitator_toml)
+    with sqlite3.connect(facilitator.journal_path) as db:
+        contents = [json.loads(row[0]) for row in db.execute("SELECT content FROM ledger")]
+    opened, closed = [c for c in contents if c["kind"] == "vertical.serving"][-2:]
+    assert opened["phase"] == "opened" and closed["phase"] == "closed"
+    assert opened["served_to"] == closed["served_to"] == "bank"
+    assert opened["customers_at_most"] == len(load_shared_rows(facilitator, RUN).join_keys)
+    assert closed["calls"] >= 1 and closed["customers_served"] == 1

@@ -24,7 +24,13 @@ from fedscore.core.files import write_bytes_atomic
 from fedscore.privacy.ledger import load_public_keys, read_entries, verify_ledger
 from fedscore.vertical.node_config import VerticalNodeConfig
 
-KINDS = ("vertical.psi", "vertical.label_release", "vertical.training", "vertical.disclosure")
+KINDS = (
+    "vertical.psi",
+    "vertical.label_release",
+    "vertical.training",
+    "vertical.disclosure",
+    "vertical.serving",
+)
 
 
 @dataclass(frozen=True)

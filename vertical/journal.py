@@ -1,6 +1,6 @@
 """A vertical party's privacy state: its budgets and its signed ledger (SQLite).
 
-Four kinds of ledger entry, each appended in the same transaction as the budget change
+Five kinds of ledger entry, each appended in the same transaction as the budget change
 it records, and before anything it covers leaves the node:
 
 - `vertical.psi`: an intersection was computed — protocol, set sizes, intersection size,
@@ -13,7 +13,10 @@ it records, and before anything it covers leaves the node:
   steps, ε by the RDP and PRV accountants at its δ; the whole run's steps are charged
   before the first step's output leaves (a run that stops early has spent them);
 - `vertical.disclosure`: what crosses to the peer *without* DP: how many per-row values
-  (contributions or gradients) and of what.
+  (contributions or gradients) and of what;
+- `vertical.serving` (feature holder): its partial scores served to the bank — when a
+  service opens, to whom and for at most how many customers (before the first reply),
+  and when it stops, how many calls and distinct customers it answered.
 
 The record-level accountant is kept per (party, purpose, data version), so every vertical
 run on the same data draws on one budget.
@@ -139,6 +142,11 @@ class VerticalJournal:
         """Record what crosses to the peer without DP (counts and kinds of values)."""
         with self._transaction() as db:
             return self._append(db, "vertical.disclosure", run_id, **facts)
+
+    def record_serving(self, run_id: str, **facts: Any) -> LedgerEntry:
+        """Record partial scores served to the bank (see the module)."""
+        with self._transaction() as db:
+            return self._append(db, "vertical.serving", run_id, **facts)
 
     def label_epsilon_spent(self, purpose: str) -> float:
         """ε_label of every label release of this party for `purpose`, added up."""

@@ -9,6 +9,10 @@ contribution and the model version, nothing else; an unknown join key gets NOT_F
 A call whose deadline has passed is not answered (DEADLINE_EXCEEDED). Health checking,
 a thread pool, and graceful shutdown on SIGTERM as the horizontal scoring service.
 
+What it discloses is on the facilitator's ledger (`vertical.serving`): before it
+listens, the bank it serves and the most customers it can answer for; when it stops,
+the calls it answered and how many distinct customers' contributions went out.
+
     python -m fedscore.vertical.scoring.partial_service --config vertical.toml \
         --run RUN_ID --port 7443 --ca ca.crt --cert tls.crt --key tls.key
 """
@@ -28,10 +32,12 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from fedscore.core.errors import ConfigError, FedscoreError
 from fedscore.scoring.grpc_api.server import check_listening, serve_until_signal
+from fedscore.vertical.node.psi_stages import journal_of
 from fedscore.vertical.node_config import VerticalNodeConfig
 from fedscore.vertical.roles import Role
 from fedscore.vertical.scoring.generated import vertical_scoring_pb2 as pb
 from fedscore.vertical.scoring.generated import vertical_scoring_pb2_grpc
+from fedscore.vertical.scoring.serving_record import ServingRecord
 from fedscore.vertical.scoring.shared_rows import JOIN_KEY_BYTES, load_shared_rows
 from fedscore.vertical.scoring.tls import TlsFiles, peer_common_name
 
@@ -57,6 +63,8 @@ class PartialScoreService(vertical_scoring_pb2_grpc.PartialScoreServicer):
         self.bank = bank
         self.model_version = model_version
         self._contributions = contributions
+        self.calls = 0
+        self.served: set[bytes] = set()  # join keys whose contribution went out
 
     @classmethod
     def from_run(cls, config: VerticalNodeConfig, run_id: str) -> PartialScoreService:
@@ -86,6 +94,7 @@ class PartialScoreService(vertical_scoring_pb2_grpc.PartialScoreServicer):
         value = self._contributions.get(request.join_key)
         if value is None:
             _abort(context, grpc.StatusCode.NOT_FOUND, "no shared customer has this join key")
+        self._count([request.join_key])
         return pb.ContributionReply(contribution=value, model_version=self.model_version)
 
     def Contributions(
@@ -102,11 +111,17 @@ class PartialScoreService(vertical_scoring_pb2_grpc.PartialScoreServicer):
             _abort(context, grpc.StatusCode.INVALID_ARGUMENT, problem)
         found = [self._contributions.get(key) for key in keys]
         _check_deadline(context)
+        self._count([key for key, value in zip(keys, found, strict=True) if value is not None])
         return pb.ContributionsReply(
             contributions=[0.0 if value is None else value for value in found],
             found=[value is not None for value in found],
             model_version=self.model_version,
         )
+
+    def _count(self, answered: list[bytes]) -> None:
+        # Under the GIL each update is atomic; the figures are for the ledger, not billing.
+        self.calls += 1
+        self.served.update(answered)
 
     def _admit(self, run_id: str, context: grpc.ServicerContext) -> None:
         """Refuse a client that is not the bank, another run, or a call past its deadline."""
@@ -220,13 +235,18 @@ def main(argv: list[str] | None = None) -> int:
         server = PartialScoreServer(
             service, PartialServeSettings(args.host, args.port, tls, args.workers)
         )
+        record = ServingRecord(journal_of(config), service)
+        record.opened()
     except FedscoreError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    server.serve_until_signal(
-        f"partial scores of run {args.run} ({service.size} shared customers) "
-        f"serving on {args.host}:{server.port}"
-    )
+    try:
+        server.serve_until_signal(
+            f"partial scores of run {args.run} ({service.size} shared customers) "
+            f"serving on {args.host}:{server.port}"
+        )
+    finally:
+        record.closed()
     return 0
 
 
