@@ -9,6 +9,7 @@ nothing that leaves a node holds an identifier, a customer key, H(id) or a join 
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 
 import numpy as np
@@ -187,3 +188,42 @@ def test_nothing_personal_and_no_join_key_leaves_a_node(vertical_run):
     # The run's secrets are gone once it closed.
     assert not (config.run_dir(RUN_ID) / "channel.state").exists()
     assert not (config.run_dir(RUN_ID) / "psi.state").exists()
+
+
+def test_the_consortium_audit_covers_the_vertical_runs(vertical_run, fedscore_cli, tmp_path):
+    """`fedscore audit report` on the pair's folder verifies both vertical ledgers, shows the
+    run with its two budgets, and fails when a ledger entry was altered."""
+    consortium, summary, _ = vertical_run
+    root = consortium.bank.parent.parent
+    out = tmp_path / "audit"
+    keys = str(consortium.ledger_keys)
+    result = fedscore_cli(
+        "audit", "report", str(root), "--keys", keys, "--out", str(out), cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    report = json.loads((out / "audit_report.json").read_text())
+    assert report["verification"]["ok"] and report["findings"] == []
+    parties = report["vertical"]
+    assert set(parties) == {"bank", "loan_facilitator"}
+    for view in parties.values():
+        assert view["verified"]
+        run = view["runs"][RUN_ID]
+        assert run["vertical.psi"]["commitment"] == summary["psi"]["bank"]["commitment"]
+    assert "vertical.label_release" in parties["bank"]["runs"][RUN_ID]
+    page = (out / "audit_report.html").read_text()
+    assert "Vertical runs" in page and "vertical budgets per party" in page
+    assert (out / "figures" / "vertical_budgets.png").is_file()
+
+    tampered = tmp_path / "tampered"
+    shutil.copytree(root, tampered, ignore=shutil.ignore_patterns("runs"))
+    journal = VerticalNodeConfig.from_toml(tampered / "loan_facilitator" / "vertical.toml")
+    with sqlite3.connect(journal.journal_path) as db:
+        db.execute("UPDATE ledger SET content = json_set(content, '$.epsilon_rdp', 0.01)")
+    out = tmp_path / "tampered-audit"
+    result = fedscore_cli(
+        "audit", "report", str(tampered), "--keys", keys, "--out", str(out), cwd=tmp_path
+    )
+    assert result.returncode == 1
+    report = json.loads((out / "audit_report.json").read_text())
+    assert not report["verification"]["ok"]
+    assert any(f["subject"] == "loan_facilitator" for f in report["findings"]), report["findings"]

@@ -86,26 +86,40 @@ def cross_check(audits: list[PartyAudit]) -> list[str]:
     return findings
 
 
-def write_report(audits: list[PartyAudit], out: Path) -> Path:
-    """Write `vertical_audit.json`, the budget chart and `vertical_audit.html` under `out`."""
-    findings = cross_check(audits) + [
+def findings_of(audits: list[PartyAudit]) -> list[str]:
+    """Every finding: ledgers that do not verify, runs whose parties disagree."""
+    return cross_check(audits) + [
         f"{a.party}: ledger does not verify: {a.problem}" for a in audits if not a.verified
     ]
-    document = {
+
+
+def document_of(audits: list[PartyAudit]) -> dict[str, Any]:
+    """The audit as JSON-ready data: each party's verification and runs, the findings."""
+    return {
         "parties": {
             a.party: {"verified": a.verified, "problem": a.problem, "runs": a.runs} for a in audits
         },
-        "findings": findings,
+        "findings": findings_of(audits),
     }
+
+
+def write_report(audits: list[PartyAudit], out: Path) -> Path:
+    """Write `vertical_audit.json`, the budget chart and `vertical_audit.html` under `out`."""
+    document = document_of(audits)
     out.mkdir(parents=True, exist_ok=True)
     write_bytes_atomic(out / "vertical_audit.json", json.dumps(document, indent=2).encode("utf-8"))
-    chart = _budget_chart(audits, out / "vertical_budgets.png")
-    write_bytes_atomic(out / "vertical_audit.html", _page(audits, findings, chart).encode("utf-8"))
+    chart = budget_chart(audits, out / "vertical_budgets.png")
+    page = (
+        "<!doctype html><html lang='en'><meta charset='utf-8'><title>Vertical runs: audit</title>"
+        "<h1>Vertical runs: audit</h1>" + section_html(audits, chart) + "</html>"
+    )
+    write_bytes_atomic(out / "vertical_audit.html", page.encode("utf-8"))
     return out / "vertical_audit.html"
 
 
 @styled_figure
-def _budget_chart(audits: list[PartyAudit], path: Path) -> Path:
+def budget_chart(audits: list[PartyAudit], path: Path) -> Path:
+    """Draw each party's record-level and label ε per run into `path` (PNG)."""
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(7, 3.2))
@@ -134,7 +148,15 @@ def _budget_chart(audits: list[PartyAudit], path: Path) -> Path:
     return path
 
 
-def _page(audits: list[PartyAudit], findings: list[str], chart: Path) -> str:
+def section_html(audits: list[PartyAudit], chart: Path, level: int = 2) -> str:
+    """The audit's findings, per-party-and-run table and budget chart as HTML.
+
+    Args:
+        audits: every party's verified vertical ledger.
+        chart: the budget chart (`budget_chart`), embedded.
+        level: the heading level of the parts (3 inside another page's section).
+    """
+    findings = findings_of(audits)
     image = base64.b64encode(chart.read_bytes()).decode("ascii")
     rows = []
     for audit in audits:
@@ -167,18 +189,18 @@ def _page(audits: list[PartyAudit], findings: list[str], chart: Path) -> str:
         "values sent without DP",
     ]
     listed = "".join(f"<li>{html.escape(f)}</li>" for f in findings) or "<li>none</li>"
+    h = f"h{level}"
     return (
-        "<!doctype html><html lang='en'><meta charset='utf-8'><title>Vertical runs: audit</title>"
-        "<h1>Vertical runs: audit</h1>"
-        f"<h2>Findings</h2><ul>{listed}</ul>"
-        "<h2>Per party and run</h2><table border='1' cellpadding='4'><tr>"
+        f"<{h}>Findings</{h}><ul>{listed}</ul>"
+        f"<{h}>Per party and run</{h}><table border='1' cellpadding='4'><tr>"
         + "".join(f"<th>{html.escape(h)}</th>" for h in head)
         + "</tr>"
         + "".join(rows)
         + "</table>"
-        f"<h2>Budgets</h2><img alt='budgets per party' src='data:image/png;base64,{image}'>"
+        f"<{h}>Budgets</{h}><img alt='vertical budgets per party' "
+        f"src='data:image/png;base64,{image}'>"
         "<p>Record-level ε covers each party's sub-model (DP-SGD on its own columns); label ε "
         "covers the bank's labels (randomized response, once per label version). They are "
         "separate guarantees and never added. The per-row values exchanged during training "
-        "are disclosed without DP, as each party's disclosure entry records.</p></html>"
+        "are disclosed without DP, as each party's disclosure entry records.</p>"
     )

@@ -1,6 +1,7 @@
 """Where audit evidence lies, and reading its JSON documents.
 
-The evidence: institution folders, privacy-state files and run directories.
+The evidence: institution folders, privacy-state files and run directories, and the
+vertical configs of parties that take part in vertical runs.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 from fedscore.core.errors import FedscoreError
 
 NODE_CONFIG = "node.toml"
+#: A vertical party's config (a folder holding only it is a vertical-only party).
+VERTICAL_CONFIG = "vertical.toml"
 RUN_SUMMARY = "summary.json"
 LEDGER_HEADS = "ledger_heads.json"
 #: Where a node keeps its de-identification reports, beside its privacy-state file.
@@ -22,10 +25,17 @@ REPORTS_FOLDER = "reports"
 
 @dataclass(frozen=True)
 class EvidenceSources:
-    """The paths an audit reads: institution folders (or ledger files) and run directories."""
+    """The paths an audit reads.
+
+    Attributes:
+        institutions: institution folders (or their privacy-state files).
+        runs: run directories.
+        vertical: the `vertical.toml` of every party in vertical runs.
+    """
 
     institutions: tuple[Path, ...]
     runs: tuple[Path, ...]
+    vertical: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,23 +70,44 @@ def discover_sources(paths: Iterable[Path]) -> EvidenceSources:
     """
     institutions: list[Path] = []
     runs: list[Path] = []
+    vertical: list[Path] = []
     for path in paths:
         path = Path(path)
         if (path / NODE_CONFIG).is_file() or path.is_file():
             institutions.append(path)
         elif (path / RUN_SUMMARY).is_file():
             runs.append(path)
-        elif (path / "institutions").is_dir() or (path / "runs").is_dir():
+        elif (path / VERTICAL_CONFIG).is_file():
+            vertical.append(path / VERTICAL_CONFIG)
+        elif (path / "institutions").is_dir() or (path / "runs").is_dir() or _vertical_in(path):
             institutions += sorted(p.parent for p in path.glob(f"institutions/*/{NODE_CONFIG}"))
             runs += sorted(p.parent for p in path.glob(f"runs/*/{RUN_SUMMARY}"))
+            vertical += _vertical_in(path)
         else:
             raise FedscoreError(
                 f"{path}: not an institution folder (node.toml), a privacy-state file, a run "
-                "directory (summary.json) or a consortium folder (institutions/, runs/)"
+                "directory (summary.json), a vertical party's folder (vertical.toml) or a "
+                "consortium folder (institutions/, runs/)"
             )
-    if not institutions and not runs:
+    vertical += [config for i in institutions if (config := _institutions_vertical(i))]
+    if not institutions and not runs and not vertical:
         raise FedscoreError("nothing to audit: no institution folder or run directory found")
-    return EvidenceSources(tuple(institutions), tuple(runs))
+    unique = tuple(dict.fromkeys(p.resolve() for p in vertical))
+    return EvidenceSources(tuple(institutions), tuple(runs), unique)
+
+
+def _vertical_in(folder: Path) -> list[Path]:
+    """The vertical configs of the parties' folders right under `folder` (demo layout)."""
+    return sorted(folder.glob(f"*/{VERTICAL_CONFIG}"))
+
+
+def _institutions_vertical(institution: Path) -> Path | None:
+    """The vertical config an institution's node.toml names (`[vertical] config`), if any."""
+    from fedscore.clients.node import NodeConfig
+
+    if not (institution / NODE_CONFIG).is_file():
+        return None
+    return NodeConfig.from_toml(institution / NODE_CONFIG).vertical_config
 
 
 def locate_institution(path: Path, party: str | None = None) -> InstitutionFiles:

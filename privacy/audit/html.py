@@ -34,7 +34,10 @@ section.party{{border-left:4px solid #d95f02;padding-left:1em;margin:1.5em 0}}
 
 
 def render_html(
-    document: dict[str, Any], budget_figure: Path, party_figures: dict[str, Path]
+    document: dict[str, Any],
+    budget_figure: Path,
+    party_figures: dict[str, Path],
+    vertical_section: str = "",
 ) -> str:
     """The page for an audit document (see `report.build_audit_report`).
 
@@ -42,6 +45,7 @@ def render_html(
         document: the audit document.
         budget_figure: the PNG of budgets per party and data version.
         party_figures: each party's epsilon-per-round PNG.
+        vertical_section: the vertical runs' part, as HTML ("" when there are none).
 
     Returns:
         The HTML page: self-contained, no scripts, no fetches.
@@ -73,6 +77,7 @@ def render_html(
         ),
         shared_customers_section(document["shared_customers"]),
         model_cards_section(document["runs"]),
+        f"<h2 id='vertical'>Vertical runs</h2>{vertical_section}" if vertical_section else "",
         f"<h2>What the figures mean</h2><p class='note'>{escape(document['semantics'])}</p>",
         "</body></html>",
     ]

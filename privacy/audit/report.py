@@ -12,11 +12,11 @@ embedded; `shared_customers` and `model_card` build their parts of the document.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fedscore.privacy.audit.discovery import discover_sources
 from fedscore.privacy.audit.evidence import InstitutionEvidence
@@ -30,6 +30,10 @@ from fedscore.privacy.audit.shared_customers import (
 )
 from fedscore.privacy.audit.trusted_keys import ConsortiumKeys
 from fedscore.privacy.audit.verification import AuditVerification, verify_evidence
+from fedscore.privacy.audit.vertical_runs import audit_vertical_parties, vertical_document
+
+if TYPE_CHECKING:
+    from fedscore.vertical.audit import PartyAudit
 
 __all__ = [
     "MAX_PARTIES_FOR_EVERY_COMBINATION",
@@ -63,11 +67,13 @@ class AuditReport:
         document: the report's content (what audit_report.json holds).
         institutions: the verified evidence of each institution.
         runs: the verified run directories.
+        vertical: each vertical party's verified vertical ledger.
     """
 
     document: dict[str, Any]
     institutions: tuple[InstitutionEvidence, ...]
     runs: tuple[RunEvidence, ...]
+    vertical: tuple[PartyAudit, ...] = field(default=())
 
     @property
     def ok(self) -> bool:
@@ -85,7 +91,22 @@ def audit(paths: Sequence[Path], keys: ConsortiumKeys) -> AuditReport:
     Raises:
         FedscoreError: a path cannot be read or a party has no key.
     """
-    return build_audit_report(verify_evidence(discover_sources(paths), keys))
+    sources = discover_sources(paths)
+    report = build_audit_report(verify_evidence(sources, keys))
+    vertical, findings = audit_vertical_parties(sources.vertical, keys.source)
+    if not sources.vertical:
+        return report
+    document = dict(report.document)
+    document["vertical"] = vertical_document(vertical)
+    document["findings"] = [
+        *document["findings"],
+        *(
+            {"severity": f.severity, "check": f.check, "subject": f.subject, "message": f.message}
+            for f in findings
+        ),
+    ]
+    document["verification"] = {**document["verification"], "ok": report.ok and not findings}
+    return AuditReport(document, report.institutions, report.runs, vertical)
 
 
 def build_audit_report(verified: AuditVerification) -> AuditReport:

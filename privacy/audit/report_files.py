@@ -46,6 +46,7 @@ def write_audit_report(report: AuditReport, out: Path) -> AuditOutputs:
     # matplotlib loads only when a report is written, not whenever `report` is imported.
     from fedscore.privacy.audit.html import render_html
     from fedscore.privacy.audit.plots import plot_budget, plot_party_epsilon
+    from fedscore.vertical.audit import budget_chart, section_html
 
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out, prefix=".audit-") as scratch:
@@ -55,12 +56,16 @@ def write_audit_report(report: AuditReport, out: Path) -> AuditOutputs:
             party: plot_party_epsilon(party, view, work / f"epsilon_{_slug(party)}.png")
             for party, view in report.document["parties"].items()
         }
-        page = render_html(report.document, budget, per_party)
+        drawn = [budget, *per_party.values()]
+        vertical = ""
+        if report.vertical:
+            chart = budget_chart(list(report.vertical), work / "vertical_budgets.png")
+            vertical = section_html(list(report.vertical), chart, level=3)
+            drawn.append(chart)
+        page = render_html(report.document, budget, per_party, vertical)
         figures_dir = out / "figures"
         figures_dir.mkdir(exist_ok=True)
-        figures = tuple(
-            Path(shutil.move(str(p), figures_dir / p.name)) for p in [budget, *per_party.values()]
-        )
+        figures = tuple(Path(shutil.move(str(p), figures_dir / p.name)) for p in drawn)
     json_path = write_json(out / "audit_report.json", report.document)
     html_path = write_text_atomic(out / "audit_report.html", page)
     return AuditOutputs(html_path, json_path, figures)
