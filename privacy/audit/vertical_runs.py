@@ -77,4 +77,5 @@ def vertical_document(audits: Sequence[PartyAudit]) -> dict[str, Any]:
     """The audit document's "vertical" part: every party's verification and runs."""
     from fedscore.vertical.audit import document_of
 
-    return document_of(list(audits))["parties"]
+    parties: dict[str, Any] = document_of(list(audits))["parties"]
+    return parties
