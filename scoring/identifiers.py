@@ -33,6 +33,7 @@ from fedscore.core.errors import TableReadError
 from fedscore.core.schema import Role, TaskSchema
 from fedscore.privacy.pii import ColumnHit, Detector, resolve_detectors, scan_frame
 from fedscore.privacy.pii.resident_id import resident_id_check_char
+from fedscore.privacy.pii.scanner import mask_digests
 from fedscore.scoring.errors import FieldProblem
 
 #: The largest magnitude up to which a double holds every integer exactly.
@@ -46,6 +47,8 @@ _SHOWABLE = frozenset(chr(code) for code in range(0x20, 0x7F)) - {","}
 _ID_BODY_DIGITS = 17
 
 FEATURE_RULE = "a feature column must not carry direct identifiers; nothing was scored"
+#: The longest correlation id accepted (a request_id, an application_id): it is echoed.
+LONGEST_CORRELATION_ID = 128
 
 
 class IdentifierGuard:
@@ -225,6 +228,29 @@ class IdentifierGuard:
             for detector in self._numeric
             if found[detector.name]
         ]
+
+
+def correlation_id_problem(value: str, guard: IdentifierGuard) -> str | None:
+    """Why a caller's correlation id cannot be accepted (and so never echoed), or None.
+
+    A correlation id (a request_id, an application_id) is at most
+    `LONGEST_CORRELATION_ID` printable ASCII characters in which no detector finds a direct
+    identifier: a UUID or a sequence number, never a customer's identifier.
+
+    Args:
+        value: the id as sent ("" for none).
+        guard: the identifier checks of the served task.
+    """
+    if len(value) > LONGEST_CORRELATION_ID or not (value.isascii() and value.isprintable()):
+        return f"must be at most {LONGEST_CORRELATION_ID} printable ASCII characters (not shown)"
+    # A digest (a hashed id) holds long digit runs that are no identifier.
+    kind = guard.identifier_in("", mask_digests(value))
+    if kind is not None:
+        return (
+            f"holds a direct identifier (detected as {kind}; not shown); a "
+            "correlation id must not identify a customer"
+        )
+    return None
 
 
 def _readings(integers: range) -> Iterator[str]:

@@ -97,7 +97,7 @@ class _NumericSlot:
             out[column + bisect.bisect_right(enc.bins, clipped)] = 1.0
 
 
-def _number(value: object) -> float | None:
+def finite_number(value: object) -> float | None:
     """A finite float from a number or numeric text; None otherwise."""
     if isinstance(value, bool):
         return None
@@ -175,7 +175,7 @@ class RecordEncoder:
                 if _is_missing(value):
                     problems.append(FieldProblem(name, MISSING_NUMERIC))
                     continue
-                number = _number(value)
+                number = finite_number(value)
                 if number is None:
                     problems.append(FieldProblem(name, WRONG_TYPE))
                     continue
@@ -190,7 +190,7 @@ class RecordEncoder:
                 key: object
                 code: float | None = None  # the category's integer code, as a number
                 if spec.categorical.integer_codes:
-                    key = code = _number(value)
+                    key = code = finite_number(value)
                 else:
                     key = value.strip() if isinstance(value, str) else str(value)
                 column = index.get(key)

@@ -8,7 +8,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from fedscore.scoring.grpc_api.convert import fields_request
+from fedscore.scoring.grpc_api.convert import decide_request, fields_request
 from fedscore.scoring.grpc_api.generated import scoring_pb2 as pb
 from fedscore.scoring.grpc_api.generated import scoring_pb2_grpc
 
@@ -60,6 +60,18 @@ class ScoringClient:
         """Score customers over one ScoreBatch stream; request ids are their positions."""
         requests = (fields_request(f, str(i)) for i, f in enumerate(customers, start=1))
         return iter(self.stub.ScoreBatch(requests, timeout=timeout))
+
+    def decide(
+        self, fields: dict[str, object], application_id: str = "", timeout: float = 10
+    ) -> pb.DecideReply:
+        """Decide one application (feature name → value) with the server's strategy.
+
+        Args:
+            fields: the application's feature fields.
+            application_id: the caller's application id (never a personal identifier).
+            timeout: seconds to wait for the reply.
+        """
+        return self.stub.Decide(decide_request(fields, application_id), timeout=timeout)
 
     def model_info(self, timeout: float = 10) -> pb.ModelInfoReply:
         return self.stub.ModelInfo(pb.ModelInfoRequest(), timeout=timeout)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -22,6 +23,9 @@ from fedscore.scoring.grpc_api.generated import scoring_pb2, scoring_pb2_grpc
 from fedscore.scoring.grpc_api.service import ScoringService
 from fedscore.scoring.registry import RegisteredModel
 from fedscore.scoring.scorer import Scorer
+
+if TYPE_CHECKING:
+    from fedscore.decisions import Decider
 
 SERVICE_NAME = scoring_pb2.DESCRIPTOR.services_by_name["Scoring"].full_name
 
@@ -124,13 +128,21 @@ class ScoringServer:
         model: The verified model to serve.
         scorer: Its scorer.
         settings: Address, TLS, workers.
+        decider: The decision strategy Decide applies (None: Decide is refused).
     """
 
-    def __init__(self, model: RegisteredModel, scorer: Scorer, settings: ServeSettings) -> None:
+    def __init__(
+        self,
+        model: RegisteredModel,
+        scorer: Scorer,
+        settings: ServeSettings,
+        decider: Decider | None = None,
+    ) -> None:
         self.settings = settings
         self.workers = settings.workers or default_workers()
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=self.workers))
-        scoring_pb2_grpc.add_ScoringServicer_to_server(ScoringService(model, scorer), self._server)
+        service = ScoringService(model, scorer, decider)
+        scoring_pb2_grpc.add_ScoringServicer_to_server(service, self._server)
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
         address = f"{settings.host}:{settings.port}"

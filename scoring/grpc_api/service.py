@@ -3,39 +3,49 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import quote
 
 import grpc
 
-from fedscore.privacy.pii.scanner import mask_digests
 from fedscore.scoring.errors import RequestError
-from fedscore.scoring.grpc_api.convert import model_info, request_fields, score_reply
+from fedscore.scoring.grpc_api.convert import (
+    decide_reply,
+    model_info,
+    request_fields,
+    score_reply,
+)
 from fedscore.scoring.grpc_api.generated import scoring_pb2 as pb
 from fedscore.scoring.grpc_api.generated import scoring_pb2_grpc
-from fedscore.scoring.identifiers import IdentifierGuard
+from fedscore.scoring.identifiers import IdentifierGuard, correlation_id_problem
 from fedscore.scoring.registry import RegisteredModel
 from fedscore.scoring.scorer import Scorer
 
+if TYPE_CHECKING:
+    from fedscore.decisions import Decider
+
 #: Trailing metadata key listing the wrong fields of a refused request.
 FIELDS_METADATA = "fedscore-fields"
-#: The longest request_id accepted: it is echoed in replies and errors.
-LONGEST_REQUEST_ID = 128
 #: What a metadata value may hold as it is; anything else is percent-encoded (UTF-8).
 _METADATA_SAFE = "".join(chr(code) for code in range(0x20, 0x7F) if chr(code) not in ",%")
 
 
 class ScoringService(scoring_pb2_grpc.ScoringServicer):
-    """Answers Score, ScoreBatch and ModelInfo.
+    """Answers Score, ScoreBatch, ModelInfo and Decide.
 
     Args:
         model: The verified registered model.
         scorer: Its scorer (configuration applied).
+        decider: The decision strategy Decide applies (its scorer is `scorer`); None: Decide
+            answers FAILED_PRECONDITION.
     """
 
-    def __init__(self, model: RegisteredModel, scorer: Scorer) -> None:
+    def __init__(
+        self, model: RegisteredModel, scorer: Scorer, decider: Decider | None = None
+    ) -> None:
         self.model = model
         self.scorer = scorer
+        self.decider = decider
         self._info = model_info(model, scorer)
 
     def Score(self, request: pb.ScoreRequest, context: grpc.ServicerContext) -> pb.ScoreReply:
@@ -70,6 +80,19 @@ class ScoringService(scoring_pb2_grpc.ScoringServicer):
     ) -> pb.ModelInfoReply:
         return self._info
 
+    def Decide(self, request: pb.DecideRequest, context: grpc.ServicerContext) -> pb.DecideReply:
+        if self.decider is None:
+            context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                "this server has no decision strategy: start it with one (--strategy)",
+            )
+            raise AssertionError("unreachable: abort raises")  # pragma: no cover
+        try:
+            decision = self.decider.decide(request_fields(request), request.application_id)
+        except RequestError as error:
+            _refuse(context, error.fields, str(error))
+        return decide_reply(decision)
+
 
 def request_id_problem(request_id: str, guard: IdentifierGuard) -> str | None:
     """Why a request_id cannot be accepted (and so never echoed), or None.
@@ -78,21 +101,8 @@ def request_id_problem(request_id: str, guard: IdentifierGuard) -> str | None:
         request_id: the caller's correlation id as sent ("" for none).
         guard: the identifier checks of the served task.
     """
-    if len(request_id) > LONGEST_REQUEST_ID or not (
-        request_id.isascii() and request_id.isprintable()
-    ):
-        return (
-            f"request_id: must be at most {LONGEST_REQUEST_ID} printable ASCII characters "
-            "(not shown)"
-        )
-    # A digest (a hashed id) holds long digit runs that are no identifier.
-    kind = guard.identifier_in("", mask_digests(request_id))
-    if kind is not None:
-        return (
-            f"request_id: holds a direct identifier (detected as {kind}; not shown); a "
-            "correlation id must not identify a customer"
-        )
-    return None
+    problem = correlation_id_problem(request_id, guard)
+    return None if problem is None else f"request_id: {problem}"
 
 
 def _refuse(context: grpc.ServicerContext, fields: list[str], message: str) -> NoReturn:

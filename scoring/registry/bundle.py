@@ -127,31 +127,57 @@ def verify_bundle(folder: Path, entry: IndexEntry, key: Ed25519PublicKey) -> Mod
     Raises:
         RegistryError: naming what does not verify.
     """
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RegistryError(f"{folder / MANIFEST}: unreadable ({exc})") from exc
+    manifest = read_manifest(folder)
     if manifest_sha256(manifest) != entry.manifest_sha256:
         raise RegistryError(f"{entry.version}: its manifest differs from the registry index")
-    try:
-        signature = bytes.fromhex(entry.signature)
-    except ValueError:
-        signature = b""
-    if not signature_valid(key, canonical(manifest), signature):
-        raise RegistryError(
-            f"{entry.version}: the manifest's signature does not verify with the registry's "
-            "public key"
-        )
-    problems = manifest_differences(folder, manifest, skip=(MANIFEST, SIGNATURE))
-    if problems:
-        raise RegistryError(
-            f"{entry.version}: the bundle does not match its signed manifest: "
-            + "; ".join(problems[:5])
-        )
+    check_sealed(folder, manifest, entry.signature, key, entry.version)
     card = _read(folder / CARD, ModelCard.from_dict)
     if card.version != entry.version:
         raise RegistryError(f"{entry.version}: its bundle is signed as {card.version}")
     return card
+
+
+def read_manifest(folder: Path) -> dict[str, str]:
+    """A sealed folder's manifest (relative path → SHA-256), not yet verified.
+
+    Raises:
+        RegistryError: it is missing or not JSON.
+    """
+    try:
+        manifest: dict[str, str] = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RegistryError(f"{folder / MANIFEST}: unreadable ({exc})") from exc
+    return manifest
+
+
+def check_sealed(
+    folder: Path, manifest: dict[str, str], signature: str, key: Ed25519PublicKey, label: str
+) -> None:
+    """Check that the registry key signed `manifest` and that `folder` holds exactly its files.
+
+    Args:
+        folder: the sealed folder (a model bundle, a decision strategy).
+        manifest: its manifest.
+        signature: the signature of the manifest (hex).
+        key: the registry's public key.
+        label: what the folder is, for errors ("default_risk-v2").
+
+    Raises:
+        RegistryError: the signature does not verify, or a file changed, is missing or added.
+    """
+    try:
+        signed = bytes.fromhex(signature)
+    except ValueError:
+        signed = b""
+    if not signature_valid(key, canonical(manifest), signed):
+        raise RegistryError(
+            f"{label}: the manifest's signature does not verify with the registry's public key"
+        )
+    problems = manifest_differences(folder, manifest, skip=(MANIFEST, SIGNATURE))
+    if problems:
+        raise RegistryError(
+            f"{label}: the bundle does not match its signed manifest: " + "; ".join(problems[:5])
+        )
 
 
 def read_development(folder: Path) -> DevelopmentProfile:

@@ -49,6 +49,11 @@ class ScoringStub:
                 request_serializer=scoring__pb2.ModelInfoRequest.SerializeToString,
                 response_deserializer=scoring__pb2.ModelInfoReply.FromString,
                 _registered_method=True)
+        self.Decide = channel.unary_unary(
+                '/fedscore.scoring.v1.Scoring/Decide',
+                request_serializer=scoring__pb2.DecideRequest.SerializeToString,
+                response_deserializer=scoring__pb2.DecideReply.FromString,
+                _registered_method=True)
 
 
 class ScoringServicer:
@@ -76,6 +81,17 @@ class ScoringServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Decide(self, request, context):
+        """Decide on one application with the served decision strategy (fedscore.decisions):
+        approve / refer / decline, final grade, amount range, price, instalment terms, the
+        rules that fired with their reason codes, the model's reason codes, and the model
+        and strategy versions and champion/challenger arm. Same input rules as Score; a
+        server started without a strategy answers FAILED_PRECONDITION.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ScoringServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -93,6 +109,11 @@ def add_ScoringServicer_to_server(servicer, server):
                     servicer.ModelInfo,
                     request_deserializer=scoring__pb2.ModelInfoRequest.FromString,
                     response_serializer=scoring__pb2.ModelInfoReply.SerializeToString,
+            ),
+            'Decide': grpc.unary_unary_rpc_method_handler(
+                    servicer.Decide,
+                    request_deserializer=scoring__pb2.DecideRequest.FromString,
+                    response_serializer=scoring__pb2.DecideReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -176,6 +197,33 @@ class Scoring:
             '/fedscore.scoring.v1.Scoring/ModelInfo',
             scoring__pb2.ModelInfoRequest.SerializeToString,
             scoring__pb2.ModelInfoReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Decide(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fedscore.scoring.v1.Scoring/Decide',
+            scoring__pb2.DecideRequest.SerializeToString,
+            scoring__pb2.DecideReply.FromString,
             options,
             channel_credentials,
             insecure,

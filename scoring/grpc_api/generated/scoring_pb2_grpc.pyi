@@ -14,6 +14,7 @@ class ScoringStub:
     ModelInfo: grpc.UnaryUnaryMultiCallable[
         scoring_pb2.ModelInfoRequest, scoring_pb2.ModelInfoReply
     ]
+    Decide: grpc.UnaryUnaryMultiCallable[scoring_pb2.DecideRequest, scoring_pb2.DecideReply]
     def __init__(self, channel: grpc.Channel) -> None: ...
 
 class ScoringServicer:
@@ -26,5 +27,8 @@ class ScoringServicer:
     def ModelInfo(
         self, request: scoring_pb2.ModelInfoRequest, context: grpc.ServicerContext
     ) -> scoring_pb2.ModelInfoReply: ...
+    def Decide(
+        self, request: scoring_pb2.DecideRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.DecideReply: ...
 
 def add_ScoringServicer_to_server(servicer: ScoringServicer, server: grpc.Server) -> None: ...
