@@ -1,9 +1,15 @@
-"""Batch scoring of a large book with `fedscore score` in its own process."""
+"""Batch scoring of a large book with `fedscore score` in its own process, next to the floor.
+
+The floor (`scoring_floor.py`, in its own process too) reads the same columns and
+computes the logit by hand: the engine's rows/s divided by the floor's is what the
+engine's validation, reasons, grades, decisions and output cost.
+"""
 
 from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -42,13 +48,34 @@ def write_book(path: Path, frame: pd.DataFrame, features: list[str], rows: int) 
             )
 
 
-def batch(registry: Path, source: Path, output: Path) -> dict[str, float]:
+def _run(command: list[str]) -> tuple[bytes, int, float]:
+    """Run `command`: its standard output, peak RSS (bytes) and wall time.
+
+    Raises:
+        RuntimeError: the command failed.
+    """
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=fedscore_environment()
+    )
+    peak = peak_rss_bytes(process)
+    out, errors = process.communicate()
+    wall = time.perf_counter() - started
+    if process.returncode != 0:
+        raise RuntimeError(errors.decode())
+    return out, peak, wall
+
+
+def batch(
+    registry: Path, source: Path, output: Path, strategy: Path | None = None
+) -> dict[str, float]:
     """`fedscore score` in its own process: its summary and its peak RSS.
 
     Args:
         registry: the model registry (its production model scores).
         source: the book.
         output: where the graded book goes.
+        strategy: a decision strategy to decide every row with too (None: scores only).
 
     Returns:
         Rows, seconds, rows/s, the process's wall time, peak RSS, input size and PSI.
@@ -57,20 +84,13 @@ def batch(registry: Path, source: Path, output: Path) -> dict[str, float]:
         RuntimeError: `fedscore score` failed.
     """
     summary_path = output.with_suffix(".summary.json")
-    started = time.perf_counter()
     command = fedscore_command("score", "--registry", str(registry), "--input", str(source))
-    process = subprocess.Popen(
-        [*command, "--output", str(output), "--summary", str(summary_path)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=fedscore_environment(),
-    )
-    peak = peak_rss_bytes(process)
-    wall = time.perf_counter() - started
-    _, errors = process.communicate()
-    if process.returncode != 0:
-        raise RuntimeError(errors.decode())
+    command += ["--output", str(output), "--summary", str(summary_path)]
+    if strategy is not None:
+        command += ["--strategy", str(strategy)]
+    _, peak, wall = _run(command)
     summary = json.loads(summary_path.read_text())
+    output.unlink(missing_ok=True)
     return {
         "rows": summary["rows"],
         "seconds": summary["seconds"],
@@ -80,3 +100,19 @@ def batch(registry: Path, source: Path, output: Path) -> dict[str, float]:
         "input_mib": source.stat().st_size / 2**20,
         "psi": summary["psi"],
     }
+
+
+def floor(registry: Path, source: Path) -> dict[str, float]:
+    """The floor (`scoring_floor.py`) in its own process: rows/s and peak RSS.
+
+    Args:
+        registry: the model registry (its production model's weights and schema).
+        source: the book.
+
+    Raises:
+        RuntimeError: the floor failed.
+    """
+    script = Path(__file__).with_name("scoring_floor.py")
+    out, peak, wall = _run([sys.executable, str(script), str(registry), str(source)])
+    result = json.loads(out.decode().strip().splitlines()[-1])
+    return {**result, "process_wall_seconds": wall, "peak_rss_mib": peak / 2**20}

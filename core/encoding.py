@@ -37,19 +37,39 @@ _COMPARISONS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
 }
 
 
-def encode_numeric(values: np.ndarray, encoding: NumericEncoding, out: np.ndarray) -> None:
-    """Write one numeric value's columns into `out`: scaled value in [0, 1] and/or bins."""
+def numeric_parts(
+    values: np.ndarray, encoding: NumericEncoding
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """One numeric value's encoding, before it is written: (scaled value, bin index).
+
+    Args:
+        values: the raw values (float64).
+        encoding: how the column is encoded.
+
+    Returns:
+        The value clipped, transformed and scaled to [0, 1] (None unless `scaled`), and
+        the index of its bin among `bins`' intervals (None without bins).
+    """
     clipped = np.clip(values, encoding.min, encoding.max)
-    column = 0
+    scaled: np.ndarray | None = None
     if encoding.scaled:
         transform = _TRANSFORMS[encoding.transform]
         low, high = transform(np.array([encoding.min, encoding.max], dtype=np.float64))
-        out[:, 0] = (transform(clipped) - low) / (high - low)
-        column = 1
+        scaled = (transform(clipped) - low) / (high - low)
+    index: np.ndarray | None = None
     if encoding.bins:
         # Interval i covers [edge_{i-1}, edge_i); values below the first edge fall in 0.
         index = np.searchsorted(np.asarray(encoding.bins), clipped, side="right")
-        out[np.arange(len(values)), column + index] = 1.0
+    return scaled, index
+
+
+def encode_numeric(values: np.ndarray, encoding: NumericEncoding, out: np.ndarray) -> None:
+    """Write one numeric value's columns into `out`: scaled value in [0, 1] and/or bins."""
+    scaled, index = numeric_parts(values, encoding)
+    if scaled is not None:
+        out[:, 0] = scaled
+    if index is not None:
+        out[np.arange(len(values)), int(scaled is not None) + index] = 1.0
 
 
 def encode_categorical(codes: np.ndarray, encoding: CategoricalEncoding, out: np.ndarray) -> None:
@@ -150,13 +170,22 @@ class FeatureEncoder:
         return values
 
     def _derive(self, frame: pd.DataFrame, derived: DerivedFeature) -> np.ndarray:
-        if derived.kind == "ratio":
-            assert derived.numerator is not None and derived.denominator is not None
-            numerator = self._numeric_column(frame, derived.numerator)
-            denominator = self._numeric_column(frame, derived.denominator)
-            ratio: np.ndarray = numerator / np.maximum(denominator, derived.floor)
-            return ratio
-        stacked = np.column_stack([self._numeric_column(frame, c) for c in derived.columns])
-        matches: np.ndarray = _COMPARISONS[derived.op](stacked, derived.value)
-        counts: np.ndarray = matches.sum(axis=1).astype(np.float64)
-        return counts
+        return derive(derived, lambda name: self._numeric_column(frame, name))
+
+
+def derive(derived: DerivedFeature, column: Callable[[str], np.ndarray]) -> np.ndarray:
+    """The raw values of a derived feature (a ratio, or a count of matching columns).
+
+    Args:
+        derived: the derived feature.
+        column: the validated values (float64) of a column of the task, by name.
+    """
+    if derived.kind == "ratio":
+        assert derived.numerator is not None and derived.denominator is not None
+        numerator, denominator = column(derived.numerator), column(derived.denominator)
+        ratio: np.ndarray = numerator / np.maximum(denominator, derived.floor)
+        return ratio
+    stacked = np.column_stack([column(c) for c in derived.columns])
+    matches: np.ndarray = _COMPARISONS[derived.op](stacked, derived.value)
+    counts: np.ndarray = matches.sum(axis=1).astype(np.float64)
+    return counts

@@ -61,6 +61,8 @@ class ScoredBatch:
         reasons: (customers × top) indices into `Scorer.groups.names`; -1 where fewer
             features lowered the score.
         reason_points: the points each of those reasons cost (NaN where -1).
+        contributions: (customers × raw features) logit contributions against the
+            baseline (None when no reason code is asked for).
     """
 
     logit: np.ndarray
@@ -69,6 +71,7 @@ class ScoredBatch:
     grade: np.ndarray
     reasons: np.ndarray
     reason_points: np.ndarray
+    contributions: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.probability)
@@ -178,11 +181,25 @@ class Scorer:
     def score_features(self, features: np.ndarray) -> ScoredBatch:
         """Score an encoded feature matrix (rows × encoded columns)."""
         logits = self.model.logits(features)
+        by_feature = (
+            self.attribution.per_feature(features, self.groups.grouping)
+            if self.config.reasons.top
+            else None
+        )
+        return self.scored(logits, by_feature)
+
+    def scored(self, logits: np.ndarray, by_feature: np.ndarray | None) -> ScoredBatch:
+        """The scores of customers from their logits and their contributions per raw feature.
+
+        Args:
+            logits: the model's log-odds per customer.
+            by_feature: logit contributions (rows × raw features) against the baseline,
+                as `self.attribution.per_feature` gives them; None when no reason is asked.
+        """
         probability = 1.0 / (1.0 + np.exp(-logits))
         score = np.asarray(self.scorecard.points_from_logit(logits), dtype=np.float64)
         top = self.config.reasons.top
-        if top:
-            by_feature = self.attribution.per_feature(features, self.groups.grouping)
+        if top and by_feature is not None:
             reasons = top_reasons(by_feature, top)
             lost = np.take_along_axis(by_feature, np.maximum(reasons, 0).astype(np.int64), axis=1)
             reason_points = np.where(reasons >= 0, self.scorecard.factor * lost, np.nan)
@@ -190,7 +207,7 @@ class Scorer:
             reasons = np.empty((len(logits), 0), dtype=np.int16)
             reason_points = np.empty((len(logits), 0))
         return ScoredBatch(
-            logits, probability, score, self.grades.index(score), reasons, reason_points
+            logits, probability, score, self.grades.index(score), reasons, reason_points, by_feature
         )
 
 

@@ -17,7 +17,6 @@ from fedscore.core.models import ModelSpec, build_model
 from fedscore.core.runconfig import RunConfig
 from fedscore.core.tabular import write_table
 from fedscore.core.validation import validate_frame
-from fedscore.demo.identities import IDENTITY_COLUMNS
 from fedscore.scoring import Scorer, ScoringConfig, load_scoring_config
 from fedscore.scoring.development import DevelopmentProfile
 from fedscore.scoring.errors import RequestError
@@ -165,11 +164,10 @@ def _scorer(schema, market, tmp_path, model_name: str) -> tuple[Scorer, ScoringM
     return Scorer(model, "test-v1", profile, config), model
 
 
-def _customers(market, rows: slice) -> list[dict[str, object]]:
-    features = [c for c in market.consortium_test.columns if c not in ("customer_id", LABEL)]
-    frame = market.consortium_test.iloc[rows][features]
-    frame = frame.drop(columns=list(IDENTITY_COLUMNS))
-    return frame.to_dict("records")
+def _customers(schema, market, rows: slice) -> list[dict[str, object]]:
+    """The applications of the consortium test's `rows`: the task's features only."""
+    features = [column.name for column in schema.features]
+    return market.consortium_test.iloc[rows][features].to_dict("records")
 
 
 def test_lr_reason_codes_equal_exact_contributions(schema, market, tmp_path):
@@ -179,7 +177,7 @@ def test_lr_reason_codes_equal_exact_contributions(schema, market, tmp_path):
     baseline = np.asarray(scorer.profile.baseline)
     groups = FeatureGroups.of(schema)
     factor = 20 / math.log(2)
-    for customer in _customers(market, slice(1000, 1040)):
+    for customer in _customers(schema, market, slice(1000, 1040)):
         row = pd.DataFrame([customer])
         x = (
             FeatureEncoder(schema)
@@ -206,7 +204,7 @@ def test_lr_reason_codes_equal_exact_contributions(schema, market, tmp_path):
 
 def test_mlp_integrated_gradients_add_up_to_the_logit(schema, market, tmp_path):
     scorer, model = _scorer(schema, market, tmp_path, "mlp")
-    customers = _customers(market, slice(1000, 1020))
+    customers = _customers(schema, market, slice(1000, 1020))
     x = np.stack([scorer.records.encode(c) for c in customers])
     contributions = scorer.attribution(x)
     with torch.no_grad():

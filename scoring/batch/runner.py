@@ -1,8 +1,9 @@
 """Scoring a whole book: read in chunks, validate, encode, score, write, count grades and PSI.
 
-Every chunk goes through the core validation and encoding of training
-(`Scorer.encode_frame`); the first bad chunk stops the run with an error naming the
-file, row and column, and the partial output is removed (`TableSink`). Columns copied
+Every chunk goes through the vectorized batch engine (`BatchEngine`: the same
+validation and encoding as training, on Arrow data); the first bad chunk stops the run
+with an error naming the file, row and column, and the partial output is removed
+(`TableSink`). Columns copied
 to the output (`keep`) must not be direct identifiers of the task nor hold values a
 PII detector flags, unless that is asked for explicitly (`keep_identifiers`).
 """
@@ -19,6 +20,8 @@ import pyarrow as pa
 
 from fedscore.core.documents import write_json
 from fedscore.core.errors import ConfigError, TableReadError
+from fedscore.scoring.batch.engine import BatchEngine, ChunkColumns
+from fedscore.scoring.batch.pipeline import ordered_map
 from fedscore.scoring.batch.sinks import TableSink, refuse_folder
 from fedscore.scoring.batch.sources import TableSource
 from fedscore.scoring.errors import OutputWriteError
@@ -92,6 +95,9 @@ class BookScorer:
         chunk_rows: Rows per chunk (at least 1): memory is bounded by this, not by the file.
         keep_identifiers: Whether kept columns may be the task's direct identifiers or
             hold values a PII detector flags (the output then carries them); refused otherwise.
+        extra: Extra output columns per chunk from the chunk and its scores (e.g. a
+            decision strategy's); None for the scores only.
+        threads: Chunks scored side by side (at least 1); memory grows with it.
 
     Raises:
         ConfigError: `chunk_rows` is below 1, or a kept column is a direct identifier
@@ -104,9 +110,13 @@ class BookScorer:
         keep: list[str] | None = None,
         chunk_rows: int = 65_536,
         keep_identifiers: bool = False,
+        extra: ChunkColumns | None = None,
+        threads: int = 2,
     ) -> None:
         if chunk_rows < 1:
             raise ConfigError("rows per chunk (--chunk-rows) must be at least 1")
+        if threads < 1:
+            raise ConfigError("scoring threads must be at least 1")
         identifiers = [c for c in keep or [] if c in scorer.guard.identifier_columns]
         if identifiers and not keep_identifiers:
             raise ConfigError(
@@ -116,11 +126,9 @@ class BookScorer:
         self.keep = keep
         self.chunk_rows = chunk_rows
         self.keep_identifiers = keep_identifiers
-        names = scorer.grades.names
-        self._grade_names = pa.array(names, pa.string())
-        self._actions = pa.array(scorer.grades.actions, pa.string())
-        self._features = pa.array(list(scorer.groups.names), pa.string())
-        self._version = pa.array([scorer.version], pa.string())
+        self.extra = extra
+        self.threads = threads
+        self.engine = BatchEngine(scorer)
 
     def score_file(
         self,
@@ -155,18 +163,19 @@ class BookScorer:
         summary_written: Path | None = None
         try:
             with TableSink(output, metadata) as sink:
-                for chunk, first_row in reader.batches():
-                    frame = chunk.to_pandas()
-                    self.scorer.guard.check_table(frame, scanned, str(source), KEPT_RULE)
-                    features_matrix = self.scorer.encode_frame(
-                        frame, str(source), first_row, reader.header_lines
-                    )
-                    batch = self.scorer.score_features(features_matrix)
+
+                def score(item: tuple[pa.RecordBatch, int]) -> tuple[pa.Table, ScoredBatch]:
+                    chunk, first_row = item
+                    self.engine.candidates.check(chunk, scanned, str(source), KEPT_RULE)
+                    batch = self.engine.score(chunk, str(source), first_row, reader.header_lines)
+                    return self.engine.table(chunk, passthrough, batch, self.extra), batch
+
+                for table, batch in ordered_map(score, reader.batches(), self.threads):
                     histogram.add(batch.logit)
                     grades += np.bincount(batch.grade, minlength=len(grades))
-                    sink.write(self._table(chunk, passthrough, batch))
+                    sink.write(table)
                     if on_rows is not None:
-                        on_rows(first_row - 1 + len(batch), reader.total_rows)
+                        on_rows(histogram.total, reader.total_rows)
                 if histogram.total == 0:
                     raise TableReadError(f"{source}: the table has no data rows")
                 result = self._summary(source, output, started, histogram, grades)
@@ -218,30 +227,6 @@ class BookScorer:
             score_shares=histogram.shares().tolist(),
             development_shares=list(self.scorer.profile.distribution.shares),
         )
-
-    def _table(self, chunk: pa.RecordBatch, passthrough: list[str], batch: ScoredBatch) -> pa.Table:
-        """The scored rows of one chunk as an Arrow table (text columns dictionary-encoded).
-
-        Kept columns are as read, with the input's types.
-        """
-        n = len(batch)
-        grade = pa.array(batch.grade.astype(np.int32))
-        columns: dict[str, pa.Array] = {name: chunk.column(name) for name in passthrough}
-        columns["model_version"] = pa.DictionaryArray.from_arrays(
-            pa.array(np.zeros(n, dtype=np.int32)), self._version
-        )
-        columns["probability_of_default"] = pa.array(batch.probability)
-        columns["score"] = pa.array(batch.score)
-        columns["grade"] = pa.DictionaryArray.from_arrays(grade, self._grade_names)
-        columns["action"] = pa.DictionaryArray.from_arrays(grade, self._actions)
-        for k in range(batch.reasons.shape[1]):
-            index = batch.reasons[:, k].astype(np.int32)
-            missing = index < 0
-            columns[f"reason_{k + 1}"] = pa.DictionaryArray.from_arrays(
-                pa.array(np.maximum(index, 0), mask=missing), self._features
-            )
-            columns[f"reason_{k + 1}_points"] = pa.array(batch.reason_points[:, k], mask=missing)
-        return pa.table(columns)
 
 
 def _refuse_overlaps(source: Path, output: Path, summary: Path | None) -> None:

@@ -3,11 +3,17 @@
 A failure (bad input found in a later chunk, an interruption, a file that cannot be
 written) removes the temporary file: the output path holds either the complete result
 or nothing. Write failures are `OutputWriteError`s naming the file and the reason.
+
+Chunks are written by one background thread while the next is scored (Arrow's
+writers release the GIL), one chunk at a time: a write waits for the previous one, so
+memory holds at most two chunks' output, and a write error surfaces at the next write
+or at the end.
 """
 
 from __future__ import annotations
 
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 
@@ -48,6 +54,8 @@ class TableSink:
         self.tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
         self._writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
         self._stream: pa.CompressedOutputStream | None = None
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fedscore-sink")
+        self._pending: Future[None] | None = None
 
     def __enter__(self) -> TableSink:
         refuse_folder(self.path, "output")
@@ -58,7 +66,21 @@ class TableSink:
         return self
 
     def write(self, table: pa.Table) -> None:
-        """Append one chunk of scored rows."""
+        """Append one chunk of scored rows (in the background, after the previous chunk).
+
+        Raises:
+            OutputWriteError: the previous chunk could not be written.
+        """
+        self._wait()
+        self._pending = self._pool.submit(self._write_chunk, table)
+
+    def _wait(self) -> None:
+        """Wait for the chunk being written; raise its error."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def _write_chunk(self, table: pa.Table) -> None:
         try:
             self._write(table)
         except OSError as exc:
@@ -72,7 +94,12 @@ class TableSink:
                 else table.schema
             )
             if self.kind == "parquet":
-                self._writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
+                # Dictionary pages for the dictionary-encoded columns only: a column of
+                # distinct values (customer keys, probabilities) gains nothing from one.
+                dictionary = [f.name for f in schema if pa.types.is_dictionary(f.type)]
+                self._writer = pq.ParquetWriter(
+                    self.tmp, schema, compression="zstd", use_dictionary=dictionary
+                )
             else:
                 target: str | pa.CompressedOutputStream = str(self.tmp)
                 if self.path.name.endswith(".gz"):
@@ -90,6 +117,13 @@ class TableSink:
         traceback: TracebackType | None,
     ) -> None:
         try:
+            try:
+                self._wait()
+            except OutputWriteError:
+                if kind is None:
+                    raise
+            finally:
+                self._pool.shutdown(wait=True)
             if self._writer is not None:
                 self._writer.close()
             if self._stream is not None:

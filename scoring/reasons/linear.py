@@ -36,12 +36,23 @@ class LinearContributions:
 
     def per_feature(self, features: np.ndarray, grouping: np.ndarray) -> np.ndarray:
         """Σ_{j in feature} w_j (x_j − b_j) = x · (w ∘ G) − (w ∘ b) · G: one matrix product."""
+        weighted, offset = self._weighted(grouping)
+        contributions: np.ndarray = np.asarray(features, dtype=np.float64) @ weighted - offset
+        return contributions
+
+    def baseline_terms(self, grouping: np.ndarray) -> np.ndarray:
+        """(w ∘ b) · G: the baseline's Σ_{j in feature} w_j b_j per raw feature.
+
+        A row's contributions are its own such terms less these (how the batch engine
+        computes them block by block).
+        """
+        return self._weighted(grouping)[1]
+
+    def _weighted(self, grouping: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self._grouped is None or self._grouped[0] is not grouping:
             weighted = self.weights[:, None] * grouping
             self._grouped = (grouping, weighted, (self.weights * self.baseline) @ grouping)
-        _, weighted, offset = self._grouped
-        contributions: np.ndarray = np.asarray(features, dtype=np.float64) @ weighted - offset
-        return contributions
+        return self._grouped[1], self._grouped[2]
 
 
 @register_attribution("exact_linear")
