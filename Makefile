@@ -114,7 +114,7 @@ clean:
 # mypy sees the package as installed (`fedscore.core`, ...) through a tree of links, since
 # pyproject maps the top-level folders onto `fedscore.*` names (see [tool.mypy]).
 TYPECHECK_TREE := build/typecheck
-PACKAGE_FOLDERS := core server clients privacy datasets deployment scoring demo vertical
+PACKAGE_FOLDERS := core server clients privacy datasets deployment scoring demo vertical decisions monitoring
 typecheck: $(STAMP)
 	rm -rf $(TYPECHECK_TREE) && mkdir -p $(TYPECHECK_TREE)/fedscore
 	for entry in fedscore/* $(PACKAGE_FOLDERS); do \

@@ -22,9 +22,15 @@ same hold-out and train on the same rows (checked: rows trained on per party). G
 GBDT" and the target use the stronger of the two GBDTs (higher test AUC).
 
 Writes <out-dir>/quality.json (every row, machine info) and <out-dir>/quality.md.
+Besides the demo's default-risk task, two setups with their own baselines (issue 14):
+three parties of about 200 rows sampled from the demo's tables, and the second bundled
+task (early delinquency); federated LR at DP ε = 1 with automatic settings on each.
+
 Run with `make bench-quality`; `--quick` (federated LR non-private and at ε = 1 only,
-results in a temporary folder) is a smoke check. Modules: `quality_configs` (what runs),
-`quality_baselines` (the centralized models), `quality_report` (gaps, target, report).
+results in a temporary folder) is a smoke check; `--auto-settings` runs only DP ε = 1 LR
+on the three setups. Modules: `quality_configs` (what runs), `quality_setups` (which
+data), `quality_baselines` (the centralized models), `quality_report` (gaps, targets,
+report).
 """
 
 from __future__ import annotations
@@ -32,12 +38,19 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from quality_baselines import centralized_baselines
-from quality_configs import federated_configurations, result_row
-from quality_report import add_gaps, render_markdown, target_verdict
+from quality_configs import (
+    TARGET_EPSILON,
+    Configuration,
+    federated_configurations,
+    result_row,
+)
+from quality_report import add_gaps, auto_settings_verdict, render_markdown, target_verdict
+from quality_setups import Setup, setup_target
 from support.cli import benchmark_parser, parse_benchmark_args
 from support.federation import FederatedRun, run_federated
 from support.output import Session, configuration_progress
@@ -78,6 +91,41 @@ def _federated_repeat(run: FederatedRun) -> dict[str, Any]:
     }
 
 
+def _run_setup(
+    work: Path,
+    setup: Setup,
+    configurations: list[Configuration],
+    repeats: int,
+    advance: Callable[[str], None],
+) -> tuple[list[dict[str, Any]], dict[str, Any], list[str]]:
+    """The centralized baselines and federated configurations of one setup.
+
+    Returns:
+        Its rows (gaps added), its data sizes and the problems found.
+    """
+    central = work / "centralized"
+    rows, data = centralized_baselines(central, setup)
+    advance("centralized baselines")
+    problems: list[str] = []
+    for index, configuration in enumerate(configurations):
+        config_started = time.perf_counter()
+        runs = []
+        for repeat in range(repeats):
+            run = run_federated(
+                work / f"config{index}-run{repeat}",
+                configuration.run_config(),
+                keys_from=central,
+                prepare=setup.prepare,
+            )
+            runs.append(_federated_repeat(run))
+            found = run.problems() + _row_mismatches(run, data["train_rows_per_party"])
+            problems += [f"{configuration.name}, run {repeat + 1}: {p}" for p in found]
+            advance(f"{configuration.name} (run {repeat + 1}/{repeats})")
+        rows.append(result_row(configuration, runs, config_started))
+    add_gaps(rows)
+    return rows, data, problems
+
+
 def main(argv: list[str] | None = None) -> int:
     """The script (`argv`: its arguments): score every model, write the results."""
     parser = benchmark_parser(
@@ -86,44 +134,51 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--repeats", type=int, default=1, help="runs per federated configuration (default 1)"
     )
+    parser.add_argument(
+        "--auto-settings",
+        action="store_true",
+        help="only DP ε=1 LR with automatic settings: on the demo's task, on 3 parties of "
+        "~200 rows, on the early-delinquency task (each with its baselines)",
+    )
     args = parse_benchmark_args(parser, argv, "quality")
     if args.repeats < 1:
         parser.error("--repeats must be >= 1")
 
     session = Session("quality", args.out_dir)
-    configurations = federated_configurations(args.quick)
-    rows: list[dict[str, Any]] = []
-    problems: list[str] = []
+    configurations = federated_configurations(args.quick, args.auto_settings)
+    by_setup: dict[Setup, list[Configuration]] = {Setup(): []}
+    for configuration in configurations:
+        by_setup.setdefault(configuration.setup, []).append(configuration)
+    results: dict[Setup, tuple[list[dict[str, Any]], dict[str, Any], list[str]]] = {}
     with (
         tempfile.TemporaryDirectory(prefix="fedscore-bench-quality-") as tmp,
         configuration_progress() as progress,
     ):
-        work = Path(tmp)
         task = progress.add_task(
-            "centralized baselines", total=1 + len(configurations) * args.repeats
+            "centralized baselines", total=len(by_setup) + len(configurations) * args.repeats
         )
-        central_rows, data = centralized_baselines(work / "centralized")
-        rows += central_rows
-        progress.advance(task)
-        for index, configuration in enumerate(configurations):
-            config_started = time.perf_counter()
-            repeats = []
-            for repeat in range(args.repeats):
-                progress.update(
-                    task, description=f"{configuration.name} (run {repeat + 1}/{args.repeats})"
-                )
-                run = run_federated(
-                    work / f"config{index}-run{repeat}",
-                    configuration.run_config(),
-                    keys_from=work / "centralized",
-                )
-                repeats.append(_federated_repeat(run))
-                found = run.problems() + _row_mismatches(run, data["train_rows_per_party"])
-                problems += [f"{configuration.name}, run {repeat + 1}: {p}" for p in found]
-                progress.advance(task)
-            rows.append(result_row(configuration, repeats, config_started))
+
+        def advance(done: str) -> None:
+            progress.update(task, description=f"done: {done}")
+            progress.advance(task)
+
+        for index, (setup, group) in enumerate(by_setup.items()):
+            results[setup] = _run_setup(
+                Path(tmp) / f"setup{index}", setup, group, args.repeats, advance
+            )
         progress.update(task, description="done")
-    add_gaps(rows)
+    rows, data, problems = results.pop(Setup())
+    setups = [
+        {
+            "setup": setup.label,
+            "task": setup.task,
+            "party_rows": setup.party_rows,
+            "data": setup_data,
+            "rows": setup_rows,
+            "target": setup_target(setup, setup_rows, TARGET_EPSILON),
+        }
+        for setup, (setup_rows, setup_data, _) in results.items()
+    ]
     result: dict[str, Any] = {
         "benchmark": "quality",
         "quick": args.quick,
@@ -132,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
         "data": data,
         "rows": rows,
         "target": target_verdict(rows),
-        "problems": problems,
+        "auto_settings_target": auto_settings_verdict(rows),
+        "setups": setups,
+        "problems": problems + [p for _, _, found in results.values() for p in found],
     }
     return session.finish(result, render_markdown)
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from quality_configs import Configuration, result_row
+from quality_setups import Setup
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
@@ -27,7 +28,6 @@ from fedscore.core.generalization import generalize_column
 from fedscore.core.metrics import score_metrics
 from fedscore.core.schema import TaskSchema, load_schema
 from fedscore.core.validation import ValidatedTable, load_validated
-from fedscore.datasets.market import default_task_path
 from fedscore.demo import prepare_demo
 
 GBDT_GRID: dict[str, list[float | int]] = {
@@ -121,10 +121,13 @@ def tuned_gbdt(train: Pooled) -> GridSearchCV:
     return search.fit(train.raw, train.labels)
 
 
-def centralized_baselines(root: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Train and score the centralized baselines; returns their rows and the data sizes."""
+def centralized_baselines(
+    root: Path, setup: Setup | None = None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Train and score the centralized baselines of `setup` (default: the demo's)."""
+    setup = setup or Setup()
     federation = prepare_demo(root)
-    schema = load_schema(default_task_path())
+    schema = load_schema(setup.prepare(federation))
     nodes = [NodeConfig.from_toml(p) for p in federation.manifest.node_configs]
     loaded = {node.party: load_party_data(node, schema) for node in nodes}
     parts = {name: party_training_rows(p, name, schema) for name, p in loaded.items()}
@@ -147,13 +150,19 @@ def centralized_baselines(root: Path) -> tuple[list[dict[str, Any]], dict[str, A
     started = time.perf_counter()
     lr = LogisticRegression(max_iter=5000).fit(train.encoded, train.labels)
     lr_metrics = score_metrics(test.labels, lr.predict_proba(test.encoded)[:, 1])
-    rows.append(result_row(Configuration("centralized", "lr"), [lr_metrics.as_dict()], started))
+    rows.append(
+        result_row(Configuration("centralized", "lr", setup=setup), [lr_metrics.as_dict()], started)
+    )
     rows[-1]["iterations"] = int(lr.n_iter_[0])
 
     started = time.perf_counter()
     gbdt = HistGradientBoostingClassifier(random_state=0).fit(train.raw, train.labels)
     gbdt_metrics = score_metrics(test.labels, gbdt.predict_proba(test.raw)[:, 1])
-    rows.append(result_row(Configuration("centralized", "gbdt"), [gbdt_metrics.as_dict()], started))
+    rows.append(
+        result_row(
+            Configuration("centralized", "gbdt", setup=setup), [gbdt_metrics.as_dict()], started
+        )
+    )
     rows[-1]["iterations"] = int(gbdt.n_iter_)
     rows[-1]["params"] = {"early_stopping": "auto (on: > 10000 rows)", "random_state": 0}
 
@@ -162,7 +171,9 @@ def centralized_baselines(root: Path) -> tuple[list[dict[str, Any]], dict[str, A
     tuned_metrics = score_metrics(test.labels, search.predict_proba(test.raw)[:, 1])
     rows.append(
         result_row(
-            Configuration("centralized", "gbdt", tuned=True), [tuned_metrics.as_dict()], started
+            Configuration("centralized", "gbdt", tuned=True, setup=setup),
+            [tuned_metrics.as_dict()],
+            started,
         )
     )
     rows[-1]["iterations"] = int(search.best_estimator_.n_iter_)

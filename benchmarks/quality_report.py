@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from quality_baselines import GBDT_CV_FOLDS
-from quality_configs import TARGET_EPSILON, TARGET_MAX_GAP, TARGET_STATEMENT
+from quality_configs import (
+    AUTO_SETTINGS_AIM_GAP,
+    AUTO_SETTINGS_FLOOR,
+    TARGET_EPSILON,
+    TARGET_MAX_GAP,
+    TARGET_STATEMENT,
+)
 from support.machine import machine_line
 from support.output import fmt, markdown_table, verdict
 
@@ -60,6 +66,64 @@ def target_verdict(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "gap": gap,
         "met": gap <= TARGET_MAX_GAP,
     }
+
+
+def auto_settings_verdict(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """DP ε = 1 LR with automatic settings on the demo's task: floor and aim (issue 14)."""
+    dp_lr = [
+        r
+        for r in rows
+        if r["kind"] == "federated"
+        and r["model"] == "lr"
+        and r["private"]
+        and r["epsilon"] == TARGET_EPSILON
+    ]
+    row = next(r for r in dp_lr if r["run_config"]["automatic"])
+    hand_set = next((r for r in dp_lr if not r["run_config"]["automatic"]), None)
+    tuned = next(r for r in rows if r["model"] == "gbdt" and r["tuned"])
+    return {
+        "configuration": row["name"],
+        "automatic": row["run_config"]["automatic"],
+        "hand_set_auc_same_rows": hand_set["auc"] if hand_set else None,
+        "auc": row["auc"],
+        "floor": AUTO_SETTINGS_FLOOR,
+        "floor_met": row["auc"] >= AUTO_SETTINGS_FLOOR,
+        "gap_tuned_gbdt": tuned["auc"] - row["auc"],
+        "aim_gap": AUTO_SETTINGS_AIM_GAP,
+        "aim_met": tuned["auc"] - row["auc"] <= AUTO_SETTINGS_AIM_GAP,
+    }
+
+
+def _setup_lines(setups: list[dict[str, Any]]) -> list[str]:
+    """The report's section on the other setups: each one's rows and target."""
+    lines: list[str] = []
+    for setup in setups:
+        target = setup["target"]
+        rows = [
+            [
+                r["name"],
+                _spread(r, "auc"),
+                fmt(r["gap_central_lr"], signed=True),
+                fmt(r["gap_central_gbdt"], signed=True),
+            ]
+            for r in setup["rows"]
+        ]
+        lines += [
+            "",
+            f"## {setup['setup']}",
+            "",
+            f"{setup['data']['train_rows']} training rows "
+            f"({', '.join(f'{k} {v}' for k, v in setup['data']['train_rows_per_party'].items())}); "
+            f"test set of {setup['data']['test_rows']}.",
+            "",
+            markdown_table(
+                ["configuration", "AUC", "gap to central LR", "gap to central GBDT"], rows
+            ),
+            "",
+            f"Target — {target['statement']}: {verdict(target['met'])} "
+            f"(AUC {fmt(target['best_auc'])}, gap {fmt(target['gap'], signed=True)}).",
+        ]
+    return lines
 
 
 def _spread(row: dict[str, Any], metric: str) -> str:
@@ -154,6 +218,20 @@ def render_markdown(result: dict[str, Any]) -> str:
         "test set's AGE is banded the same way, as the feature encoder does). Every "
         "federated run uses the baselines' pseudonymization keys, hence the same "
         "hold-outs and training rows.",
+    ]
+    auto = result["auto_settings_target"]
+    lines += [
+        "",
+        f"Automatic DP settings ({auto['configuration']}, automatic: {auto['automatic']}): "
+        f"AUC {fmt(auto['auc'])}, at least {auto['floor']}: {verdict(auto['floor_met'])}; "
+        f"within {auto['aim_gap']} of the tuned GBDT (gap "
+        f"{fmt(auto['gap_tuned_gbdt'], signed=True)}): {verdict(auto['aim_met'])}."
+        + (
+            f" Hand-set settings on the same rows: AUC {fmt(auto['hand_set_auc_same_rows'])}."
+            if auto["hand_set_auc_same_rows"] is not None
+            else ""
+        ),
+        *_setup_lines(result["setups"]),
     ]
     if result["quick"]:
         lines += ["", "Quick mode: only LR was run federated, so the target compares LR only."]

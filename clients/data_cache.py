@@ -94,6 +94,7 @@ def cache_key(node: NodeConfig, schema: TaskSchema, as_of: date) -> dict[str, st
         "data_path": str(node.data_path),
         "data_sha256": file_sha256(node.data_path),
         "consent_sha256": file_sha256(node.consent_table) if node.consent_table else "",
+        "consent_basis": repr(node.consent_basis),
         "as_of": as_of.isoformat(),
         "task": schema.name,
         "schema_sha256": schema.sha256,

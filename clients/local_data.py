@@ -17,9 +17,9 @@ from fedscore.core.tabular import file_sha256, header_lines, read_table
 from fedscore.core.validation import validate_frame
 from fedscore.privacy.consent import ConsentTable
 from fedscore.privacy.deidentification import DeidentificationReport
+from fedscore.privacy.deidentification.consent_source import consent_decision, consent_table_key
 from fedscore.privacy.deidentification.pipeline import (
     PRIVACY_UNIT_COLUMN,
-    consent_decision,
     deidentify_scanned,
     scan_for_pii,
 )
@@ -87,19 +87,19 @@ def load_party_data(
     """
     check_apart(node.keys, node.data_path)
     key = KeyRing(node.keys, schema.purpose).current()
+    source = str(node.data_path)
     consent = (
-        ConsentTable.load(node.consent_table, schema.customer_key.name)
+        ConsentTable.load(node.consent_table, consent_table_key(schema, source))
         if node.consent_table
         else None
     )
-    source = str(node.data_path)
     raw = read_table(node.data_path)
     table = validate_frame(raw, schema, source=source, header=header_lines(node.data_path))
     pii_scan = scan_for_pii(raw, schema, source)
     del raw
     version = file_sha256(node.data_path)
     day = as_of or datetime.now(UTC).date()
-    decision = consent_decision(table.frame, schema, day, consent)
+    decision = consent_decision(table.frame, schema, day, consent, source, node.consent_basis)
     del consent
     deidentified = deidentify_scanned(table, schema, key, version, day, decision, pii_scan)
     del table

@@ -13,6 +13,8 @@ from fedscore.core.documents import read_toml
 from fedscore.core.errors import ConfigError
 from fedscore.core.typed_config import parse_section
 from fedscore.datasets import default_task_path
+from fedscore.privacy.consent_basis import ConsentBasis
+from fedscore.privacy.keys import LEDGER_KEY_FOLDER
 
 # The one key a SuperNode's --node-config must carry: the node config file.
 NODE_CONFIG_KEY = "node-config-file"
@@ -41,7 +43,10 @@ class NodeConfig:
         validation_fraction: share of customers held out for federated evaluation,
             chosen by a hash of the customer's pseudonym so it is stable across runs.
         key_dir: the institution's pseudonymization keys (kept apart from the data).
-        consent_table: the institution's consent records (None: the task's consent column).
+        consent_table: the institution's consent records (None: the task's consent column,
+            or `consent_basis`).
+        consent_basis: the basis of processing the operator declared for every row
+            (`[consent]`), when consent was collected outside any table the node reads.
         capture_outgoing: write every reply the node sends under `state_dir/outgoing/`
             (an audit of what leaves the institution).
         ledger_hash: the hash algorithm of the ledger's chain, "sha256" or "sm3" (for
@@ -62,6 +67,7 @@ class NodeConfig:
     validation_fraction: float = 0.2
     key_dir: Path | None = None
     consent_table: Path | None = None
+    consent_basis: ConsentBasis | None = None
     capture_outgoing: bool = False
     budget_epoch: str = "default"
     ledger_hash: str = "sha256"
@@ -81,7 +87,7 @@ class NodeConfig:
     @property
     def ledger_key(self) -> Path:
         """The node's Ed25519 ledger key (created on first use, owner-only)."""
-        return self.keys / "ledger" / "ed25519.pem"
+        return self.keys / LEDGER_KEY_FOLDER / "ed25519.pem"
 
     def report_path(self, run_id: str) -> Path:
         """The de-identification report of one run."""
@@ -120,6 +126,7 @@ class NodeConfig:
             validation_fraction=node.validation_fraction,
             key_dir=resolve(deid.key_dir) if deid.key_dir else None,
             consent_table=resolve(deid.consent_table) if deid.consent_table else None,
+            consent_basis=document.consent,
             capture_outgoing=document.audit.capture_outgoing,
             budget_epoch=document.privacy.budget_epoch,
             ledger_hash=document.ledger.hash,

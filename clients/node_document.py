@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fedscore.clients.policy import NodePolicy
 from fedscore.core.app_trust import AppTrust
+from fedscore.privacy.consent_basis import ConsentBasis
 
 #: An institution's name: it becomes folder and file names, so letters, digits and "_".
 PARTY_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
@@ -67,7 +68,8 @@ class DeidentificationSection(_Section):
 
     Attributes:
         key_dir: the pseudonymization keys (default: `keys/` beside the state folder).
-        consent_table: the consent records (default: the task's consent column).
+        consent_table: the consent records (default: the task's consent column, or the
+            basis `[consent]` declares).
     """
 
     key_dir: str | None = None
@@ -117,14 +119,29 @@ class DeploymentSection(_Section):
 
 
 class NodeDocument(_Section):
-    """A whole node config file."""
+    """A whole node config file.
+
+    Attributes:
+        consent: the declared basis of processing (`[consent]`), when the consent was
+            collected outside any table the node reads; excludes a consent table.
+    """
 
     node: NodeSection
     privacy: PrivacySection
     deidentification: DeidentificationSection = DeidentificationSection()
+    consent: ConsentBasis | None = None
     audit: AuditSection = AuditSection()
     ledger: LedgerSection = LedgerSection()
     policy: NodePolicy = NodePolicy()
     trust: AppTrust = AppTrust()
     vertical: VerticalSection | None = None
     deployment: DeploymentSection | None = None
+
+    @model_validator(mode="after")
+    def _one_consent_source(self) -> NodeDocument:
+        if self.consent is not None and self.deidentification.consent_table is not None:
+            raise ValueError(
+                "[consent] declares a basis for every row and [deidentification] "
+                "consent_table gives per-customer records: give one consent source, not both"
+            )
+        return self

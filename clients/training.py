@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -12,25 +13,41 @@ from torch import nn
 
 from fedscore.core.runconfig import RunConfig
 from fedscore.privacy.accounting import calibrate_noise
+from fedscore.privacy.auto_settings import DpSettings, choose_settings
 from fedscore.privacy.dp_sgd import LocalPrivacy, MechanismParams
 from fedscore.privacy.poisson_sampling import poisson_sample
 
 
 @dataclass(frozen=True)
 class LocalSchedule:
-    """How much a party trains per round.
+    """How much a party trains per round, and with which step size and clipping.
 
     Attributes:
         sample_rate: Poisson probability of each record per step.
-        steps_per_round: local_epochs × (records / expected batch size).
+        steps_per_round: local_epochs × (records / expected batch size), or the automatic
+            rule's steps.
         expected_batch_size: the batch size the sample rate is derived from.
         delta: the δ of the party's guarantee (`RunConfig.delta_for` its records).
+        learning_rate: local SGD step size; None: the run's `learning_rate`.
+        max_grad_norm: per-sample clipping bound; None: the run's `max_grad_norm`.
+        auto: what the automatic rule chose, and why (None: the run's own settings).
     """
 
     sample_rate: float
     steps_per_round: int
     expected_batch_size: int
     delta: float
+    learning_rate: float | None = None
+    max_grad_norm: float | None = None
+    auto: DpSettings | None = None
+
+    def step_size(self, run: RunConfig) -> float:
+        """The learning rate this party trains with in `run`."""
+        return run.learning_rate if self.learning_rate is None else self.learning_rate
+
+    def clipping(self, run: RunConfig) -> float:
+        """The per-sample clipping bound this party trains with in `run`."""
+        return run.max_grad_norm if self.max_grad_norm is None else self.max_grad_norm
 
     def calibrated_mechanism(self, run: RunConfig) -> MechanismParams:
         """The run's Gaussian mechanism, its noise calibrated to the run's epsilon.
@@ -44,15 +61,44 @@ class LocalSchedule:
             run.rounds * self.steps_per_round,
             run.accountant,
         )
-        return MechanismParams(noise, self.sample_rate, run.max_grad_norm, self.expected_batch_size)
+        return MechanismParams(
+            noise, self.sample_rate, self.clipping(run), self.expected_batch_size
+        )
 
     @classmethod
     def for_party(cls, run: RunConfig, n_records: int) -> LocalSchedule:
+        """The schedule of a party of `n_records` training rows.
+
+        The automatic rule's choice when `run.automatic`, else the run's batch size and
+        local epochs.
+        """
+        delta = run.delta_for(n_records)
+        if run.automatic:
+            chosen = choose_settings(run, n_records)
+            return cls(
+                chosen.sample_rate,
+                chosen.steps_per_round,
+                chosen.batch_size,
+                delta,
+                chosen.learning_rate,
+                chosen.max_grad_norm,
+                chosen,
+            )
         batch = min(run.batch_size, n_records)
         steps_per_epoch = max(1, math.ceil(n_records / batch))
-        return cls(
-            batch / n_records, run.local_epochs * steps_per_epoch, batch, run.delta_for(n_records)
-        )
+        return cls(batch / n_records, run.local_epochs * steps_per_epoch, batch, delta)
+
+    def settings(self, run: RunConfig) -> dict[str, Any]:
+        """The settings this party trains with, for run records and reports."""
+        return {
+            "mode": "auto" if self.auto else "manual",
+            "batch_size": self.expected_batch_size,
+            "sample_rate": self.sample_rate,
+            "steps_per_round": self.steps_per_round,
+            "learning_rate": self.step_size(run),
+            "max_grad_norm": self.clipping(run),
+            "reason": self.auto.reason if self.auto else "the run's own settings",
+        }
 
 
 @dataclass(frozen=True)
@@ -79,8 +125,8 @@ def train_locally(
         model: The global model just received; trained in place and returned unwrapped.
         features: This party's encoded training rows.
         labels: Their 0/1 labels.
-        run: Learning rate, momentum and FedProx weight of the run.
-        schedule: Sample rate and number of steps of this round.
+        run: Momentum and FedProx weight of the run.
+        schedule: Sample rate, number of steps and learning rate of this round.
         privacy: DP-SGD or the non-private comparison mode.
         sampling_generator: Source of the Poisson batch sampling: the round's batches are
             drawn from a numpy generator seeded by it (`sampling_rng`), so they are a
@@ -90,7 +136,9 @@ def train_locally(
     inputs = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
     targets = torch.from_numpy(np.asarray(labels, dtype=np.float32))
     global_weights = [p.detach().clone() for p in model.parameters()]
-    optimizer = torch.optim.SGD(model.parameters(), lr=run.learning_rate, momentum=run.momentum)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=schedule.step_size(run), momentum=run.momentum
+    )
     module = privacy.wrap(model, optimizer)
     module.train()
     with warnings.catch_warnings():

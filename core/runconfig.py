@@ -24,6 +24,9 @@ from fedscore.core.typed_config import describe_errors
 
 # Settings that may be unset (None): absent from TOML and from Flower's run config.
 _OPTIONAL_FLOATS = frozenset({"max_update_norm", "delta"})
+_OPTIONAL_BOOLS = frozenset({"auto"})
+#: The settings the automatic rule chooses: a value other than the default turns it off.
+MANUAL_SETTINGS = ("local_epochs", "batch_size", "learning_rate", "max_grad_norm")
 #: The largest δ a run that sets none gets at any party.
 DEFAULT_DELTA_CAP = 1e-5
 _STRICT = ConfigDict(strict=True, allow_inf_nan=False, extra="forbid")
@@ -77,6 +80,11 @@ class RunConfig:
             precision, a smaller one lets large parties' weighted values exceed the
             clipping range.
         seed: seed of the initial model.
+        auto: choose each party's batch size, local steps, learning rate and clipping
+            bound from its N, ε, δ, the rounds and the model (`fedscore.privacy.
+            auto_settings`) instead of `batch_size`, `local_epochs`, `learning_rate` and
+            `max_grad_norm`. None (the default): on unless one of those four is set to
+            another value than its default; `automatic` says which applies.
     """
 
     rounds: Annotated[int, Field(ge=1)] = 10
@@ -100,6 +108,7 @@ class RunConfig:
     secagg_clipping_range: Annotated[float, Field(gt=0)] = 8.0
     secagg_max_weight: Annotated[float, Field(gt=0)] = 100_000.0
     seed: int = 0
+    auto: bool | None = None
     extra: SkipJsonSchema[dict[str, Any]] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -117,6 +126,14 @@ class RunConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(f"run config: {message}")
+
+    @property
+    def automatic(self) -> bool:
+        """Whether the parties' DP-SGD settings are chosen by the automatic rule."""
+        if self.auto is not None:
+            return self.auto
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        return all(getattr(self, name) == defaults[name] for name in MANUAL_SETTINGS)
 
     def delta_for(self, n_records: int) -> float:
         """The δ of this run's guarantee at a party of `n_records` training rows.
@@ -176,18 +193,30 @@ class RunConfig:
         typed = dict(values)
         if isinstance(typed.get("hidden"), str | list):
             typed["hidden"] = _widths(typed["hidden"])
-        for name in _OPTIONAL_FLOATS & typed.keys():
+        for name in (_OPTIONAL_FLOATS | _OPTIONAL_BOOLS) & typed.keys():
             typed[name] = _optional_float(typed[name])
         return _checked(lambda: cls(**typed, extra=dict(extra or {})))
 
     @classmethod
     def from_toml(cls, path: str | Path) -> RunConfig:
-        """Read the `[run]` table of a TOML file."""
+        """Read the `[run]` table of a TOML file (or the whole file when it has none).
+
+        A setting may be spelt with underscores (`batch_size`) or, as in Flower's
+        `pyproject.toml`, with hyphens (`batch-size`); both spellings of one setting in
+        one table are an error.
+        """
         try:
             doc = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"{path}: cannot read run config: {exc}") from exc
-        return cls.from_mapping(doc.get("run", doc))
+        table = doc.get("run", doc)
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: 'run' must be a table ([run])")
+        names = {key: key.replace("-", "_") for key in table}
+        twice = sorted({n for n in names.values() if list(names.values()).count(n) > 1})
+        if twice:
+            raise ConfigError(f"{path}: [run] spells {twice} both with '-' and with '_'")
+        return cls.from_mapping({names[key]: value for key, value in table.items()})
 
     def replace(self, **changes: Any) -> RunConfig:
         """These settings with `changes`, checked again.
@@ -223,7 +252,7 @@ def _widths(value: str | list[Any]) -> tuple[int, ...] | list[Any]:
 
 
 def _optional_float(value: Any) -> Any:
-    """A float setting that may be unset: None, "" or "none" (any case) mean unset.
+    """An optional setting (a float, or `auto`): None, "" or "none" (any case) mean unset.
 
     Any other value is checked by the dataclass (a boolean or a text is not a number).
     """

@@ -6,4 +6,9 @@ from pathlib import Path
 
 def default_task_path() -> Path:
     """The default-risk task schema that ships with fedscore."""
-    return Path(str(resources.files("fedscore.datasets").joinpath("tasks/default_risk.toml")))
+    return bundled_task_path("default_risk")
+
+
+def bundled_task_path(name: str) -> Path:
+    """A task schema that ships with fedscore: "default_risk" or "early_delinquency"."""
+    return Path(str(resources.files("fedscore.datasets").joinpath(f"tasks/{name}.toml")))

@@ -12,7 +12,9 @@ The split is deterministic (fixed seeds) and non-IID the way a real market is:
      customers already behind on repayment, hence a higher default rate.
 3. Each institution gets what it would really hold: its own customer-key
    format, a consent flag for the credit-scoring purpose (about 3 % refused),
-   and the data set's columns; the data set's row ID is dropped.
+   and the data set's columns; the data set's row ID is dropped. One column is
+   added, `behind_last_month` (PAY_0 >= 1), the label of the second bundled task
+   (early delinquency); the default-risk task ignores it.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ CONSENT_REFUSAL_RATE = 0.03
 LABEL = "default.payment.next.month"
 CONSENT = "consent_credit_scoring"
 CUSTOMER_KEY = "customer_id"
+#: The early-delinquency task's label (datasets/tasks/early_delinquency.toml): 1 when
+#: the most recent month's repayment status is at least one month late (PAY_0 >= 1).
+BEHIND_LAST_MONTH = "behind_last_month"
 
 
 @dataclass(frozen=True)
@@ -136,4 +141,5 @@ def _institution_table(
     consent = np.where(rng.random(len(table)) < refusal_rate, "N", "Y")
     table.insert(0, CUSTOMER_KEY, keys)
     table.insert(1, CONSENT, consent)
+    table[BEHIND_LAST_MONTH] = (table["PAY_0"] >= 1).astype(int)
     return table

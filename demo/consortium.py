@@ -24,13 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import tomli_w
-
+from fedscore.clients.consortium_setup import owner_identity, write_ledger_keys
 from fedscore.clients.federation import FederationManifest
-from fedscore.clients.node import NodeConfig
 from fedscore.core.run_request import OwnerIdentity
 from fedscore.core.runconfig import RunConfig
-from fedscore.core.signing import SigningKey
 from fedscore.core.tabular import write_table
 from fedscore.datasets import default_task_path
 from fedscore.datasets.market import CONSENT, CUSTOMER_KEY, INSTITUTIONS, split_market
@@ -105,17 +102,15 @@ def prepare_demo(root: str | Path) -> DemoFederation:
     root = Path(root).resolve()
     market = add_identities(split_market())
     consortium = root / "consortium"
-    owner = OwnerIdentity(OWNER, consortium / OWNER / "ed25519.pem")
-    model_owners = {OWNER: SigningKey.load_or_create(owner.key).public_hex}
-    node_configs: list[Path] = []
-    ledger_keys: dict[str, str] = {}
-    for institution in INSTITUTIONS:
-        home = root / "institutions" / institution.name
-        config = write_institution(home, institution, market, model_owners)
-        node_configs.append(config)
-        signer = SigningKey.load_or_create(NodeConfig.from_toml(config).ledger_key)
-        ledger_keys[institution.name] = signer.public_hex
-    consortium.mkdir(parents=True, exist_ok=True)
+    owner, owner_public_key = owner_identity(consortium, OWNER)
+    model_owners = {OWNER: owner_public_key}
+    node_configs = [
+        write_institution(
+            root / "institutions" / institution.name, institution, market, model_owners
+        )
+        for institution in INSTITUTIONS
+    ]
+    keys_path = write_ledger_keys(node_configs, consortium / "ledger_keys.toml")
     test_path = consortium / "consortium_test.csv"
     model_columns = [
         c
@@ -123,8 +118,6 @@ def prepare_demo(root: str | Path) -> DemoFederation:
         if c not in (CUSTOMER_KEY, *IDENTITY_COLUMNS, CONSENT)
     ]
     write_table(market.consortium_test[model_columns], test_path)
-    keys_path = consortium / "ledger_keys.toml"
-    keys_path.write_text(tomli_w.dumps({"ledger_keys": ledger_keys}), encoding="utf-8")
     manifest_path = root / "federation.toml"
     FederationManifest(tuple(node_configs)).save(manifest_path)
     return DemoFederation(root, manifest_path, test_path, root / "runs", keys_path, owner)

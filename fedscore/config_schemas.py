@@ -47,6 +47,18 @@ def _scoring_config() -> dict[str, Any]:
     return ScoringConfig.model_json_schema()
 
 
+def _decision_strategy() -> dict[str, Any]:
+    from fedscore.decisions.strategy import StrategyDocument
+
+    return StrategyDocument.model_json_schema()
+
+
+def _monitoring_rules() -> dict[str, Any]:
+    from fedscore.monitoring.rules import MonitoringFile
+
+    return MonitoringFile.model_json_schema()
+
+
 #: Document name → (what it is, its JSON Schema).
 DOCUMENTS: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
     "node-config": ("an institution's node config (node.toml)", _node_config),
@@ -54,6 +66,14 @@ DOCUMENTS: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
     "run-config": ("a run config ([run] table of `fedscore train --config`)", _run_config),
     "task-schema": ("a task schema (datasets/tasks/*.toml)", _task_schema),
     "scoring-config": ("a scoring config (scoring/configs/*.toml)", _scoring_config),
+    "decision-strategy": (
+        "a decision strategy (decisions/strategies/*.toml)",
+        _decision_strategy,
+    ),
+    "monitoring-rules": (
+        "monitoring rules (`fedscore monitor --rules`, monitoring/default_rules.toml)",
+        _monitoring_rules,
+    ),
 }
 
 

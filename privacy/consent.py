@@ -19,6 +19,7 @@ import pandas as pd
 
 from fedscore.core.errors import TableProblem, TableValidationError
 from fedscore.core.tabular import header_lines, read_table
+from fedscore.privacy.consent_basis import ConsentBasis
 
 CONSENT_COLUMNS = ("purpose", "granted_at", "expires_at", "withdrawn_at")
 
@@ -35,7 +36,9 @@ class ConsentCounts:
         expired: consent expired on or before the evaluation date.
         withdrawn: consent withdrawn on or before the evaluation date.
         as_of: the evaluation date (ISO).
-        source: "table" or "column".
+        source: "table", "column" or "basis" (declared in the node config).
+        basis: what the node config declared (`ConsentBasis.recorded`) when the source
+            is "basis".
     """
 
     rows_read: int
@@ -46,13 +49,17 @@ class ConsentCounts:
     withdrawn: int = 0
     as_of: str = ""
     source: str = "column"
+    basis: dict[str, str] | None = None
 
     @property
     def excluded(self) -> int:
         return self.rows_read - self.valid
 
     def as_dict(self) -> dict[str, object]:
-        return {**asdict(self), "excluded": self.excluded}
+        counts = asdict(self)
+        if self.basis is None:
+            del counts["basis"]
+        return {**counts, "excluded": self.excluded}
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,14 @@ def from_column(granted: np.ndarray) -> ConsentDecision:
         source="column",
     )
     return ConsentDecision(granted, counts)
+
+
+def from_basis(rows: int, basis: ConsentBasis, as_of: date) -> ConsentDecision:
+    """Every row, on the basis the node config declares (`[consent]`), recorded as such."""
+    counts = ConsentCounts(
+        rows_read=rows, valid=rows, as_of=as_of.isoformat(), source="basis", basis=basis.recorded()
+    )
+    return ConsentDecision(np.ones(rows, dtype=bool), counts)
 
 
 class ConsentTable:

@@ -23,9 +23,12 @@ from typing import Any
 
 from fedscore.core.errors import ConfigError
 from fedscore.core.files import write_private
+from fedscore.core.run_request import check_safe_name
 from fedscore.privacy.pseudonymization import get_pseudonymizer
 
 KEY_BYTES = 32
+#: The folder of a key directory holding the node's ledger key (`NodeConfig.ledger_key`).
+LEDGER_KEY_FOLDER = "ledger"
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,12 @@ class KeyRing:
     """
 
     def __init__(self, key_dir: str | Path, purpose: str) -> None:
+        check_safe_name(purpose, "a key ring's purpose (it names a folder of the key directory)")
+        if purpose == LEDGER_KEY_FOLDER:
+            raise ConfigError(
+                f"a key ring's purpose cannot be '{LEDGER_KEY_FOLDER}': that folder of the key "
+                "directory holds the node's ledger key"
+            )
         self.root = Path(key_dir) / purpose
         self.purpose = purpose
         self.meta_path = self.root / "keyring.json"

@@ -9,9 +9,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from fedscore.core.protocol.records import NUM_EXAMPLES
+
 _COLUMNS = (
     "party",
     "rows",
+    "held out",
     "k",
     "suppressed",
     "no consent",
@@ -57,8 +60,11 @@ def print_run_summary(console: Console, summary: dict[str, Any], run_dir: Path) 
             f"Brier {test['brier']:.4f}  log-loss {test['log_loss']:.4f}"
         )
     console.print(
-        "rows: training rows after de-identification; k: smallest quasi-identifier class; "
-        "each node's data is de-identified personal information (去标识化), not anonymized"
+        "rows: training rows after de-identification; held out: validation rows, never "
+        "trained on (the node's validation_fraction, default 20%; the same rows every run: "
+        "chosen by a hash of each person's pseudonym, or of the row's number with "
+        'privacy_unit = "row"); k: smallest quasi-identifier class; each node\'s data is '
+        "de-identified personal information (去标识化), not anonymized"
     )
     print_problems(console, summary["verdict"]["problems"])
     console.print(f"run directory: {run_dir}")
@@ -82,8 +88,10 @@ def _party_cells(info: dict[str, Any]) -> list[str]:
     """The table cells after the party's name, in `_COLUMNS` order."""
     deid = info.get("deidentification") or {}
     consent = deid.get("consent", {})
+    held_out = info["federated_eval"].get(NUM_EXAMPLES)
     return [
         str(info["num_examples"]),
+        "—" if held_out is None else str(int(held_out)),
         str(deid.get("k_achieved", "—")),
         f"{deid['suppression_rate']:.1%}" if "suppression_rate" in deid else "—",
         str(consent.get("excluded", "—")),

@@ -25,8 +25,10 @@ from flwr.app import ArrayRecord
 from rich.console import Console
 from torch import nn
 
+from fedscore.clients.training import LocalSchedule
 from fedscore.core.artifact import save_model
 from fedscore.core.documents import write_json, write_text_atomic
+from fedscore.core.runconfig import RunConfig
 from fedscore.core.schema import TaskSchema
 from fedscore.server.evaluation import ConsortiumEvaluator
 from fedscore.server.history import RunHistory
@@ -72,6 +74,7 @@ def build_summary(
             "rounds_trained": len(history.trained_rounds(party)),
             "num_examples": latest.num_examples if latest else 0,
             "noise_multiplier": latest.noise_multiplier if latest else None,
+            "training_settings": _training_settings(run, latest.num_examples if latest else 0),
             "federated_eval": last.federated_eval.get(party, {}) if last else {},
             "deidentification": reported.deidentification,
         }
@@ -94,6 +97,17 @@ def build_summary(
             "party's data version; a customer held by several parties is covered by the sum."
         ),
     }
+
+
+def _training_settings(run: RunConfig, rows: float) -> dict[str, Any] | None:
+    """A party's batch, steps, learning rate and clipping, as its node chose them.
+
+    The choice depends on public figures only (the rows it reports as its update's
+    weight, the run's ε, δ and model), so the coordinator repeats it exactly.
+    """
+    if rows < 1:
+        return None
+    return LocalSchedule.for_party(run, int(rows)).settings(run)
 
 
 class RunDirectory:
@@ -231,3 +245,12 @@ class RunDirectory:
         """
         summary = json.loads((self.path / "summary.json").read_text(encoding="utf-8"))
         print_run_summary(console, summary, self.path)
+        for party, info in summary["parties"].items():
+            chosen = info.get("training_settings")
+            if chosen:
+                console.print(
+                    f"{party} trained with {chosen['mode']} settings: {chosen['reason']}; "
+                    f"learning rate {chosen['learning_rate']:.3g}, "
+                    f"clipping {chosen['max_grad_norm']:g}",
+                    markup=False,
+                )

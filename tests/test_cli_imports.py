@@ -10,7 +10,7 @@ import pytest
 HEAVY = ("torch", "pandas", "matplotlib", "opacus", "sklearn", "flwr", "faker")
 GROUPS = (
     "demo", "train", "run", "runs", "stop", "serve", "score", "keys", "audit", "pki",
-    "server", "node", "owner", "models", "release", "schema",
+    "server", "node", "owner", "models", "release", "schema", "strategy", "decide", "monitor",
 )  # fmt: skip
 
 #: Runs the command line's --help in this process, then names the heavy modules loaded.

@@ -18,6 +18,8 @@ SHIPPED = {
     "server-config": [ROOT / "deployment" / "server.example.toml"],
     "task-schema": sorted((ROOT / "datasets" / "tasks").glob("*.toml")),
     "scoring-config": sorted((ROOT / "scoring" / "configs").glob("*.toml")),
+    "decision-strategy": sorted((ROOT / "decisions" / "strategies").glob("*.toml")),
+    "monitoring-rules": [ROOT / "monitoring" / "default_rules.toml"],
 }
 
 
@@ -46,6 +48,7 @@ def test_shipped_files_validate_against_their_schema(schemas, document):
         ("server-config", '[superlink]\npki="pki"\nport="9092"\n'),
         ("run-config", "rounds = 0\n"),
         ("run-config", 'private = "false"\n'),
+        ("decision-strategy", '[strategy]\nname="s"\nversion="1"\ntask="t"\nsurprise=1\n'),
     ],
 )
 def test_what_fedscore_refuses_the_schema_refuses(schemas, document, text):

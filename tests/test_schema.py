@@ -267,7 +267,9 @@ def test_every_problem_is_reported_together(minimal_schema):
     )
     assert problems_of(text) == [
         "[[columns]]: columns declared twice: ['x']",
-        "[[columns]]: exactly one 'customer_key' column is required",
+        "[[columns]]: exactly one 'customer_key' column is required (the person, "
+        "pseudonymized); when each row is a different person and there is no key, declare "
+        'privacy_unit = "row" under [deidentification] instead',
     ]
 
 

@@ -15,6 +15,7 @@ import shutil
 import statistics
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import tomli_w
 
 from fedscore.core.runconfig import RunConfig
 from fedscore.demo import DemoFederation, prepare_demo
+from fedscore.server.settings import ServerSettings
 from fedscore.simulation import run_simulated_training
 
 
@@ -126,19 +128,32 @@ class FederatedRun:
         return found
 
 
-def run_federated(root: Path, run: RunConfig, keys_from: Path | None = None) -> FederatedRun:
+def run_federated(
+    root: Path,
+    run: RunConfig,
+    keys_from: Path | None = None,
+    prepare: Callable[[DemoFederation], Path] | None = None,
+) -> FederatedRun:
     """Prepare a fresh demo consortium under `root` and train `run` on it in simulation.
 
     Args:
         root: the folder of the new demo consortium.
         run: the run configuration.
         keys_from: see `fresh_federation`.
+        prepare: changes the prepared demo (another task, smaller tables) and returns
+            the task schema its nodes now hold; None: the demo as it is.
 
     Returns:
         The finished run.
     """
     federation = fresh_federation(root, run, keys_from)
     settings = federation.run_settings(run, show_progress=False)
+    if prepare is not None:
+        task_path = prepare(federation)
+        parties = len(federation.manifest.node_configs)
+        settings = ServerSettings.new_run(
+            run, task_path, federation.runs_dir, parties, federation.consortium_test, False
+        ).signed_by(federation.owner)
     started = time.perf_counter()
     run_dir = run_simulated_training(settings, federation.manifest)
     return FederatedRun.read(run_dir, time.perf_counter() - started)

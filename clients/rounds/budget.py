@@ -55,12 +55,17 @@ def run_mechanism(
             "noise_multiplier": schedule.calibrated_mechanism(run).noise_multiplier,
             "sample_rate": schedule.sample_rate,
             "expected_batch_size": schedule.expected_batch_size,
+            # What the party trains with (the automatic rule's choice, or the run's).
+            "steps_per_round": float(schedule.steps_per_round),
+            "learning_rate": schedule.step_size(run),
+            "max_grad_norm": schedule.clipping(run),
+            "auto_settings": 1.0 if schedule.auto else 0.0,
         }
         store.save_plan(key, run_id, plan)
     return MechanismParams(
         noise_multiplier=float(plan["noise_multiplier"]),
         sample_rate=float(plan["sample_rate"]),
-        max_grad_norm=run.max_grad_norm,
+        max_grad_norm=schedule.clipping(run),
         expected_batch_size=int(plan["expected_batch_size"]),
     )
 

@@ -106,7 +106,7 @@ def _data_problems(run: RunConfig, data: PartyData) -> list[str]:
             budget.check_delta(run, rows)
         except FedscoreError as problem:
             found.append(str(problem))
-    if run.batch_size >= rows:
+    if not run.automatic and run.batch_size >= rows:
         found.append(
             f"batch_size {run.batch_size} is not below this node's {rows} training rows: "
             "every step would see every row; lower batch_size"
@@ -116,7 +116,7 @@ def _data_problems(run: RunConfig, data: PartyData) -> list[str]:
 
 def _budget_problems(node: NodeConfig, run: RunConfig, data: PartyData, task: str) -> list[str]:
     """Whether the whole run fits in what is left of the node's budget."""
-    if not run.private or run.batch_size >= len(data.train_y):
+    if not run.private or (not run.automatic and run.batch_size >= len(data.train_y)):
         return []
     schedule = LocalSchedule.for_party(run, len(data.train_y))
     mechanism = schedule.calibrated_mechanism(run)

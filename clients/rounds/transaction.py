@@ -22,6 +22,7 @@ from fedscore.clients.local_data import PartyData
 from fedscore.clients.node import NodeConfig
 from fedscore.clients.rounds import budget
 from fedscore.clients.rounds.replay import arrays_to_npz
+from fedscore.clients.training import LocalSchedule
 from fedscore.core.protocol import RoundRequest, Status, TrainMetrics
 from fedscore.core.runconfig import RunConfig
 from fedscore.core.signing import SigningKey
@@ -114,12 +115,23 @@ def _round_record(
         noise_multiplier=noise if training else None,
         sample_rate=training.sample_rate if training else None,
         steps=training.steps if training else None,
-        max_grad_norm=run.max_grad_norm if training is None or mechanism else None,
+        max_grad_norm=_clipping(run.max_grad_norm, training),
         delta=state.delta,
         epsilon_rdp=training.spent.rdp if training else None,
         epsilon_prv=training.spent.prv if training else None,
         max_epsilon=state.node.max_epsilon,
     )
+
+
+def _clipping(run_bound: float, training: Training | None) -> float | None:
+    """The clipping bound a round record names.
+
+    The mechanism's for a trained round; none for a non-private one; the run's for a
+    refused one.
+    """
+    if training is None:
+        return run_bound
+    return training.mechanism.max_grad_norm if training.mechanism else None
 
 
 def commit_trained(
@@ -191,4 +203,7 @@ def ledger_details(state: RoundState, spent: float) -> dict[str, object]:
         "budget_remaining": node.max_epsilon - spent - earlier,
         "deidentification_report_sha256": data.report.sha256(),
         "consent": data.report.consent,
+        # Batch, steps, learning rate, clipping: the automatic rule's choice and why, or
+        # the run's own settings (from N, ε, δ and the model only: no record looked at).
+        "training_settings": LocalSchedule.for_party(run, len(data.train_y)).settings(run),
     }

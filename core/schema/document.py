@@ -18,6 +18,7 @@ from fedscore.core.schema.columns import ColumnEntry
 from fedscore.core.schema.derived import CountEntry, DerivedEntry, RatioEntry
 from fedscore.core.schema.fields import DocumentModel, Name
 from fedscore.core.schema.model import (
+    ROW_PRIVACY_UNIT,
     ColumnSpec,
     DeidentificationRules,
     Hierarchy,
@@ -94,7 +95,8 @@ class DeidentificationSection(DocumentModel):
         max_suppression_rate: the share of records (0 to 1) a node may suppress to reach
             k_min; beyond it the node refuses to train.
         max_rows_per_customer: rows per person kept (>= 1; the person is the DP unit).
-        privacy_unit: the column identifying a person (default: the customer key).
+        privacy_unit: the column identifying a person (default: the customer key), or
+            "row": each row is a different person and the table has no customer key.
         pseudonymizer: the keyed pseudonym's algorithm ("hmac-sha256" or "hmac-sm3").
         hierarchies: column hierarchies of quasi-identifiers.
     """
@@ -137,7 +139,7 @@ class SchemaDocument(DocumentModel):
     def _consistent_entries(self) -> SchemaDocument:
         problems = RuleViolations(type(self))
         specs = [column.spec() for column in self.columns]
-        _check_columns(specs, problems)
+        _check_columns(specs, self.deidentification.privacy_unit == ROW_PRIVACY_UNIT, problems)
         _check_deidentification(self.deidentification, specs, problems)
         _check_derived(self.derived, specs, problems)
         problems.raise_if_any()
@@ -164,14 +166,28 @@ class SchemaDocument(DocumentModel):
         )
 
 
-def _check_columns(specs: list[ColumnSpec], problems: RuleViolations) -> None:
+def _check_columns(specs: list[ColumnSpec], per_row: bool, problems: RuleViolations) -> None:
     names = [spec.name for spec in specs]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         problems.add(("columns",), f"columns declared twice: {duplicates}")
-    for role in (Role.LABEL, Role.CUSTOMER_KEY):
-        if sum(spec.role == role for spec in specs) != 1:
-            problems.add(("columns",), f"exactly one '{role.value}' column is required")
+    if sum(spec.role == Role.LABEL for spec in specs) != 1:
+        problems.add(("columns",), "exactly one 'label' column is required")
+    keys = sum(spec.role == Role.CUSTOMER_KEY for spec in specs)
+    if per_row and keys:
+        problems.add(
+            ("columns",),
+            'privacy_unit = "row" says each row is a different person, so the table has no '
+            "customer key: declare that column 'direct_identifier' (dropped) or 'ignore', or "
+            "drop privacy_unit to make the customer key the privacy unit",
+        )
+    elif not per_row and keys != 1:
+        problems.add(
+            ("columns",),
+            "exactly one 'customer_key' column is required (the person, pseudonymized); when "
+            'each row is a different person and there is no key, declare privacy_unit = "row" '
+            "under [deidentification] instead",
+        )
     if sum(spec.role == Role.CONSENT for spec in specs) > 1:
         problems.add(("columns",), "at most one 'consent' column is allowed")
     if not any(spec.is_feature for spec in specs):
@@ -197,13 +213,21 @@ def _check_deidentification(
                     f"level '{level}' must be a declared quasi-identifier column",
                 )
     unit = section.privacy_unit
-    if unit is not None and (
+    if unit == ROW_PRIVACY_UNIT:
+        if section.max_rows_per_customer != 1:
+            problems.add(
+                ("deidentification",),
+                'max_rows_per_customer must be 1 with privacy_unit = "row" (each row is a '
+                "different person)",
+            )
+    elif unit is not None and (
         unit not in by_name
         or (by_name[unit].role != Role.CUSTOMER_KEY and by_name[unit].action != "pseudonymize")
     ):
         problems.add(
             ("deidentification",),
-            f"privacy_unit '{unit}' must be the customer key or a pseudonymized direct identifier",
+            f"privacy_unit '{unit}' must be the customer key, a pseudonymized direct identifier "
+            'or "row" (each row a different person)',
         )
     elif unit is not None and not by_name[unit].required:
         problems.add(

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal, get_args
 
+#: `privacy_unit` meaning each row is a different person (no customer key in the table).
+ROW_PRIVACY_UNIT = "row"
+
 #: How a count feature compares each column with its value.
 CountOperator = Literal[">=", "<=", "=="]
 COUNT_OPERATORS = frozenset(get_args(CountOperator))
@@ -131,7 +134,9 @@ class DeidentificationRules:
         max_suppression_rate: the most records a node may suppress to reach k_min;
             beyond it the node refuses to train.
         max_rows_per_customer: rows per person kept (the DP privacy unit is the person).
-        privacy_unit: the column identifying a person (default: the customer key).
+        privacy_unit: the column identifying a person (default: the customer key), or
+            "row" (`ROW_PRIVACY_UNIT`): each row is a different person, the table has no
+            customer key, and the row is the DP unit.
         pseudonymizer: "hmac-sha256" or "hmac-sm3".
         hierarchies: column hierarchies of quasi-identifiers.
     """
@@ -143,6 +148,11 @@ class DeidentificationRules:
     privacy_unit: str | None = None
     pseudonymizer: str = "hmac-sha256"
     hierarchies: tuple[Hierarchy, ...] = ()
+
+    @property
+    def per_row(self) -> bool:
+        """Whether each row is a different person (`privacy_unit = "row"`)."""
+        return self.privacy_unit == ROW_PRIVACY_UNIT
 
 
 @dataclass(frozen=True)
@@ -248,6 +258,7 @@ class TaskSchema:
 
     @property
     def customer_key(self) -> ColumnSpec:
+        """The customer key column (check `deidentification.per_row` first: none then)."""
         key = self.single(Role.CUSTOMER_KEY)
         assert key is not None, "validated at load time"
         return key

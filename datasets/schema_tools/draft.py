@@ -125,9 +125,10 @@ def _deidentification(guesses: list[ColumnGuess]) -> list[str]:
         f"rules_version = {json.dumps(rules.rules_version)}",
         f'pseudonymizer = {json.dumps(rules.pseudonymizer)}  # or "hmac-sm3"',
     ]
-    if unit is not None and not any(
-        g.spec.name == unit and g.spec.role == Role.CUSTOMER_KEY for g in guesses
-    ):
+    if unit is None:
+        why = "no identifier found; true only if each row is a different person"
+        lines.append(f'privacy_unit = "row"  {mark_comment(why)}')
+    elif not any(g.spec.name == unit and g.spec.role == Role.CUSTOMER_KEY for g in guesses):
         lines.append(f"privacy_unit = {json.dumps(unit)}  # a person, identified across rows")
     return [
         *lines,

@@ -82,15 +82,23 @@ def schema_notes(schema: TaskSchema) -> list[str]:
     notes = [
         f"keys: each party's node pseudonymizes with its own key ring for purpose "
         f"'{purpose}' (<key_dir>/{purpose}/): 'fedscore keys init --key-dir DIR "
-        f"--institution NAME --purpose {purpose}' ('fedscore train --party' creates it)"
+        f"--institution NAME --purpose {purpose}' ('fedscore init' and 'fedscore train "
+        "--party' create it)"
     ]
     consent = schema.consent
-    if consent is None:
+    rules = schema.deidentification
+    basis = "a consent basis declared in its node config ([consent] basis, legal_basis)"
+    if consent is None and rules.per_row:
+        notes.append(
+            'consent: no consent column is declared and privacy_unit = "row" leaves no key '
+            f"to match a consent table on, so every node needs {basis}"
+        )
+    elif consent is None:
         notes.append(
             "consent: no consent column is declared, so every node needs a consent table "
             "(node config [deidentification] consent_table; columns: "
             f"{schema.customer_key.name}, purpose, granted_at, expires_at, withdrawn_at) "
-            f"with records for purpose '{purpose}'"
+            f"with records for purpose '{purpose}', or {basis}"
         )
     else:
         refused = ", ".join(consent.refused) or "none"
@@ -98,11 +106,17 @@ def schema_notes(schema: TaskSchema) -> list[str]:
             f"consent: column '{consent.name}' (granted: {', '.join(consent.granted)}; "
             f"refused: {refused}); a node given a consent table uses the table instead"
         )
-    rules = schema.deidentification
-    unit = rules.privacy_unit or schema.customer_key.name
-    notes.append(
-        f"privacy unit: '{unit}'; at most {rules.max_rows_per_customer} row(s) per person are kept"
-    )
+    if rules.per_row:
+        notes.append(
+            'privacy unit: the row (privacy_unit = "row": each row a different person); no '
+            "customer key pseudonym, no rows-per-person bound"
+        )
+    else:
+        unit = rules.privacy_unit or schema.customer_key.name
+        notes.append(
+            f"privacy unit: '{unit}'; at most {rules.max_rows_per_customer} row(s) per person "
+            "are kept"
+        )
     quasi = [spec.name for spec in schema.quasi_identifiers if spec.keep]
     notes.append(
         f"k-anonymity: k = {rules.k_min} over {', '.join(quasi) or 'no column'} (after "

@@ -10,9 +10,12 @@ import typer
 
 from fedscore.cli import (
     audit,
+    consortium_init,
+    decisions,
     demo,
     keys,
     models,
+    monitor,
     parties,
     release,
     runs,
@@ -29,5 +32,20 @@ app = typer.Typer(
 )
 
 # In the order `fedscore --help` lists them.
-for group in (demo, train, vertical, keys, audit, parties, runs, models, scoring, release, schemas):
+for group in (
+    demo,
+    consortium_init,
+    train,
+    vertical,
+    keys,
+    audit,
+    parties,
+    runs,
+    models,
+    scoring,
+    decisions,
+    monitor,
+    release,
+    schemas,
+):
     group.register(app)

@@ -63,9 +63,10 @@ def keys_list(key_dir: KeyDir, purpose: Purpose = "credit_risk_scoring") -> None
 
 
 def _key_ring(key_dir: Path, purpose: str) -> KeyRing:
+    """The key ring of `purpose` under `key_dir` (a purpose naming a path: exit 2)."""
     from fedscore.privacy.keys import KeyRing
 
-    return KeyRing(key_dir, purpose)
+    return or_fail(lambda: KeyRing(key_dir, purpose))
 
 
 def register(app: typer.Typer) -> None:

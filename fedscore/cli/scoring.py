@@ -33,6 +33,13 @@ def serve(
     ] = None,
     workers: Annotated[int, typer.Option(help="Worker threads (0: 4 per core).")] = 0,
     config: ConfigFile = None,
+    strategy: Annotated[
+        str | None,
+        typer.Option(
+            help="A decision strategy registered for the model (<name>-<version>): Decide "
+            "applies it (fedscore strategy register)."
+        ),
+    ] = None,
 ) -> None:
     """Serve a registered model over gRPC with TLS until SIGTERM/SIGINT (graceful shutdown)."""
     from fedscore.core.errors import ConfigError
@@ -48,7 +55,12 @@ def serve(
         loaded = ModelRegistry(registry).load(model)
         scorer = loaded.scorer(load_scoring_config(config))
         settings = ServeSettings(host, port, certificate, private_key, client_ca, workers)
-        server = ScoringServer(loaded, scorer, settings)
+        decider = None
+        if strategy is not None:
+            from fedscore.decisions.store import StrategyStore
+
+            decider = StrategyStore(ModelRegistry(registry)).decider(scorer, strategy)
+        server = ScoringServer(loaded, scorer, settings, decider)
     except FedscoreError as error:
         fail(error)
     console.print(
@@ -84,6 +96,13 @@ def score(
     summary: Annotated[
         Path | None, typer.Option(help="Also write the summary as JSON here.")
     ] = None,
+    strategy: Annotated[
+        Path | None,
+        typer.Option(
+            help="A decision strategy (TOML): also decide every row (decision, final grade, "
+            "limit, price, fired rules) with it."
+        ),
+    ] = None,
 ) -> None:
     """Score a whole book in chunks: PD, points, grade, action, reasons; grade mix and PSI.
 
@@ -114,7 +133,13 @@ def score(
     try:
         loaded = ModelRegistry(registry).load(model)
         scorer = loaded.scorer(load_scoring_config(config))
-        books = BookScorer(scorer, keep or None, chunk_rows, keep_identifiers)
+        extra = None
+        if strategy is not None:
+            from fedscore.decisions import Decider
+            from fedscore.scoring.batch.decided import decision_columns
+
+            extra = decision_columns(Decider.load(scorer, strategy))
+        books = BookScorer(scorer, keep or None, chunk_rows, keep_identifiers, extra)
         with progress:
             task = progress.add_task("rows", total=None)
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fedscore.cli import run_options as option
+from fedscore.cli.named_files import named_files
 from fedscore.cli.option_groups import options_of
 from fedscore.cli.output import fail
 from fedscore.cli.run_options import TrainingOptions, exit_unless_done
 from fedscore.core.errors import FedscoreError
+
+if TYPE_CHECKING:
+    from fedscore.clients.federation import FederationManifest
 
 _PARTY_HELP = (
     "NAME=FILE: an institution and its table (CSV/Parquet). Repeat per party; its keys "
@@ -49,8 +53,19 @@ def train(
             help="Where --party nodes keep their config and privacy state, and runs are written."
         ),
     ] = Path("fedscore-work"),
+    consortium: Annotated[
+        Path | None,
+        typer.Option(
+            help="A consortium folder 'fedscore init' made: its parties, task and model "
+            "owner (instead of --party/--node/--task/--owner); runs go to its runs/."
+        ),
+    ] = None,
     config: Annotated[
-        Path | None, typer.Option(help="Run config TOML ([run] table); options override it.")
+        Path | None,
+        typer.Option(
+            help="Run config TOML: a \\[run] table of RunConfig settings (batch_size or "
+            "batch-size: either spelling); the options override it."
+        ),
     ] = None,
     secure_aggregation: option.SecureAggregation = False,
     owner: Annotated[
@@ -66,66 +81,99 @@ def train(
 
     Exits with status 1 unless the run did what was asked (see its summary's verdict).
     """
+    from fedscore.clients.consortium_setup import ConsortiumFile
     from fedscore.clients.federation import FederationManifest
-    from fedscore.clients.party_setup import write_party_node
     from fedscore.core.run_request import OwnerIdentity
     from fedscore.datasets import default_task_path
     from fedscore.server.settings import ServerSettings
     from fedscore.simulation import run_simulated_training
 
     try:
-        task_path = (task or default_task_path()).resolve()
         run = training.run_config(config, secure_aggregation)
-        node_configs = [p.resolve() for p in node]
-        consents = _named_files(consent, "--consent")
-        for name, file in _named_files(party, "--party").items():
-            node_configs.append(
-                write_party_node(
-                    workdir.resolve() / "institutions" / name,
-                    name,
-                    file,
-                    task_path,
-                    max_epsilon,
-                    allow_non_private=not training.private,
-                    consent=consents.pop(name, None),
+        signer: OwnerIdentity | None = None
+        if consortium is not None:
+            if party or consent or node or task or owner or owner_key:
+                raise FedscoreError(
+                    "--consortium names the parties, the task and the model owner: give none "
+                    "of --party, --consent, --node, --task, --owner, --owner-key with it"
                 )
+            setup = ConsortiumFile.load(consortium.resolve())
+            task_path, signer = setup.task, setup.owner
+            manifest, runs = FederationManifest.load(setup.manifest), consortium.resolve() / "runs"
+        else:
+            task_path = (task or default_task_path()).resolve()
+            manifest = _manifest(
+                workdir.resolve(), party, consent, node, task_path, max_epsilon, training.private
             )
-        if consents:
-            raise FedscoreError(f"--consent names no --party institution: {sorted(consents)}")
-        if len(node_configs) < 1:
-            raise typer.BadParameter("name at least one party (--party NAME=FILE or --node)")
-        manifest_path = (workdir / "federation.toml").resolve()
-        manifest_path.parent.mkdir(parents=True, exist_ok=True)
-        FederationManifest(tuple(node_configs)).save(manifest_path)
-        manifest = FederationManifest.load(manifest_path)
+            runs = workdir / "runs"
+            if owner or owner_key:
+                if not (owner and owner_key):
+                    raise FedscoreError("sign with both --owner NAME and --owner-key KEY")
+                signer = OwnerIdentity(owner, owner_key)
+        parties = len(manifest.node_configs)
         settings = ServerSettings.new_run(
-            run.replace(min_parties=min(run.min_parties, len(node_configs))),
+            run.replace(min_parties=min(run.min_parties, parties)),
             task_path,
-            workdir / "runs",
-            len(node_configs),
+            runs,
+            parties,
             test.resolve() if test else None,
         )
-        if owner or owner_key:
-            if not (owner and owner_key):
-                raise FedscoreError("sign with both --owner NAME and --owner-key KEY")
-            settings = settings.signed_by(OwnerIdentity(owner, owner_key))
+        if signer is not None:
+            settings = settings.signed_by(signer)
         run_dir = run_simulated_training(settings, manifest, verbose=verbose)
     except FedscoreError as error:
         fail(error)
     exit_unless_done(run_dir)
 
 
-def _named_files(entries: list[str], option: str) -> dict[str, Path]:
-    """NAME=FILE options as name → resolved path."""
-    named: dict[str, Path] = {}
-    for entry in entries:
-        name, sep, file = entry.partition("=")
-        if not sep or not name or not file:
-            raise FedscoreError(f"{option} expects NAME=FILE, got '{entry}'")
-        if name in named:
-            raise FedscoreError(f"{option} names '{name}' twice")
-        named[name] = Path(file).resolve()
-    return named
+def _manifest(
+    workdir: Path,
+    party: list[str],
+    consent: list[str],
+    node: list[Path],
+    task: Path,
+    max_epsilon: float,
+    private: bool,
+) -> FederationManifest:
+    """The federation of `--node` configs and `--party` tables (their nodes set up).
+
+    Args:
+        workdir: where --party nodes are set up and the manifest is written.
+        party: the --party NAME=FILE options.
+        consent: the --consent NAME=FILE options.
+        node: the --node config files.
+        task: the task schema.
+        max_epsilon: the budget of the --party nodes.
+        private: a private run (else --party nodes take part in non-private runs).
+    """
+    from fedscore.clients.federation import FederationManifest
+    from fedscore.clients.party_setup import write_party_node
+
+    node_configs = [p.resolve() for p in node]
+    consents = named_files(consent, "--consent")
+    for name, file in named_files(party, "--party").items():
+        home = workdir / "institutions" / name
+        node_configs.append(
+            write_party_node(
+                home,
+                name,
+                file,
+                task,
+                max_epsilon,
+                allow_non_private=not private,
+                consent=consents.pop(name, None),
+            )
+        )
+    if consents:
+        raise FedscoreError(f"--consent names no --party institution: {sorted(consents)}")
+    if len(node_configs) < 1:
+        raise typer.BadParameter(
+            "name at least one party (--party NAME=FILE, --node, or --consortium)"
+        )
+    manifest_path = workdir / "federation.toml"
+    manifest_path.parent.mkdir(parents=True, exist_ok=True)
+    FederationManifest(tuple(node_configs)).save(manifest_path)
+    return FederationManifest.load(manifest_path)
 
 
 def register(app: typer.Typer) -> None:

@@ -5,7 +5,10 @@
 2. keep only rows with valid consent for the task's purpose on the run's date;
 3. replace the customer key by a keyed pseudonym, pseudonymize the direct
    identifiers the schema asks for, drop all others;
-4. bound the rows per person (the DP privacy unit);
+4. bound the rows per person (the DP privacy unit).
+   With `privacy_unit = "row"` (each row a different person, no customer key) step 3's
+   key pseudonym and 4 are skipped, and the report says so; the privacy unit is then
+   the row's number in the table;
 5. generalize quasi-identifiers, measure k-anonymity, suppress small classes;
    refuse if that would suppress more than the allowed share.
 """
@@ -15,13 +18,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from fedscore import __version__
-from fedscore.core.errors import FedscoreError
 from fedscore.core.schema import DeidentificationRules, Role, TaskSchema
 from fedscore.core.validation import ValidatedTable, label_column
-from fedscore.privacy.consent import ConsentDecision, ConsentTable, from_column
+from fedscore.privacy.consent import ConsentDecision, ConsentTable
+from fedscore.privacy.consent_basis import ConsentBasis
+from fedscore.privacy.deidentification.consent_source import (
+    DeidentificationRefused,
+    consent_decision,
+)
 from fedscore.privacy.deidentification.generalization import generalize
 from fedscore.privacy.deidentification.kanonymity import KAnonymityResult, enforce_k_anonymity
 from fedscore.privacy.deidentification.report import ColumnTreatment, DeidentificationReport
@@ -32,9 +40,11 @@ from fedscore.privacy.pseudonymization import Pseudonymizer, get_pseudonymizer
 PSEUDONYM_COLUMN = "__pseudonym__"
 PRIVACY_UNIT_COLUMN = "__privacy_unit__"
 
-
-class DeidentificationRefused(FedscoreError):
-    """The node will not train: undeclared PII found, or the rules cannot be met."""
+#: What a task with `privacy_unit = "row"` skips, as its reports state it.
+ROW_UNIT_SKIPPED = [
+    'customer key pseudonym: privacy_unit = "row" (each row a different person; no key)',
+    'rows-per-person bound: privacy_unit = "row" (each row is one person: DP unit = row)',
+]
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,7 @@ def deidentify(
     input_sha256: str,
     as_of: date,
     consent_table: ConsentTable | None = None,
+    basis: ConsentBasis | None = None,
 ) -> DeidentifiedTable:
     """Run the whole pipeline on one validated table.
 
@@ -99,9 +110,10 @@ def deidentify(
         input_sha256: Hash of the input file, recorded in the report.
         as_of: The date consent is evaluated at (the round's date).
         consent_table: The institution's consent records; None uses the schema's consent column.
+        basis: The basis of processing the node config declares, if any (`[consent]`).
     """
     pii_scan = scan_for_pii(raw, schema, table.source)
-    consent = consent_decision(table.frame, schema, as_of, consent_table)
+    consent = consent_decision(table.frame, schema, as_of, consent_table, table.source, basis)
     return deidentify_scanned(table, schema, key, input_sha256, as_of, consent, pii_scan)
 
 
@@ -135,11 +147,15 @@ def deidentify_scanned(
 
     pseudonymizer = get_pseudonymizer(rules.pseudonymizer)
     out, treatments = _pseudonymized(frame, schema, key, pseudonymizer)
-
-    within_bound = (
-        out.groupby(PRIVACY_UNIT_COLUMN, sort=False).cumcount() < rules.max_rows_per_customer
-    ).to_numpy()
-    out = out[within_bound].reset_index(drop=True)
+    if rules.per_row:
+        # The row's number in the table as read: stable across runs (the hold-out).
+        out[PRIVACY_UNIT_COLUMN] = np.flatnonzero(consent.allowed)
+        within_bound = np.ones(len(out), dtype=bool)
+    else:
+        within_bound = (
+            out.groupby(PRIVACY_UNIT_COLUMN, sort=False).cumcount() < rules.max_rows_per_customer
+        ).to_numpy()
+        out = out[within_bound].reset_index(drop=True)
     rows["within_customer_bound"] = len(out)
 
     out, generalized = generalize(out, schema)
@@ -169,6 +185,8 @@ def deidentify_scanned(
         pii_scan=pii_scan,
         as_of=as_of.isoformat(),
         fedscore_version=__version__,
+        privacy_unit=rules.privacy_unit or schema.customer_key.name,
+        steps_skipped=ROW_UNIT_SKIPPED if rules.per_row else [],
     )
     return DeidentifiedTable(out, report)
 
@@ -201,12 +219,14 @@ def _pseudonymized(
     """
     treatments: list[ColumnTreatment] = []
     out = pd.DataFrame(index=frame.index)
-    key_name = schema.customer_key.name
-    out[PSEUDONYM_COLUMN] = pseudonymizer.pseudonymize(
-        frame[key_name].tolist(), key.secret, key.version
-    )
     replaced = f"replaced by {pseudonymizer.name} pseudonym"
-    treatments.append(ColumnTreatment(key_name, Role.CUSTOMER_KEY.value, replaced))
+    per_row = schema.deidentification.per_row
+    key_name = "" if per_row else schema.customer_key.name
+    if not per_row:
+        out[PSEUDONYM_COLUMN] = pseudonymizer.pseudonymize(
+            frame[key_name].tolist(), key.secret, key.version
+        )
+        treatments.append(ColumnTreatment(key_name, Role.CUSTOMER_KEY.value, replaced))
     for spec in schema.by_role(Role.DIRECT_IDENTIFIER):
         if spec.action == "pseudonymize" and spec.name in frame:
             out[spec.name] = pseudonymizer.pseudonymize(
@@ -216,7 +236,8 @@ def _pseudonymized(
         else:
             treatments.append(ColumnTreatment(spec.name, spec.role.value, "dropped"))
     unit = schema.deidentification.privacy_unit or key_name
-    out[PRIVACY_UNIT_COLUMN] = out[PSEUDONYM_COLUMN] if unit == key_name else out[unit]
+    if not per_row:  # (per row, the caller numbers the rows)
+        out[PRIVACY_UNIT_COLUMN] = out[PSEUDONYM_COLUMN] if unit == key_name else out[unit]
 
     kept_columns = [
         c.name
@@ -265,22 +286,3 @@ def _kept_treatments(schema: TaskSchema, generalized: dict[str, str]) -> list[Co
         elif spec.role in (Role.LABEL, Role.CONSENT):
             treatments.append(ColumnTreatment(spec.name, spec.role.value, "kept"))
     return treatments
-
-
-def consent_decision(
-    frame: pd.DataFrame, schema: TaskSchema, as_of: date, consent_table: ConsentTable | None
-) -> ConsentDecision:
-    """Which rows of `frame` have valid consent for the task's purpose on `as_of`.
-
-    Raises:
-        DeidentificationRefused: no consent source (neither table nor column).
-    """
-    if consent_table is not None:
-        keys = frame[schema.customer_key.name].to_numpy(dtype=object)
-        return consent_table.decide(keys, schema.purpose, as_of)
-    if schema.consent is not None:
-        return from_column(frame[schema.consent.name].to_numpy(dtype=bool))
-    raise DeidentificationRefused(
-        "no consent source: give the node a consent table (node config "
-        "[deidentification] consent_table) or declare a consent column in the task schema"
-    )

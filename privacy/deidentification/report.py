@@ -45,6 +45,10 @@ class DeidentificationReport:
             rows it removed.
         pii_scan: columns scanned, detectors used, hits (0 when training went ahead).
         as_of: the date consent was evaluated at.
+        privacy_unit: what identifies a person, the DP unit: a column, or "row" (each row
+            a different person).
+        steps_skipped: the pipeline's steps that did not apply, each with the reason
+            (with privacy_unit "row": the key pseudonym and the rows-per-person bound).
     """
 
     input_sha256: str
@@ -67,6 +71,8 @@ class DeidentificationReport:
     as_of: str
     label: str = DEIDENTIFIED_LABEL
     fedscore_version: str = field(default="")
+    privacy_unit: str = ""
+    steps_skipped: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,6 +110,7 @@ class DeidentificationReport:
             "consent": self.consent,
             "rows_over_customer_bound": self.rows_over_customer_bound,
             "pii_hits": self.pii_scan.get("hits", 0),
+            "privacy_unit": self.privacy_unit,
         }
 
     def write(self, path: Path) -> Path:
