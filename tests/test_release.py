@@ -49,6 +49,8 @@ APP_TOP_LEVEL = {
     "deployment",
     "scoring",
     "vertical",
+    "decisions",
+    "monitoring",
     "protos",
     "pyproject.toml",
     "README.md",
