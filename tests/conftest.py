@@ -70,25 +70,30 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 #: Seconds the longest test files (or notebook classes) took in a clean-clone `make test`
-#: (2 workers, 2 cores, 2026-11-30). The two workers take scopes in order, so the longest
-#: go first: a long one started last would leave one worker finishing it alone.
+#: (3 workers, 2 cores, 2026-11-30). The workers take scopes in order, so the longest go
+#: first: a long one started last would leave one worker finishing it alone.
 LONGEST_SCOPES = {
-    "test_deployment.py": 150.0,
-    "test_flwr_run.py": 80.0,
-    "test_audit_report.py": 80.0,
-    "test_notebooks.py::Test_04_model_owner": 73.0,
-    "test_crash_consistency.py": 66.0,
-    "test_preflight.py": 45.0,
-    "test_notebooks.py::Test_03_compliance_audit": 42.0,
-    "test_vertical_deployment.py": 40.0,  # measured alone under load, not yet in a make test
-    "test_train_cli.py": 35.0,
-    "test_notebooks.py::Test_02_node_operator": 31.0,
-    "test_notebooks.py::Test_05_risk_operations": 31.0,
-    "test_nothing_leaves.py": 30.0,
-    "test_simulation.py": 28.0,
-    "test_notebooks.py::Test_01_quickstart": 28.0,
-    "test_notebooks.py::Test_06_vertical_joint_risk": 25.0,
-    "test_vertical_run.py": 21.0,
+    "test_deployment.py": 206.0,
+    "test_audit_report.py": 143.0,
+    "test_flwr_run.py": 120.0,
+    "test_notebooks.py::Test_04_model_owner": 101.0,
+    "test_crash_consistency.py": 86.0,
+    "test_notebooks.py::Test_03_compliance_audit": 71.0,
+    "test_preflight.py": 66.0,
+    "test_secure_aggregation.py": 52.0,
+    "test_nothing_leaves.py": 51.0,
+    "test_train_cli.py": 46.0,
+    "test_vertical_deployment.py": 44.0,
+    "test_bring_your_own_data.py": 42.0,
+    "test_notebooks.py::Test_05_risk_operations": 41.0,
+    "test_vertical_run.py": 39.0,
+    "test_simulation.py": 35.0,
+    "test_notebooks.py::Test_02_node_operator": 34.0,
+    "test_notebooks.py::Test_07_book_monitoring": 32.0,
+    "test_notebooks.py::Test_01_quickstart": 32.0,
+    "test_pii_detectors.py": 29.0,
+    "test_notebooks.py::Test_06_vertical_joint_risk": 27.0,
+    "test_canary_audit.py": 22.0,
 }
 
 
