@@ -116,29 +116,6 @@ def test_a_problem_in_many_rows_is_one_line_naming_the_first_rows(tmp_path, bank
     assert line.startswith(f"{path}, 50 rows (1, 2, 3, 4, 5, 6, 7, 8, 9, 10 and 40 more;")
 
 
-SCHEMA = """
-[task]
-name = "t"
-purpose = "p"
-
-[[columns]]
-name = "id"
-role = "customer_key"
-
-[[columns]]
-name = "y"
-role = "label"
-positive = 1
-negative = 0
-
-[[columns]]
-name = "x"
-role = "numeric"
-min = 0
-max = 10
-"""
-
-
 @pytest.mark.parametrize(
     ("addition", "expected"),
     [
@@ -178,21 +155,21 @@ max = 10
         ),
     ],
 )
-def test_rules_that_surfaced_late_are_checked_at_parse_time(addition, expected):
+def test_rules_that_surfaced_late_are_checked_at_parse_time(minimal_schema, addition, expected):
     with pytest.raises(SchemaError) as caught:
-        parse_schema(SCHEMA + addition, source="task.toml")
+        parse_schema(minimal_schema + addition, source="task.toml")
     assert expected in str(caught.value)
 
 
-def test_the_purpose_must_name_a_folder_for_the_key_ring():
+def test_the_purpose_must_name_a_folder_for_the_key_ring(minimal_schema):
     with pytest.raises(SchemaError, match=r"'purpose' must be 1 to 64 letters.*key ring"):
-        parse_schema(SCHEMA.replace('purpose = "p"', 'purpose = "../credit scoring"'))
-    assert parse_schema(SCHEMA).purpose == "p"
+        parse_schema(minimal_schema.replace('purpose = "p"', 'purpose = "../credit scoring"'))
+    assert parse_schema(minimal_schema).purpose == "p"
 
 
-def test_a_pseudonymizer_no_node_knows_is_a_problem(tmp_path):
+def test_a_pseudonymizer_no_node_knows_is_a_problem(minimal_schema, tmp_path):
     path = tmp_path / "task.toml"
-    path.write_text(SCHEMA + '[deidentification]\npseudonymizer = "hmac-md5"\n')
+    path.write_text(minimal_schema + '[deidentification]\npseudonymizer = "hmac-md5"\n')
     schema, report = check_schema_file(path)
     assert schema is not None
     assert report.problems == (
@@ -201,8 +178,10 @@ def test_a_pseudonymizer_no_node_knows_is_a_problem(tmp_path):
     )
 
 
-def test_a_schema_check_lists_every_problem_of_every_entry(tmp_path):
-    text = SCHEMA.replace('purpose = "p"', 'purpose = "a b"').replace("max = 10", "max = -1")
+def test_a_schema_check_lists_every_problem_of_every_entry(minimal_schema, tmp_path):
+    text = minimal_schema.replace('purpose = "p"', 'purpose = "a b"').replace(
+        "max = 10", "max = -1"
+    )
     text += '[[columns]]\nname = "ok"\nrole = "consent"\n'
     path = tmp_path / "task.toml"
     path.write_text(text)
