@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from fedscore.clients.policy import NodePolicy
 from fedscore.core.app_trust import AppTrust
+from fedscore.core.typed_config import StrictSection
 from fedscore.privacy.consent_basis import ConsentBasis
 
 #: An institution's name: it becomes folder and file names, so letters, digits and "_".
@@ -22,11 +23,7 @@ PartyName = Annotated[str, Field(pattern=PARTY_NAME_PATTERN)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid", allow_inf_nan=False)
-
-
-class NodeSection(_Section):
+class NodeSection(StrictSection):
     """`[node]`: whose data, where.
 
     Attributes:
@@ -48,7 +45,7 @@ class NodeSection(_Section):
     validation_fraction: float = Field(default=0.2, gt=0, lt=1)
 
 
-class PrivacySection(_Section):
+class PrivacySection(StrictSection):
     """`[privacy]`: the budget.
 
     Attributes:
@@ -63,7 +60,7 @@ class PrivacySection(_Section):
     budget_epoch: str = Field(default="default", min_length=1)
 
 
-class DeidentificationSection(_Section):
+class DeidentificationSection(StrictSection):
     """`[deidentification]`: where the keys and the consent records are.
 
     Attributes:
@@ -76,19 +73,19 @@ class DeidentificationSection(_Section):
     consent_table: str | None = None
 
 
-class AuditSection(_Section):
+class AuditSection(StrictSection):
     """`[audit]`: capture_outgoing writes every reply the node sends under state/outgoing/."""
 
     capture_outgoing: bool = False
 
 
-class LedgerSection(_Section):
+class LedgerSection(StrictSection):
     """`[ledger]`: the hash of the ledger's chain (SM3 for the national algorithms)."""
 
     hash: Literal["sha256", "sm3"] = "sha256"
 
 
-class VerticalSection(_Section):
+class VerticalSection(StrictSection):
     """`[vertical]`: the institution's `vertical.toml`, if it takes part in vertical runs.
 
     A vertical run is a bank and a loan facilitator modelling their shared customers.
@@ -100,7 +97,7 @@ class VerticalSection(_Section):
     config: str = Field(min_length=1)
 
 
-class DeploymentSection(_Section):
+class DeploymentSection(StrictSection):
     """`[deployment]`: where the coordinator is and how this node authenticates.
 
     Attributes:
@@ -118,7 +115,7 @@ class DeploymentSection(_Section):
     insecure_dev: bool = False
 
 
-class NodeDocument(_Section):
+class NodeDocument(StrictSection):
     """A whole node config file.
 
     Attributes:

@@ -21,10 +21,21 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from fedscore.core.errors import ConfigError
+
+
+class StrictSection(BaseModel):
+    """A table of a configuration file, read strictly.
+
+    Strict types (a string is never a number or a boolean), no unknown keys, finite numbers
+    (TOML's inf and nan are refused), immutable once read.
+    """
+
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid", allow_inf_nan=False)
+
 
 Model = TypeVar("Model", bound=BaseModel)
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from fedscore.core.documents import read_toml
-from fedscore.core.typed_config import SAFE_NAME_PATTERN, parse_section
+from fedscore.core.typed_config import SAFE_NAME_PATTERN, StrictSection, parse_section
 
 #: What a hard rule does to an application it fires on.
 HardOutcome = Literal["decline", "refer"]
@@ -24,11 +24,7 @@ HardOutcome = Literal["decline", "refer"]
 REASON_PATTERN = r"^[A-Z0-9][A-Z0-9_.-]{0,31}$"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid", allow_inf_nan=False)
-
-
-class StrategyInfo(_Strict):
+class StrategyInfo(StrictSection):
     """`[strategy]`: which strategy this is.
 
     Attributes:
@@ -44,42 +40,47 @@ class StrategyInfo(_Strict):
     description: str = ""
 
 
-class HardRule(_Strict):
-    """`[[hard_rules]]`, a strong rule: checked in order; the first that fires decides.
+class RuleBase(StrictSection):
+    """What every rule has, in a strategy or a monitoring rule file.
 
     Attributes:
-        name: the rule's name, listed in every decision it fires on.
+        name: the rule's name, listed in every decision (or customer) it fires on.
         when: the condition (see the rule grammar), over the task's features and pd, score,
             grade (the grade by score, before any rule).
-        outcome: "decline" or "refer" (manual review).
-        grade: a grade the application is put in when the rule fires ("D"); None keeps it.
-        reason: the reason code a decision lists when the rule fires.
+        reason: the reason code listed when the rule fires.
         description: what it means, in words.
     """
 
     name: str = Field(pattern=SAFE_NAME_PATTERN)
     when: str = Field(min_length=1)
-    outcome: HardOutcome = "decline"
-    grade: str | None = None
     reason: str = Field(pattern=REASON_PATTERN)
     description: str = ""
 
 
-class SoftRule(_Strict):
+class HardRule(RuleBase):
+    """`[[hard_rules]]`, a strong rule: checked in order; the first that fires decides.
+
+    Attributes:
+        name, when, reason, description: as for every rule (`RuleBase`).
+        outcome: "decline" or "refer" (manual review).
+        grade: a grade the application is put in when the rule fires ("D"); None keeps it.
+    """
+
+    outcome: HardOutcome = "decline"
+    grade: str | None = None
+
+
+class SoftRule(RuleBase):
     """`[[soft_rules]]`, a weak rule: a flag that caps the grade and/or refers for review.
 
     Attributes:
-        name, when, reason, description: as for a hard rule.
+        name, when, reason, description: as for every rule (`RuleBase`).
         cap_grade: the best grade an application it fires on may keep ("C").
         refer: whether it routes an application that would be approved to manual review.
     """
 
-    name: str = Field(pattern=SAFE_NAME_PATTERN)
-    when: str = Field(min_length=1)
     cap_grade: str | None = None
     refer: bool = False
-    reason: str = Field(pattern=REASON_PATTERN)
-    description: str = ""
 
     @model_validator(mode="after")
     def _does_something(self) -> SoftRule:
@@ -88,7 +89,7 @@ class SoftRule(_Strict):
         return self
 
 
-class Cutoffs(_Strict):
+class Cutoffs(StrictSection):
     """`[cutoffs]`: the decision by score, for applications no hard rule decided.
 
     Attributes:
@@ -100,7 +101,7 @@ class Cutoffs(_Strict):
 
     approve_min_score: float
     refer_min_score: float
-    decline_grades: list[str] = []
+    decline_grades: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _ordered(self) -> Cutoffs:
@@ -109,7 +110,7 @@ class Cutoffs(_Strict):
         return self
 
 
-class LimitConfig(_Strict):
+class LimitConfig(StrictSection):
     """`[limit]`: the amount range offered.
 
     maximum = base × multiplier[grade], at most `product_max`, rounded down to `step`;
@@ -143,7 +144,7 @@ class LimitConfig(_Strict):
         return self
 
 
-class PricingTier(_Strict):
+class PricingTier(StrictSection):
     """`[[pricing]]`: one price tier, for the final grades it lists.
 
     Attributes:
@@ -167,7 +168,7 @@ class PricingTier(_Strict):
         return self
 
 
-class ChallengerConfig(_Strict):
+class ChallengerConfig(StrictSection):
     """`[challenger]`: a share of applications decided by another strategy.
 
     Attributes:
@@ -182,7 +183,7 @@ class ChallengerConfig(_Strict):
     salt: str = Field(pattern=SAFE_NAME_PATTERN)
 
 
-class StrategyDocument(_Strict):
+class StrategyDocument(StrictSection):
     """A whole strategy file.
 
     Attributes:
@@ -197,8 +198,8 @@ class StrategyDocument(_Strict):
 
     strategy: StrategyInfo
     cutoffs: Cutoffs
-    hard_rules: list[HardRule] = []
-    soft_rules: list[SoftRule] = []
+    hard_rules: list[HardRule] = Field(default_factory=list)
+    soft_rules: list[SoftRule] = Field(default_factory=list)
     limit: LimitConfig
     pricing: list[PricingTier] = Field(min_length=1)
     challenger: ChallengerConfig | None = None

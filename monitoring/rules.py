@@ -34,13 +34,13 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from fedscore.core.errors import ConfigError
-from fedscore.core.typed_config import SAFE_NAME_PATTERN, parse_section
+from fedscore.core.typed_config import StrictSection, parse_section
 from fedscore.decisions.fields import RuleFields
 from fedscore.decisions.rules import RuleSet, compile_rules
-from fedscore.decisions.strategy import REASON_PATTERN, HardRule, SoftRule
+from fedscore.decisions.strategy import HardRule, RuleBase, SoftRule
 
 #: What each grade of the default scale triggers in monitoring.
 DEFAULT_ACTIONS = {
@@ -51,44 +51,30 @@ DEFAULT_ACTIONS = {
 }
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid", allow_inf_nan=False)
-
-
-class StrongRule(_Strict):
+class StrongRule(RuleBase):
     """`[[strong_rules]]`: puts every customer it fires on in `grade` (or a worse one).
 
     Attributes:
-        name: the rule's name (listed for every customer it fires on).
-        when: the condition, over the features and pd, score, grade (by score).
+        name, when, reason, description: as for every rule (`RuleBase`); the name is listed
+            for every customer it fires on.
         grade: the grade a customer it fires on gets at best ("D").
-        reason: its reason code.
-        description: what it means, in words.
     """
 
-    name: str = Field(pattern=SAFE_NAME_PATTERN)
-    when: str = Field(min_length=1)
     grade: str
-    reason: str = Field(pattern=REASON_PATTERN)
-    description: str = ""
 
 
-class WeakRule(_Strict):
+class WeakRule(RuleBase):
     """`[[weak_rules]]`: a flag capping the grade of every customer it fires on.
 
     Attributes:
-        name, when, reason, description: as for a strong rule.
+        name, when, reason, description: as for every rule (`RuleBase`).
         cap_grade: the best grade a customer it fires on may keep ("B").
     """
 
-    name: str = Field(pattern=SAFE_NAME_PATTERN)
-    when: str = Field(min_length=1)
     cap_grade: str
-    reason: str = Field(pattern=REASON_PATTERN)
-    description: str = ""
 
 
-class ReportSettings(_Strict):
+class ReportSettings(StrictSection):
     """`[report]`.
 
     Attributes:
@@ -103,7 +89,7 @@ class ReportSettings(_Strict):
     psi_warn_above: float = Field(default=0.25, gt=0)
 
 
-class MonitoringFile(_Strict):
+class MonitoringFile(StrictSection):
     """The whole monitoring file.
 
     Attributes:
@@ -113,9 +99,9 @@ class MonitoringFile(_Strict):
         report: the `[report]` settings.
     """
 
-    strong_rules: list[StrongRule] = []
-    weak_rules: list[WeakRule] = []
-    actions: dict[str, str] = {}
+    strong_rules: list[StrongRule] = Field(default_factory=list)
+    weak_rules: list[WeakRule] = Field(default_factory=list)
+    actions: dict[str, str] = Field(default_factory=dict)
     report: ReportSettings = ReportSettings()
 
 

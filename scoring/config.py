@@ -13,22 +13,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from fedscore.core.documents import read_toml
-from fedscore.core.typed_config import parse_section
+from fedscore.core.typed_config import StrictSection, parse_section
 
 #: Where errors about the bundled default configuration point.
 BUNDLED_SOURCE = "fedscore.scoring.configs/default.toml"
 
 
-class _Strict(BaseModel):
-    # Numbers must be finite: TOML's inf and nan are refused.
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid", allow_inf_nan=False)
-
-
-class ScorecardConfig(_Strict):
+class ScorecardConfig(StrictSection):
     """How a probability of default becomes score points.
 
     Attributes:
@@ -42,7 +37,7 @@ class ScorecardConfig(_Strict):
     pdo: float = Field(default=20.0, gt=0)
 
 
-class GradeBand(_Strict):
+class GradeBand(StrictSection):
     """One risk grade.
 
     Attributes:
@@ -56,7 +51,7 @@ class GradeBand(_Strict):
     min_score: float | None = None
 
 
-class ReasonConfig(_Strict):
+class ReasonConfig(StrictSection):
     """Reason codes.
 
     Attributes:
@@ -83,7 +78,7 @@ class ReasonConfig(_Strict):
         return method
 
 
-class PsiConfig(_Strict):
+class PsiConfig(StrictSection):
     """Population stability.
 
     Attributes:
@@ -107,7 +102,7 @@ def _default_grades() -> tuple[GradeBand, ...]:
     return parse_section(ScoringConfig, _bundled_document(), BUNDLED_SOURCE).grades
 
 
-class ScoringConfig(_Strict):
+class ScoringConfig(StrictSection):
     """Everything that turns a model's output into a decision-ready score.
 
     Attributes:

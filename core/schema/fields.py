@@ -5,20 +5,18 @@ from __future__ import annotations
 import itertools
 from typing import Annotated, Any, ClassVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, field_validator, model_validator
+from pydantic import Field, PlainValidator, field_validator, model_validator
 
 from fedscore.core.schema.model import NumericEncoding, Transform
-from fedscore.core.typed_config import RuleViolations, enum_by_value, rule_error
+from fedscore.core.typed_config import RuleViolations, StrictSection, enum_by_value, rule_error
 
 
-class DocumentModel(BaseModel):
+class DocumentModel(StrictSection):
     """A table of the schema document: strict types, no unknown keys, finite numbers.
 
     Attributes:
         described_as: what the table is, in words, for error messages ("the label").
     """
-
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid", allow_inf_nan=False)
 
     described_as: ClassVar[str] = ""
 

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from fedscore.core.errors import ConfigError
 from fedscore.core.runconfig import RunConfig
-from fedscore.core.typed_config import parse_section
+from fedscore.core.typed_config import StrictSection, parse_section
 from fedscore.privacy.accounting import calibrate_noise
 from fedscore.vertical.training.submodels import SUBMODELS
 
@@ -59,7 +59,7 @@ class TrainingPlan:
     delta: float
 
 
-class VerticalSettings(BaseModel):
+class VerticalSettings(StrictSection):
     """One vertical training run of the additive split model.
 
     Attributes:
@@ -89,8 +89,6 @@ class VerticalSettings(BaseModel):
         seed: seed of the sub-models' initial weights (the bank's uses it, the
             facilitator's `seed + 1`).
     """
-
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid", allow_inf_nan=False)
 
     model: str = "lr"
     hidden: tuple[Annotated[int, Field(ge=1)], ...] = (16,)
