@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import tomli_w
-from process_support import free_port, stop_tree
+from process_support import free_port, stop_trees
 
 from fedscore.core.signing import SigningKey
 from fedscore.deployment.localhost.consortium import join_superlink, release_of_checkout
@@ -103,8 +103,7 @@ class Consortium:
                 return 0
 
     def stop_all(self) -> None:
-        for process in self.processes:
-            stop_tree(process)
+        stop_trees(self.processes)
 
 
 def prepare(root: Path, make_node, tables: dict, test_table) -> Consortium:

@@ -12,14 +12,13 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import tomli_w
 from deployment_consortium import start_fedscore, write_server_config
-from process_support import free_port, stop_tree, wait_for_text
+from process_support import free_port, stop_trees, wait_for_text
 from vertical_support import consented_at_both
 
 from fedscore.core.signing import SigningKey
@@ -112,8 +111,7 @@ class VerticalDeployment:
         }
 
     def stop_all(self) -> None:
-        with ThreadPoolExecutor() as pool:  # the process trees stop side by side
-            list(pool.map(stop_tree, self.processes))
+        stop_trees(self.processes)
 
 
 def _deployable(pair: VerticalConsortium, root: Path, release_sha256: str) -> Path:
