@@ -24,13 +24,14 @@ GBDT" and the target use the stronger of the two GBDTs (higher test AUC).
 Writes <out-dir>/quality.json (every row, machine info) and <out-dir>/quality.md.
 Besides the demo's default-risk task, two setups with their own baselines (issue 14):
 three parties of about 200 rows sampled from the demo's tables, and the second bundled
-task (early delinquency); federated LR at DP ε = 1 with automatic settings on each.
+task (early delinquency); federated LR (and, on the second task, the MLP) at DP ε = 1
+with automatic settings on each.
 
 Run with `make bench-quality`; `--quick` (federated LR non-private and at ε = 1 only,
-results in a temporary folder) is a smoke check; `--auto-settings` runs only DP ε = 1 LR
-on the three setups. Modules: `quality_configs` (what runs), `quality_setups` (which
-data), `quality_baselines` (the centralized models), `quality_report` (gaps, targets,
-report).
+results in a temporary folder) is a smoke check; `--auto-settings` runs only DP ε = 1
+on the three setups (each setup's models). Modules: `quality_configs` (what runs),
+`quality_setups` (which data), `quality_baselines` (the centralized models),
+`quality_report` (gaps, targets, report).
 """
 
 from __future__ import annotations
@@ -137,8 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--auto-settings",
         action="store_true",
-        help="only DP ε=1 LR with automatic settings: on the demo's task, on 3 parties of "
-        "~200 rows, on the early-delinquency task (each with its baselines)",
+        help="only DP ε=1 with automatic settings: LR on the demo's task and on 3 parties of "
+        "~200 rows, LR and MLP on the early-delinquency task (each with its baselines)",
     )
     args = parse_benchmark_args(parser, argv, "quality")
     if args.repeats < 1:

@@ -40,12 +40,15 @@ class Setup:
         reference: the centralized baseline its target compares with ("lr", or "gbdt":
             the stronger of the two GBDTs).
         max_gap: the target: DP ε = 1 at most this far below the reference (AUC).
+        models: the federated models run on it (DP ε = 1, automatic settings); the target
+            counts the best of them.
     """
 
     task: str = "default_risk"
     party_rows: int | None = None
     reference: str = "gbdt"
     max_gap: float = 0.015
+    models: tuple[str, ...] = ("lr",)
 
     @property
     def label(self) -> str:
