@@ -21,7 +21,8 @@ state) holding the baselines' pseudonymization keys, so the parties split off th
 same hold-out and train on the same rows (checked: rows trained on per party). Gaps "to central
 GBDT" and the target use the stronger of the two GBDTs (higher test AUC).
 
-Writes <out-dir>/quality.json (every row, machine info) and <out-dir>/quality.md.
+Writes <out-dir>/quality.json (every row, machine info) and <out-dir>/quality.md
+(`--auto-settings`: quality_auto_settings.json and .md).
 Besides the demo's default-risk task, two setups with their own baselines (issue 14):
 three parties of about 200 rows sampled from the demo's tables, and the second bundled
 task (early delinquency); federated LR (and, on the second task, the MLP) at DP ε = 1
@@ -145,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeats < 1:
         parser.error("--repeats must be >= 1")
 
-    session = Session("quality", args.out_dir)
+    # The automatic-settings subset has results of its own: it must not replace the full table.
+    session = Session("quality_auto_settings" if args.auto_settings else "quality", args.out_dir)
     configurations = federated_configurations(args.quick, args.auto_settings)
     by_setup: dict[Setup, list[Configuration]] = {Setup(): []}
     for configuration in configurations:
