@@ -289,3 +289,31 @@ def test_the_command_line_exit_status_and_no_personal_value(tmp_path, bank_csv, 
 
 def test_the_command_line_default_sample_is_the_library_one():
     assert schema_cli.SAMPLE_ROWS == SAMPLE_ROWS
+
+
+def test_a_draft_never_offers_a_name_or_a_rare_value_as_a_category(tmp_path, bank):
+    """No detector recognizes a name: a draft must still not write names (under any column
+    name) or a value few customers hold into a vocabulary every party will read."""
+    rng = np.random.default_rng(5)
+    names = bank["name"].drop_duplicates().head(30).tolist()
+    rows = 400
+    table = pd.DataFrame(
+        {
+            "customer_id": [f"C{i:05d}" for i in range(rows)],
+            "x1": rng.choice(names, rows),  # names, repeated, under a neutral column name
+            "contact_person": rng.choice(names, rows),
+            "contact": rng.choice(["cellular", "telephone"], rows),
+            "segment": ["retail"] * 200 + ["sme"] * 197 + ["private_banking"] * 3,
+            "education": rng.choice(["高中", "大学", "研究生"], rows),
+            "default": rng.integers(0, 2, rows),
+        }
+    )
+    path = tmp_path / "table.csv"
+    write_table(table, path)
+    drafted = draft_schema(path)
+    roles = {g.spec.name: g.spec.role for g in drafted.guesses}
+    assert roles["x1"] == roles["contact_person"] == Role.DIRECT_IDENTIFIER
+    assert roles["contact"] == roles["segment"] == roles["education"] == Role.CATEGORICAL
+    assert not [name for name in names if name in drafted.text]
+    assert "private_banking" not in drafted.text
+    assert "1 held by fewer than 5 rows left out" in drafted.text

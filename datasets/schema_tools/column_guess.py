@@ -4,7 +4,8 @@ A column's guess, the first rule that fits (a column empty in the rows read is i
 
 1. personal information found by the PII detectors → a direct identifier; a resident ID
    is kept as a keyed pseudonym (it identifies the person across rows: the privacy unit);
-2. named like a person's name or address → a direct identifier;
+2. named like a person's name or address, or holding values that look like Chinese
+   personal names (`person_names`) → a direct identifier;
 3. named like a key, with a different value in every row → the customer key;
 4. named like consent, with a value meaning yes → the consent column;
 5. named like a label, holding 0 and 1 only → the label;
@@ -13,7 +14,9 @@ A column's guess, the first rule that fits (a column empty in the rows read is i
    as its vocabulary;
 8. other numbers → numeric, its bounds left to agree;
 9. dates → a quasi-identifier generalized to the year;
-10. text with at most `MAX_TEXTS` distinct, repeated values → categorical; other text →
+10. text with at most `MAX_TEXTS` distinct, repeated values → categorical, its vocabulary
+    only the values held by at least `MIN_VALUE_ROWS` rows (a rarer value would tell every
+    party that someone holds it; the draft says how many were left out); other text →
     free text, dropped after the PII scan.
 
 A feature named like a demographic attribute (sex, age, marriage, education) is also a
@@ -30,12 +33,16 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from fedscore.core.schema import CategoricalEncoding, ColumnSpec, Generalization, Role
+from fedscore.datasets.schema_tools.person_names import looks_like_names
 from fedscore.privacy.pii import scan_series
 
 #: The most distinct integers a column may hold to be guessed categorical.
 MAX_CODES = 20
 #: The most distinct texts a column may hold to be guessed categorical.
 MAX_TEXTS = 50
+#: The fewest rows a text value must be held by to be written into a drafted vocabulary
+#: (the default k_min).
+MIN_VALUE_ROWS = 5
 
 _KEY = re.compile(
     r"(^|[_.\s])(id|key|no|code)$|^(customer|cust|client|account)([_\s]?(id|key|no|number))?$"
@@ -43,7 +50,9 @@ _KEY = re.compile(
     re.I,
 )
 _PERSON = re.compile(
-    r"^((full|first|last|given|family|customer|client)[_\s]?)?name$|^surname$|姓名", re.I
+    r"^((full|first|last|given|family|customer|client)[_\s]?)?name$|^surname$"
+    r"|person|contact[_\s]?name|holder$|nickname|姓名|名字|联系人|持卡人|户名|昵称",
+    re.I,
 )
 _ADDRESS = re.compile(r"address|street|地址|住址", re.I)
 _CONSENT = re.compile(r"consent|authori[sz]|permission|授权|同意", re.I)
@@ -139,6 +148,8 @@ def _guess(series: pd.Series, name: str) -> ColumnGuess:
     if _PERSON.search(name) or _ADDRESS.search(name):
         return ColumnGuess(ColumnSpec(name, Role.DIRECT_IDENTIFIER), "named like a name or address")
     distinct = sorted(set(filled.tolist()))
+    if looks_like_names(distinct):
+        return ColumnGuess(ColumnSpec(name, Role.DIRECT_IDENTIFIER), "values look like names")
     if len(distinct) == len(filled) == len(text) and _KEY.search(name):
         return ColumnGuess(ColumnSpec(name, Role.CUSTOMER_KEY), "named like a key, unique values")
     if _CONSENT.search(name) and len(distinct) <= 3:
@@ -183,8 +194,15 @@ def _feature(
         spec = ColumnSpec(name, Role.QUASI_IDENTIFIER, generalize=Generalization(date_level="year"))
         return ColumnGuess(spec, "dates")
     if len(distinct) <= MAX_TEXTS and len(distinct) < len(filled):
-        encoding = CategoricalEncoding(tuple(distinct), integer_codes=False)
-        return _categorical(name, encoding, demographic, f"{len(distinct)} distinct texts")
+        held = filled.value_counts()
+        common = sorted(str(v) for v in held[held >= MIN_VALUE_ROWS].index)
+        if common:
+            reason = f"{len(distinct)} distinct texts"
+            if len(common) < len(distinct):
+                rare = len(distinct) - len(common)
+                reason += f"; {rare} held by fewer than {MIN_VALUE_ROWS} rows left out"
+            encoding = CategoricalEncoding(tuple(common), integer_codes=False)
+            return _categorical(name, encoding, demographic, reason)
     return ColumnGuess(ColumnSpec(name, Role.FREE_TEXT, keep=False), "text")
 
 
