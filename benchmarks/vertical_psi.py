@@ -34,7 +34,8 @@ from fedscore.core.signing import SigningKey, public_key_from_hex
 from fedscore.privacy.pii.resident_id import resident_id_check_char
 from fedscore.vertical.channel import Channel
 from fedscore.vertical.psi import group
-from fedscore.vertical.psi.protocol import PsiDomain, PsiParty
+from fedscore.vertical.psi.domain import PsiDomain
+from fedscore.vertical.psi.protocol import PsiParty
 from fedscore.vertical.roles import Role
 
 NAMES = {Role.LABEL_HOLDER: "bank", Role.FEATURE_HOLDER: "facilitator"}

@@ -15,6 +15,7 @@ from fedscore.core.signing import SigningKey
 from fedscore.privacy.pii.resident_id import resident_id_check_char
 from fedscore.vertical.channel import Channel
 from fedscore.vertical.psi import group
+from fedscore.vertical.psi.domain import PsiDomain, commitment
 from fedscore.vertical.psi.group import (
     PeerMessageError,
     blind,
@@ -25,7 +26,7 @@ from fedscore.vertical.psi.group import (
     validate_points,
 )
 from fedscore.vertical.psi.identifiers import normalize_resident_id
-from fedscore.vertical.psi.protocol import PsiDomain, PsiParty, PsiStateError, commitment
+from fedscore.vertical.psi.protocol import PsiParty, PsiStateError
 from fedscore.vertical.roles import Reveal, Role
 
 DOMAIN = PsiDomain("run-0001", "joint_risk_control")

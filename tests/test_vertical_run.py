@@ -24,9 +24,9 @@ from fedscore.server.delegating_grid import DelegatingGrid
 from fedscore.simulation import simulate, simulation_backend
 from fedscore.vertical.node_app import build_vertical_client_app
 from fedscore.vertical.node_config import VerticalNodeConfig
+from fedscore.vertical.psi.domain import PsiDomain
 from fedscore.vertical.psi.group import hash_to_group
 from fedscore.vertical.psi.identifiers import normalize_resident_id
-from fedscore.vertical.psi.protocol import PsiDomain
 from fedscore.vertical.relay import SUMMARY_FILE, RelaySettings, run_vertical
 
 pytestmark = pytest.mark.simulation

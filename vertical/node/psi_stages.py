@@ -26,8 +26,9 @@ from fedscore.vertical.messages import Outcome, Stage, StageReply, StageRequest
 from fedscore.vertical.node.run_folder import Admission, RunFolder
 from fedscore.vertical.node_config import VerticalNodeConfig
 from fedscore.vertical.party_table import PartyTable, load_party_table
+from fedscore.vertical.psi.domain import PsiDomain
 from fedscore.vertical.psi.group import POINT_BYTES
-from fedscore.vertical.psi.protocol import PsiDomain, PsiParty
+from fedscore.vertical.psi.protocol import PsiParty
 from fedscore.vertical.request import VerticalTerms, admit
 
 PROTOCOL = "ecdh-psi/ristretto255/sha512"

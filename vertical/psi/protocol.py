@@ -33,7 +33,6 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,7 @@ import numpy.typing as npt
 
 from fedscore.core.errors import FedscoreError
 from fedscore.core.files import read_private, write_private
+from fedscore.vertical.psi.domain import PsiDomain, PsiResult, commitment
 from fedscore.vertical.psi.group import (
     POINT_BYTES,
     PeerMessageError,
@@ -57,8 +57,6 @@ from fedscore.vertical.psi.group import (
 from fedscore.vertical.psi.identifiers import normalize_resident_id
 from fedscore.vertical.roles import Reveal, Role
 
-#: What every PSI domain starts with (protocol name and version).
-DOMAIN_TAG = b"fedscore-psi/v1\x00"
 _STATE_MAGIC = b"fedscore-psi-state/v1\n"
 _INT = np.dtype("<i8")
 Rows = npt.NDArray[np.int64]
@@ -66,65 +64,6 @@ Rows = npt.NDArray[np.int64]
 
 class PsiStateError(FedscoreError):
     """A PSI step out of order or by a party that may not take it, or a damaged state."""
-
-
-@dataclass(frozen=True)
-class PsiDomain:
-    """What separates one run's hashes from every other run's.
-
-    Attributes:
-        run_id: the run both parties take part in.
-        task: the consortium task (or consortium) the run belongs to.
-    """
-
-    run_id: str
-    task: str
-
-    def __post_init__(self) -> None:
-        for name, value in (("run_id", self.run_id), ("task", self.task)):
-            if not isinstance(value, str) or not 0 < len(value.encode("utf-8")) < 256:
-                raise ValueError(f"PsiDomain.{name} must be 1 to 255 bytes of text")
-
-    def to_bytes(self) -> bytes:
-        """DOMAIN_TAG, then the run id and the task, each after its length in one byte."""
-        run, task = self.run_id.encode("utf-8"), self.task.encode("utf-8")
-        return DOMAIN_TAG + bytes([len(run)]) + run + bytes([len(task)]) + task
-
-
-@dataclass(frozen=True)
-class PsiResult:
-    """What one party learned: its own rows that the peer holds too.
-
-    Attributes:
-        rows: own row numbers (as passed to `PsiParty.start`) in the intersection, ascending.
-        join_keys: per row, the 32-byte join key H(x)^ab the peer holds for the same person.
-        own_size: distinct valid identifiers this party put in.
-        peer_size: identifiers the peer put in.
-        duplicates: own identifiers dropped as repeats of an earlier row.
-        invalid: own identifiers dropped as invalid (the normalizer returned None).
-        commitment: SHA-256 of the sorted join keys, equal at both parties (for the ledger).
-    """
-
-    rows: tuple[int, ...]
-    join_keys: tuple[bytes, ...]
-    own_size: int
-    peer_size: int
-    duplicates: int
-    invalid: int
-    commitment: bytes
-
-    @property
-    def intersection_size(self) -> int:
-        return len(self.rows)
-
-
-def commitment(join_keys: Iterable[bytes]) -> bytes:
-    """SHA-256 over the join keys sorted and concatenated (equal at both parties).
-
-    Args:
-        join_keys: the join keys of an intersection, in any order.
-    """
-    return hashlib.sha256(b"".join(sorted(join_keys))).digest()
 
 
 class PsiParty:
