@@ -82,33 +82,23 @@ class Decision:
 
 
 @dataclass(frozen=True)
-class DecisionArrays:
+class DecisionArrays(StrategyArrays):
     """Decisions of many applications, as arrays (for the batch engine and Arrow output).
 
     Rows decided by the challenger take its strategy's values; `fired` holds the champion's
     rule columns, then the challenger's (`rule_names`, `rule_reasons`).
 
+    The arrays of `StrategyArrays` (`tier` indexes `tier_names`; `fired` has the rule
+    columns of both arms), and:
+
     Attributes:
         arm: CHAMPION or CHALLENGER per row (`split.ARMS`).
-        outcome: outcome code per row (`rules.OUTCOMES`).
-        grade: final grade index (into the scoring configuration's grades).
-        limit_min, limit_max: the amount range.
-        tier: price tier index into `tier_names` (-1 where declined).
-        annual_rate: annual rate (NaN where declined).
-        fired: (rows × rules of both arms) whether each rule fired.
         rule_names, rule_reasons: the columns of `fired` and their reason codes.
         tier_names: the champion's tiers, then the challenger's.
         strategy_versions: "name@version" of the champion and the challenger ("" if none).
     """
 
     arm: np.ndarray
-    outcome: np.ndarray
-    grade: np.ndarray
-    limit_min: np.ndarray
-    limit_max: np.ndarray
-    tier: np.ndarray
-    annual_rate: np.ndarray
-    fired: np.ndarray
     rule_names: tuple[str, ...]
     rule_reasons: tuple[str, ...]
     tier_names: tuple[str, ...]

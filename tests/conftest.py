@@ -15,36 +15,13 @@ import pandas as pd
 import pytest
 import tomli_w
 from filelock import FileLock
-from table_support import granted_consent
+from table_support import MINIMAL_SCHEMA, granted_consent
 
 from fedscore.core.schema import TaskSchema, load_schema
 from fedscore.core.tabular import write_table
 from fedscore.datasets.market import default_task_path, split_market
 from fedscore.demo.identities import IdentifiedMarket, add_identities
 from fedscore.privacy.keys import KeyRing
-
-MINIMAL_SCHEMA = """
-[task]
-name = "t"
-purpose = "p"
-
-[[columns]]
-name = "id"
-role = "customer_key"
-
-[[columns]]
-name = "y"
-role = "label"
-positive = 1
-negative = 0
-
-[[columns]]
-name = "x"
-role = "numeric"
-min = 0
-max = 10
-"""
-
 
 #: Fixtures that run Flower's simulation engine: a test using one is marked `simulation`.
 SIMULATION_FIXTURES = frozenset({"trained_consortium"})

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import tomli_w
+from table_support import MINIMAL_SCHEMA
 
 from fedscore.clients.consortium_setup import ConsortiumPlan, init_consortium
 from fedscore.clients.local_data import load_party_data
@@ -199,15 +200,10 @@ def test_a_consent_basis_and_a_consent_table_are_refused_together(tmp_path):
         )
 
 
-KEYED_TASK = """
-[task]
-name = "t"
-purpose = "p"
-
-[[columns]]
-name = "id"
-role = "customer_key"
-
+#: The minimal schema with a named person and an optional consent column.
+KEYED_TASK = (
+    MINIMAL_SCHEMA
+    + """
 [[columns]]
 name = "full_name"
 role = "direct_identifier"
@@ -217,19 +213,8 @@ name = "ok"
 role = "consent"
 granted = ["Y"]
 required = false
-
-[[columns]]
-name = "y"
-role = "label"
-positive = 1
-negative = 0
-
-[[columns]]
-name = "x"
-role = "numeric"
-min = 0
-max = 10
 """
+)
 
 
 def _keyed(rows: int, with_consent: bool) -> pd.DataFrame:

@@ -110,6 +110,15 @@ BAD_REQUESTS = [
 ]
 
 
+def assert_names_the_field_not_the_value(error: grpc.RpcError, field: str, why: str) -> None:
+    """`error` is INVALID_ARGUMENT naming `field` and `why`, and no value of `BAD_REQUESTS`."""
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert f"field '{field}'" in error.details() and why in error.details()
+    assert dict(error.trailing_metadata())[FIELDS_METADATA] == field
+    for value in ("plenty", "11010519491231002X", "13912345678", "li.wei@example.com"):
+        assert value not in error.details()
+
+
 @pytest.mark.parametrize(
     ("change", "field", "why"),
     [case[1:] for case in BAD_REQUESTS],
@@ -121,12 +130,7 @@ def test_bad_request_gets_invalid_argument_naming_the_field(served, customers, c
     change(customer)
     with pytest.raises(grpc.RpcError) as caught:
         client.score(customer)
-    error = caught.value
-    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert f"field '{field}'" in error.details() and why in error.details()
-    assert dict(error.trailing_metadata())[FIELDS_METADATA] == field
-    for value in ("plenty", "11010519491231002X", "13912345678", "li.wei@example.com"):
-        assert value not in error.details()
+    assert_names_the_field_not_the_value(caught.value, field, why)
 
 
 def test_a_bad_request_ends_the_stream_naming_its_position(served, customers):
