@@ -12,11 +12,16 @@ CHROMIUM := /usr/bin/chromium
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# torch is pinned first so pip takes the CPU wheel on disk instead of a CUDA build.
+# torch is pinned first, by pip, so that it takes the CPU wheel on disk instead of a CUDA
+# build. The rest is installed by uv (a dependency of Flower's anyway): the same packages
+# as pip resolves, in half the time; pip installs them where uv cannot (no registry access
+# through uv's TLS, say). Bytecode is compiled at install: imports are twice as slow
+# where Python may not write it.
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --upgrade pip uv
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev,demo]'
+	$(BIN)/uv pip install --quiet --native-tls --compile-bytecode --python $(BIN)/python \
+		-e '.[dev,demo]' || $(BIN)/pip install --quiet -e '.[dev,demo]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -70,7 +75,7 @@ test-fast: $(STAMP) check
 check: $(STAMP) lint typecheck
 	$(BIN)/ruff format --check .
 
-# The PII validators against a million arbitrary texts (make test runs 25,000).
+# The PII validators against a million arbitrary texts (make test runs 10,000).
 fuzz: $(STAMP)
 	FEDSCORE_PII_FUZZ_EXAMPLES=1000000 $(BIN)/python -m pytest -q tests/test_pii_detectors.py -k fuzz
 

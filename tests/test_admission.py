@@ -14,15 +14,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import tomli_w
-from flwr.app import ArrayRecord, ConfigRecord
+from flwr.app import ConfigRecord
+from round_support import initial_arrays
 
 from fedscore.clients.admission import RunDeclined, admit
 from fedscore.clients.admission_store import AdmissionStore
 from fedscore.clients.node import NodeConfig
 from fedscore.clients.rounds import evaluate_round, train_round
 from fedscore.core import protocol
-from fedscore.core.encoding import FeatureEncoder
-from fedscore.core.models import ModelSpec, build_model
 from fedscore.core.protocol import RoundRequest
 from fedscore.core.run_request import (
     RUN_REQUEST_KEY,
@@ -95,11 +94,6 @@ def _request(schema, run: RunConfig, signed: SignedRunRequest | None, run_id: st
     return RoundRequest.from_record(_round(schema, run, signed, run_id))
 
 
-def _arrays(schema, run: RunConfig) -> ArrayRecord:
-    model = build_model(ModelSpec(run.model, FeatureEncoder(schema).n_features, run.hidden))
-    return ArrayRecord(model.state_dict())
-
-
 def _ledger(node: NodeConfig) -> list[dict]:
     if not node.accountant_db.exists():
         return []
@@ -119,7 +113,7 @@ def test_a_signed_run_trains_and_its_ledger_entry_names_the_owner_and_request(
 ):
     node = _node(tmp_path, make_node, party_table, owner)
     signed = _signed(schema, owner, RUN)
-    reply = train_round(node, _arrays(schema, RUN), _round(schema, RUN, signed))
+    reply = train_round(node, initial_arrays(schema, RUN), _round(schema, RUN, signed))
     assert reply.config_records[protocol.PARTY][protocol.STATUS] == protocol.TRAINED
     (entry,) = _ledger(node)
     assert entry["authorization"] == {
@@ -130,7 +124,7 @@ def test_a_signed_run_trains_and_its_ledger_entry_names_the_owner_and_request(
 
 
 def _declined(node, schema, run, config, app_sha256=None) -> str:
-    reply = train_round(node, _arrays(schema, run), config, app_sha256=app_sha256)
+    reply = train_round(node, initial_arrays(schema, run), config, app_sha256=app_sha256)
     party = reply.config_records[protocol.PARTY]
     assert party[protocol.STATUS] == protocol.DECLINED, party[protocol.REASON]
     assert protocol.ARRAYS not in reply.array_records
@@ -264,7 +258,9 @@ def test_a_deployed_node_needs_the_request_to_name_the_app_it_runs(
     bare = NodeConfig.from_toml(make_node(tmp_path / "bare", "bare", party_table, max_epsilon=5))
     assert "unsigned" in _declined(bare, schema, RUN, _round(schema, RUN, None), APP)
     matching = _signed(schema, owner, RUN, app_sha256=APP)
-    reply = train_round(node, _arrays(schema, RUN), _round(schema, RUN, matching), app_sha256=APP)
+    reply = train_round(
+        node, initial_arrays(schema, RUN), _round(schema, RUN, matching), app_sha256=APP
+    )
     assert reply.config_records[protocol.PARTY][protocol.STATUS] == protocol.TRAINED
 
 
@@ -272,7 +268,7 @@ def test_evaluation_is_declined_for_an_unsigned_run(
     tmp_path, make_node, party_table, schema, owner
 ):
     node = _node(tmp_path, make_node, party_table, owner)
-    reply = evaluate_round(node, _arrays(schema, RUN), _round(schema, RUN, None))
+    reply = evaluate_round(node, initial_arrays(schema, RUN), _round(schema, RUN, None))
     party = reply.config_records[protocol.PARTY]
     assert party[protocol.STATUS] == protocol.DECLINED
     assert reply.metric_records[protocol.METRICS][protocol.NUM_EXAMPLES] == 0
@@ -283,7 +279,7 @@ def test_a_run_id_that_could_name_a_folder_outside_the_state_is_refused(
 ):
     node = _node(tmp_path, make_node, party_table, owner)
     config = _round(schema, RUN, None, run_id="../../outside")
-    reply = train_round(node, _arrays(schema, RUN), config)
+    reply = train_round(node, initial_arrays(schema, RUN), config)
     party = reply.config_records[protocol.PARTY]
     assert party[protocol.STATUS] == protocol.FAILED and "run id must be" in party[protocol.REASON]
     assert "outside" not in party[protocol.REASON]

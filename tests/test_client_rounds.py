@@ -8,33 +8,14 @@ import math
 
 import numpy as np
 import pytest
-from flwr.app import ArrayRecord, ConfigRecord
+from round_support import initial_arrays, round_request
 
 from fedscore.clients.journal import AccountantKey, NodeJournal
 from fedscore.clients.node import NodeConfig
 from fedscore.clients.rounds import evaluate_round, train_round
 from fedscore.core import protocol
-from fedscore.core.encoding import FeatureEncoder
-from fedscore.core.models import ModelSpec, build_model
 from fedscore.core.runconfig import RunConfig
 from fedscore.core.tabular import file_sha256
-
-
-def _request(schema, run: RunConfig, server_round: int, run_id: str = "run-a") -> ConfigRecord:
-    return ConfigRecord(
-        {
-            **run.to_flower(),
-            protocol.RUN_ID: run_id,
-            protocol.SERVER_ROUND: server_round,
-            protocol.SCHEMA_SHA256: schema.sha256,
-            protocol.TASK: schema.name,
-        }
-    )
-
-
-def _arrays(schema, run: RunConfig) -> ArrayRecord:
-    model = build_model(ModelSpec(run.model, FeatureEncoder(schema).n_features, run.hidden))
-    return ArrayRecord(model.state_dict())
 
 
 @pytest.fixture()
@@ -48,7 +29,7 @@ def _key(node: NodeConfig, schema) -> AccountantKey:
 
 def test_trained_round_commits_accountant_and_record(node, schema):
     run = RunConfig(rounds=2, batch_size=256, delta=1e-4)
-    reply = train_round(node, _arrays(schema, run), _request(schema, run, 1))
+    reply = train_round(node, initial_arrays(schema, run), round_request(schema, run, 1))
     party = reply.config_records[protocol.PARTY]
     metrics = reply.metric_records[protocol.METRICS]
     assert party[protocol.STATUS] == protocol.TRAINED
@@ -65,7 +46,9 @@ def test_noise_is_fixed_for_the_whole_run_and_spends_at_most_the_target(node, sc
     run = RunConfig(rounds=3, batch_size=256, delta=1e-4, epsilon=1.0)
     noises = []
     for server_round in (1, 2, 3):
-        reply = train_round(node, _arrays(schema, run), _request(schema, run, server_round))
+        reply = train_round(
+            node, initial_arrays(schema, run), round_request(schema, run, server_round)
+        )
         noises.append(reply.metric_records[protocol.METRICS]["noise-multiplier"])
     assert len(set(noises)) == 1
     assert 0.98 <= reply.metric_records[protocol.METRICS]["epsilon-rdp"] <= 1.0
@@ -77,8 +60,8 @@ def test_round_that_would_exceed_the_budget_is_refused_and_recorded(
     config = make_node(tmp_path / "f", "facilitator", party_table, max_epsilon=0.75)
     node = NodeConfig.from_toml(config)
     run = RunConfig(rounds=2, batch_size=256, delta=1e-4, epsilon=1.0)
-    first = train_round(node, _arrays(schema, run), _request(schema, run, 1))
-    second = train_round(node, _arrays(schema, run), _request(schema, run, 2))
+    first = train_round(node, initial_arrays(schema, run), round_request(schema, run, 1))
+    second = train_round(node, initial_arrays(schema, run), round_request(schema, run, 2))
     assert first.config_records[protocol.PARTY][protocol.STATUS] == protocol.TRAINED
     party = second.config_records[protocol.PARTY]
     assert party[protocol.STATUS] == protocol.REFUSED
@@ -93,8 +76,12 @@ def test_round_that_would_exceed_the_budget_is_refused_and_recorded(
 def test_budget_composes_across_runs(tmp_path, party_table, schema, make_node):
     node = NodeConfig.from_toml(make_node(tmp_path / "b", "b", party_table, max_epsilon=1.05))
     run = RunConfig(rounds=1, batch_size=256, delta=1e-4, epsilon=1.0)
-    first = train_round(node, _arrays(schema, run), _request(schema, run, 1, run_id="run-1"))
-    second = train_round(node, _arrays(schema, run), _request(schema, run, 1, run_id="run-2"))
+    first = train_round(
+        node, initial_arrays(schema, run), round_request(schema, run, 1, run_id="run-1")
+    )
+    second = train_round(
+        node, initial_arrays(schema, run), round_request(schema, run, 1, run_id="run-2")
+    )
     assert first.config_records[protocol.PARTY][protocol.STATUS] == protocol.TRAINED
     assert second.config_records[protocol.PARTY][protocol.STATUS] == protocol.REFUSED
 
@@ -103,7 +90,7 @@ def test_bad_table_fails_the_round_and_writes_nothing(tmp_path, party_table, sch
     party_table.loc[4, "PAY_2"] = 42
     node = NodeConfig.from_toml(make_node(tmp_path / "x", "x", party_table))
     run = RunConfig(rounds=1, delta=1e-4)
-    reply = train_round(node, _arrays(schema, run), _request(schema, run, 1))
+    reply = train_round(node, initial_arrays(schema, run), round_request(schema, run, 1))
     party = reply.config_records[protocol.PARTY]
     assert party[protocol.STATUS] == protocol.FAILED
     assert "row 5 (line 6), column 'PAY_2': unknown category" in party[protocol.REASON]
@@ -115,9 +102,9 @@ def test_bad_table_fails_the_round_and_writes_nothing(tmp_path, party_table, sch
 
 def test_schema_mismatch_is_declined(node, schema):
     run = RunConfig(rounds=1, delta=1e-4)
-    request = _request(schema, run, 1)
+    request = round_request(schema, run, 1)
     request[protocol.SCHEMA_SHA256] = "0" * 64
-    party = train_round(node, _arrays(schema, run), request).config_records[protocol.PARTY]
+    party = train_round(node, initial_arrays(schema, run), request).config_records[protocol.PARTY]
     assert (
         party[protocol.STATUS] == protocol.DECLINED
         and "task schema mismatch" in party[protocol.REASON]
@@ -126,46 +113,48 @@ def test_schema_mismatch_is_declined(node, schema):
 
 def test_delta_must_be_below_one_over_n(node, schema):
     run = RunConfig(rounds=1, delta=0.01)
-    party = train_round(node, _arrays(schema, run), _request(schema, run, 1)).config_records[
-        protocol.PARTY
-    ]
+    party = train_round(
+        node, initial_arrays(schema, run), round_request(schema, run, 1)
+    ).config_records[protocol.PARTY]
     assert party[protocol.STATUS] == protocol.REFUSED and "not below 1/N" in party[protocol.REASON]
 
 
 def test_non_private_rounds_need_the_node_to_allow_them(tmp_path, party_table, schema, make_node):
     run = RunConfig(rounds=1, private=False)
     closed = NodeConfig.from_toml(make_node(tmp_path / "c", "c", party_table))
-    reply = train_round(closed, _arrays(schema, run), _request(schema, run, 1))
+    reply = train_round(closed, initial_arrays(schema, run), round_request(schema, run, 1))
     assert reply.config_records[protocol.PARTY][protocol.STATUS] == protocol.DECLINED
     opened = NodeConfig.from_toml(
         make_node(tmp_path / "o", "o", party_table, allow_non_private=True)
     )
-    reply = train_round(opened, _arrays(schema, run), _request(schema, run, 1))
+    reply = train_round(opened, initial_arrays(schema, run), round_request(schema, run, 1))
     assert reply.config_records[protocol.PARTY][protocol.STATUS] == protocol.TRAINED
     assert math.isinf(reply.metric_records[protocol.METRICS]["epsilon-rdp"])
 
 
 def test_evaluation_returns_only_aggregate_metrics(node, schema):
     run = RunConfig(rounds=1, delta=1e-4)
-    reply = evaluate_round(node, _arrays(schema, run), _request(schema, run, 1))
+    reply = evaluate_round(node, initial_arrays(schema, run), round_request(schema, run, 1))
     metrics = reply.metric_records[protocol.METRICS]
     assert set(metrics) == {protocol.NUM_EXAMPLES, "auc", "ks", "brier", "log-loss"}
     assert metrics["auc"] == pytest.approx(0.5)  # the zero-initialised LR ranks nobody
     assert not reply.array_records
 
 
-def test_a_training_request_scores_the_received_model_like_an_evaluation_request(node, schema):
+def test_a_training_request_scores_the_received_model_like_an_evaluationround_request(node, schema):
     """Federated evaluation folded into training: from round 2 on, the reply carries the
     received (previous round's) model scored on the validation rows, the very figures an
     evaluation request for that model returns; round 1's initial model is not scored."""
     run = RunConfig(rounds=2, batch_size=256, delta=1e-4)
-    first = train_round(node, _arrays(schema, run), _request(schema, run, 1))
+    first = train_round(node, initial_arrays(schema, run), round_request(schema, run, 1))
     assert protocol.EVALUATION not in first.config_records
     previous = protocol.TrainReply.from_record(first).update
     assert previous is not None
-    second = protocol.TrainReply.from_record(train_round(node, previous, _request(schema, run, 2)))
+    second = protocol.TrainReply.from_record(
+        train_round(node, previous, round_request(schema, run, 2))
+    )
     separate = protocol.EvaluateReply.from_record(
-        evaluate_round(node, previous, _request(schema, run, 2))
+        evaluate_round(node, previous, round_request(schema, run, 2))
     )
     assert second.evaluation == separate.evaluation
     assert second.evaluation is not None and second.evaluation.scores is not None
@@ -176,11 +165,11 @@ def test_a_refused_round_still_scores_the_received_model(tmp_path, party_table, 
     node = NodeConfig.from_toml(make_node(tmp_path / "f", "f", party_table, max_epsilon=0.75))
     run = RunConfig(rounds=2, batch_size=256, delta=1e-4, epsilon=1.0)
     first = protocol.TrainReply.from_record(
-        train_round(node, _arrays(schema, run), _request(schema, run, 1))
+        train_round(node, initial_arrays(schema, run), round_request(schema, run, 1))
     )
     assert first.update is not None
     second = protocol.TrainReply.from_record(
-        train_round(node, first.update, _request(schema, run, 2))
+        train_round(node, first.update, round_request(schema, run, 2))
     )
     assert second.party.status == protocol.Status.REFUSED and second.update is None
     assert second.evaluation is not None and second.evaluation.num_examples > 0
@@ -192,18 +181,24 @@ def test_a_new_data_version_draws_on_the_same_budget_until_the_operator_says_so(
     config = make_node(tmp_path / "b", "b", party_table, max_epsilon=1.5)
     node = NodeConfig.from_toml(config)
     run = RunConfig(rounds=1, batch_size=256, delta=1e-4, epsilon=1.0)
-    first = train_round(node, _arrays(schema, run), _request(schema, run, 1, run_id="jan"))
+    first = train_round(
+        node, initial_arrays(schema, run), round_request(schema, run, 1, run_id="jan")
+    )
     assert first.config_records[protocol.PARTY][protocol.STATUS] == protocol.TRAINED
     # Next month's table: the same customers, one row fewer — a new data version.
     make_node(tmp_path / "b", "b", party_table.iloc[1:], max_epsilon=1.5)
-    refused = train_round(node, _arrays(schema, run), _request(schema, run, 1, run_id="feb"))
+    refused = train_round(
+        node, initial_arrays(schema, run), round_request(schema, run, 1, run_id="feb")
+    )
     party = refused.config_records[protocol.PARTY]
     assert party[protocol.STATUS] == protocol.REFUSED
     assert "on earlier data versions" in party[protocol.REASON]
     # The operator declares a new budget.
     config.write_text(config.read_text().replace("[privacy]", '[privacy]\nbudget_epoch = "2027"'))
     renewed = NodeConfig.from_toml(config)
-    accepted = train_round(renewed, _arrays(schema, run), _request(schema, run, 1, run_id="mar"))
+    accepted = train_round(
+        renewed, initial_arrays(schema, run), round_request(schema, run, 1, run_id="mar")
+    )
     assert accepted.config_records[protocol.PARTY][protocol.STATUS] == protocol.TRAINED
 
 
@@ -213,9 +208,9 @@ def test_a_round_asked_again_is_answered_with_its_committed_update(
     """A crash between commit and reply: the same request gets the same update, free."""
     node = NodeConfig.from_toml(make_node(tmp_path / "f", "f", party_table, max_epsilon=0.75))
     run = RunConfig(rounds=2, batch_size=256, delta=1e-4, epsilon=1.0)
-    arrays = _arrays(schema, run)
-    first = train_round(node, arrays, _request(schema, run, 1))
-    again = train_round(node, arrays, _request(schema, run, 1))
+    arrays = initial_arrays(schema, run)
+    first = train_round(node, arrays, round_request(schema, run, 1))
+    again = train_round(node, arrays, round_request(schema, run, 1))
     party = again.config_records[protocol.PARTY]
     assert (
         party[protocol.STATUS] == protocol.TRAINED and "no new privacy cost" in party[protocol.NOTE]
@@ -240,9 +235,9 @@ def test_a_round_asked_again_from_another_model_is_charged_and_recorded_again(
 ):
     node = NodeConfig.from_toml(make_node(tmp_path / "f", "f", party_table, max_epsilon=0.75))
     run = RunConfig(rounds=2, batch_size=256, delta=1e-4, epsilon=1.0)
-    first = train_round(node, _arrays(schema, run), _request(schema, run, 1))
+    first = train_round(node, initial_arrays(schema, run), round_request(schema, run, 1))
     other = first.array_records[protocol.ARRAYS]  # not the model round 1 started from
-    again = train_round(node, other, _request(schema, run, 1))
+    again = train_round(node, other, round_request(schema, run, 1))
     # A second training of round 1 would pass the budget: refused, and both attempts kept.
     assert again.config_records[protocol.PARTY][protocol.STATUS] == protocol.REFUSED
     store = NodeJournal(node.accountant_db)
@@ -292,10 +287,12 @@ def test_validation_rows_of_one_class_leave_the_evaluation_unscored_and_training
 
     run = RunConfig(rounds=2, batch_size=256, delta=1e-4)
     first = protocol.TrainReply.from_record(
-        train_round(node, _arrays(schema, run), _request(schema, run, 1), one_class_validation)
+        train_round(
+            node, initial_arrays(schema, run), round_request(schema, run, 1), one_class_validation
+        )
     )
     assert first.update is not None
-    reply = train_round(node, first.update, _request(schema, run, 2), one_class_validation)
+    reply = train_round(node, first.update, round_request(schema, run, 2), one_class_validation)
     second = protocol.TrainReply.from_record(reply)
     assert second.party.status == protocol.Status.TRAINED and second.update is not None
     assert second.evaluation is not None and second.evaluation.scores is None

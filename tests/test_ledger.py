@@ -11,12 +11,12 @@ from dataclasses import replace
 import pytest
 import tomli_w
 from cryptography.hazmat.primitives import hashes
-from flwr.app import ArrayRecord, ConfigRecord
+from flwr.app import ArrayRecord
+from round_support import round_request
 
 from fedscore.clients.journal import AccountantKey, NodeJournal, RoundRecord
 from fedscore.clients.node import NodeConfig
 from fedscore.clients.rounds import train_round
-from fedscore.core import protocol
 from fedscore.core.encoding import FeatureEncoder
 from fedscore.core.errors import ConfigError
 from fedscore.core.models import ModelSpec, build_model
@@ -212,18 +212,6 @@ def test_a_wrong_public_key_fails(ledger, tmp_path):
     assert not verify_ledger(ledger, other.public_key).ok
 
 
-def _request(schema, run, server_round):
-    return ConfigRecord(
-        {
-            **run.to_flower(),
-            protocol.RUN_ID: "run-l",
-            protocol.SERVER_ROUND: server_round,
-            protocol.SCHEMA_SHA256: schema.sha256,
-            protocol.TASK: schema.name,
-        }
-    )
-
-
 @pytest.mark.slow  # trains rounds and runs the CLI
 def test_node_rounds_are_ledgered_and_the_cli_verifies(tmp_path, party_table, schema, make_node):
     config = make_node(tmp_path / "bank", "bank", party_table, max_epsilon=0.75)
@@ -234,7 +222,7 @@ def test_node_rounds_are_ledgered_and_the_cli_verifies(tmp_path, party_table, sc
         build_model(ModelSpec("lr", FeatureEncoder(schema).n_features)).state_dict()
     )
     for server_round in (1, 2):
-        train_round(node, arrays, _request(schema, run, server_round))
+        train_round(node, arrays, round_request(schema, run, server_round, "run-l"))
     db = sqlite3.connect(node.accountant_db)
     entries = read_entries(db)
     db.close()

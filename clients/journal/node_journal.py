@@ -19,10 +19,11 @@ from dataclasses import asdict, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fedscore.clients.journal import tables
+from fedscore.clients.journal import pure_releases, tables
 from fedscore.clients.journal.connection import StatementHook, connect, write_transaction
 from fedscore.clients.journal.records import (
     AccountantKey,
+    PureRelease,
     ReleasedUpdate,
     RoundRecord,
 )
@@ -197,6 +198,33 @@ class NodeJournal:
         with self._connect() as db:
             rows = db.execute(_EARLIER_VERSIONS, {**asdict(key), "epoch": epoch}).fetchall()
         return [PartyAccountant.from_state_dict(json.loads(row["state"])) for row in rows]
+
+    def pure_spent(self, party: str, epoch: str) -> float:
+        """ε of the party's pure releases charged to `epoch` (`pure_releases`), added up."""
+        with self._connect() as db:
+            return pure_releases.pure_spent(db, party, epoch)
+
+    def charge_pure_release(
+        self, release: PureRelease, max_epsilon: float, details: dict[str, object]
+    ) -> LedgerEntry:
+        """Charge a pure ε-DP release to the party's budget and ledger, in one transaction.
+
+        Args:
+            release: what is released, at what ε, charged to which epoch.
+            max_epsilon: the party's budget.
+            details: further facts for the ledger entry (never a value of the data).
+
+        Raises:
+            FedscoreError: the journal has no ledger key (a release must be ledgered).
+            pure_releases.PureReleaseRefused: it does not fit in the budget; nothing was
+                recorded.
+        """
+        if self.signer is None:
+            raise FedscoreError("a pure release must be ledgered: open the journal with a key")
+        with self._connect() as db, write_transaction(db):
+            return pure_releases.charge(
+                db, release, max_epsilon, self.signer, self.ledger_hash, details
+            )
 
     def released(
         self, key: AccountantKey, run_id: str, server_round: int

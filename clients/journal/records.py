@@ -84,3 +84,25 @@ class ReleasedUpdate:
     arrays: bytes
     metrics: str
     ledger_seq: int | None = None
+
+
+@dataclass(frozen=True)
+class PureRelease:
+    """A pure ε-DP release about a party's customers made outside DP-SGD.
+
+    Such as the DP bounds of a drafted task schema. It draws on the party's budget in its
+    epoch for every task (basic composition: valid whatever the tasks' rows share).
+
+    Attributes:
+        party: whose customers the released figures describe.
+        epoch: the budget epoch it is charged to.
+        mechanism: what was released, and how (`"schema_draft_bounds/sparse_vector"`).
+        epsilon: its ε (δ = 0).
+        data_sha256: SHA-256 of the file the figures were computed from.
+    """
+
+    party: str
+    epoch: str
+    mechanism: str
+    epsilon: float
+    data_sha256: str

@@ -16,7 +16,7 @@ from fedscore.clients.journal.connection import write_transaction
 from fedscore.core.errors import FedscoreError
 from fedscore.privacy.ledger import LEDGER_SCHEMA
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The version of the journal's tables this code reads and writes."""
 
 _ROUND_COLUMNS_BEFORE_ATTEMPTS = (
@@ -65,12 +65,20 @@ CREATE TABLE IF NOT EXISTS run_plan (
     PRIMARY KEY (party, task, data_version, run_id)
 )
 """
+PURE_RELEASE_TABLE = """
+CREATE TABLE IF NOT EXISTS pure_release (
+    party TEXT NOT NULL, epoch TEXT NOT NULL, mechanism TEXT NOT NULL,
+    epsilon REAL NOT NULL CHECK (epsilon > 0), data_sha256 TEXT NOT NULL,
+    ledger_seq INTEGER NOT NULL, created_at TEXT NOT NULL
+)
+"""
 TABLES: tuple[str, ...] = (
     ROUND_TABLE,
     ACCOUNTANT_TABLE,
     RELEASED_UPDATE_TABLE,
     BUDGET_EPOCH_TABLE,
     RUN_PLAN_TABLE,
+    PURE_RELEASE_TABLE,
     LEDGER_SCHEMA,
 )
 """Every table of the journal (`CREATE TABLE IF NOT EXISTS`, one statement each)."""
@@ -141,5 +149,13 @@ def _from_unversioned(db: sqlite3.Connection) -> None:
         db.execute("DROP TABLE round_before_attempts")
 
 
-_MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_from_unversioned,)
+def _add_pure_releases(db: sqlite3.Connection) -> None:
+    """Version 1 to 2: the table of pure ε-DP releases outside DP-SGD."""
+    db.execute(PURE_RELEASE_TABLE)
+
+
+_MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _from_unversioned,
+    _add_pure_releases,
+)
 """The step from each version to the next, by the version it starts from."""

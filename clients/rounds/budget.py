@@ -10,6 +10,8 @@ accountant changed meanwhile (`NodeJournal.commit_round(started_from=...)`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from fedscore.clients.journal import AccountantKey, NodeJournal
 from fedscore.clients.node import NodeConfig
 from fedscore.clients.rounds.replies import NodeRefusal
@@ -70,10 +72,28 @@ def run_mechanism(
     )
 
 
+@dataclass(frozen=True)
+class SpentElsewhere:
+    """Epsilon a party already drew from a round's budget outside that data version's DP-SGD.
+
+    Attributes:
+        data_versions: its other data versions' DP-SGD (same task, same budget epoch).
+        pure_releases: its pure ε-DP releases charged to the epoch (a drafted schema's
+            DP bounds): they count for every task.
+    """
+
+    data_versions: float
+    pure_releases: float
+
+    @property
+    def total(self) -> float:
+        return self.data_versions + self.pure_releases
+
+
 def earlier_spend(
     store: NodeJournal, key: AccountantKey, node: NodeConfig, run: RunConfig, delta: float
-) -> float:
-    """Epsilon the party's other data versions already drew from the same budget.
+) -> SpentElsewhere:
+    """Epsilon the party's other data versions and its pure releases drew from the same budget.
 
     Summed (basic composition): valid however much the versions' customers overlap.
 
@@ -85,7 +105,8 @@ def earlier_spend(
         delta: the δ of this round's guarantee, at which every version's spend is read.
     """
     epoch = store.epoch_of(key, node.budget_epoch)
-    return sum(a.epsilon(delta, run.accountant) for a in store.earlier_versions(key, epoch))
+    versions = sum(a.epsilon(delta, run.accountant) for a in store.earlier_versions(key, epoch))
+    return SpentElsewhere(versions, store.pure_spent(key.party, epoch))
 
 
 def check_budget(
@@ -94,19 +115,28 @@ def check_budget(
     mechanism: MechanismParams,
     schedule: LocalSchedule,
     run: RunConfig,
-    earlier: float,
+    elsewhere: SpentElsewhere,
 ) -> None:
     """Refuse a round that would take the party's epsilon past its `max_epsilon`.
 
     Raises:
         NodeRefusal: the round would.
     """
+    earlier = elsewhere.total
     projected = earlier + accountant.projected(
         mechanism.noise_multiplier, mechanism.sample_rate, schedule.steps_per_round
     ).epsilon(schedule.delta, run.accountant)
     if projected > node.max_epsilon + BUDGET_TOLERANCE:
         spent = earlier + accountant.epsilon(schedule.delta, run.accountant)
-        previous = f" (of which {earlier:.4f} on earlier data versions)" if earlier else ""
+        parts = [
+            f"{spent_on:.4f} on {what}"
+            for spent_on, what in (
+                (elsewhere.data_versions, "earlier data versions"),
+                (elsewhere.pure_releases, "pure releases outside training"),
+            )
+            if spent_on
+        ]
+        previous = f" (of which {' and '.join(parts)})" if parts else ""
         raise NodeRefusal(
             f"privacy budget: this round would raise epsilon ({run.accountant.upper()}) from "
             f"{spent:.4f}{previous} to {projected:.4f}, beyond this node's max_epsilon "

@@ -124,7 +124,7 @@ def _budget_problems(node: NodeConfig, run: RunConfig, data: PartyData, task: st
     if node.accountant_db.exists():  # else: this node never spent anything
         journal = NodeJournal(node.accountant_db, ledger_hash=node.ledger_hash)
         key = AccountantKey(node.party, task, data.data_version)
-        earlier = budget.earlier_spend(journal, key, node, run, schedule.delta)
+        earlier = budget.earlier_spend(journal, key, node, run, schedule.delta).total
         current = journal.load(key)
     spent = earlier + current.epsilon(schedule.delta, run.accountant)
     after = earlier + current.projected(

@@ -191,7 +191,7 @@ def ledger_details(state: RoundState, spent: float) -> dict[str, object]:
     """What the round's ledger entry records besides the round itself."""
     node, run, journal, data, key = state.node, state.run, state.journal, state.data, state.key
     assert data is not None and key is not None
-    earlier = budget.earlier_spend(journal, key, node, run, state.delta)
+    elsewhere = budget.earlier_spend(journal, key, node, run, state.delta)
     return {
         **state.admission.ledger_details(),
         "sampler": "poisson",
@@ -199,8 +199,9 @@ def ledger_details(state: RoundState, spent: float) -> dict[str, object]:
         "accountant": run.accountant,
         "epsilon_spent": spent,
         "budget_epoch": journal.epoch_of(key, node.budget_epoch),
-        "epsilon_earlier_data_versions": earlier,
-        "budget_remaining": node.max_epsilon - spent - earlier,
+        "epsilon_earlier_data_versions": elsewhere.data_versions,
+        "epsilon_pure_releases": elsewhere.pure_releases,
+        "budget_remaining": node.max_epsilon - spent - elsewhere.total,
         "deidentification_report_sha256": data.report.sha256(),
         "consent": data.report.consent,
         # Batch, steps, learning rate, clipping: the automatic rule's choice and why, or

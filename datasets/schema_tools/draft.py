@@ -48,12 +48,15 @@ class Draft:
         rows_read: the rows of the table the guesses come from (from its start).
         guesses: each column's guessed role, in the table's order.
         dp_epsilon: the ε of the bounds (None: bounds are left as placeholders).
+        bounded_columns: the numeric columns whose bounds are ε-DP estimates (none
+            without `dp_epsilon`).
     """
 
     text: str
     rows_read: int
     guesses: tuple[ColumnGuess, ...]
     dp_epsilon: float | None = None
+    bounded_columns: tuple[str, ...] = ()
 
 
 def draft_schema(path: Path, max_rows: int = SAMPLE_ROWS, dp_epsilon: float | None = None) -> Draft:
@@ -79,7 +82,8 @@ def draft_schema(path: Path, max_rows: int = SAMPLE_ROWS, dp_epsilon: float | No
     for guess in guesses:
         lines += ["", "[[columns]]", *_column(guess, bounds, dp_epsilon)]
     lines += _missing_roles(guesses)
-    return Draft("\n".join(lines) + "\n", len(frame), tuple(guesses), dp_epsilon)
+    text = "\n".join(lines) + "\n"
+    return Draft(text, len(frame), tuple(guesses), dp_epsilon, tuple(bounds))
 
 
 def _header(path: Path, rows: int, dp_epsilon: float | None) -> list[str]:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fedscore.cli.output import console, fail, or_fail, say
 from fedscore.core.errors import FedscoreError
+
+if TYPE_CHECKING:
+    from fedscore.datasets.schema_tools.draft import Draft
 
 schema_app = typer.Typer(
     help="Task schemas (check one, draft one from data) and the configuration documents' "
@@ -19,6 +22,8 @@ schema_app = typer.Typer(
 #: Rows read from the start of a data file by default: `schema_tools.SAMPLE_ROWS`, written
 #: out so that `--help` imports no data library (a test checks they agree).
 SAMPLE_ROWS = 10_000
+#: The mechanism a drafted schema's DP bounds are ledgered as.
+DRAFT_BOUNDS = "schema_draft_bounds/sparse_vector"
 SampleRows = Annotated[
     int,
     typer.Option(
@@ -92,7 +97,18 @@ def draft(
         float | None,
         typer.Option(
             help="Estimate the numeric bounds with this total ε (DP search of round numbers "
-            "near the 1st and 99th percentiles) instead of leaving them to agree.",
+            "near the 1st and 99th percentiles) instead of leaving them to agree; charged to "
+            "--node's budget and ledger.",
+        ),
+    ] = None,
+    node: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="The node config (TOML) of the party whose table this is: --dp-epsilon is "
+            "charged to its budget and signed into its ledger before the draft is shown.",
         ),
     ] = None,
     force: Annotated[bool, typer.Option(help="Replace --out if it exists.")] = False,
@@ -101,16 +117,28 @@ def draft(
 
     Every value the consortium must decide is marked TO AGREE (`fedscore schema check` lists
     the marks left). Bounds and vocabularies taken from one institution's data disclose it
-    to the others: agree them from domain knowledge.
+    to the others: agree them from domain knowledge. DP bounds (`--dp-epsilon`) spend
+    privacy budget: they are charged to the node named by `--node`, and refused when its
+    budget cannot afford them.
     """
     from fedscore.datasets.schema_tools import draft_schema
     from fedscore.datasets.schema_tools.draft import DISCLOSURE_WARNING
 
     if dp_epsilon is not None and not 0 < dp_epsilon < float("inf"):
         fail(FedscoreError(f"--dp-epsilon must be a positive number, not {dp_epsilon}"))
+    if (dp_epsilon is None) != (node is None):
+        fail(
+            FedscoreError(
+                "--dp-epsilon and --node go together: DP bounds spend the privacy budget of "
+                "the party whose table this is, so give its node config to charge them to"
+            )
+        )
     if out is not None and out.exists() and not force:
         fail(FedscoreError(f"{out} exists; choose another --out or pass --force to replace it"))
+    if out is not None and not out.parent.is_dir():
+        fail(FedscoreError(f"{out.parent} is not a folder; create it or choose another --out"))
     drafted = or_fail(lambda: draft_schema(data, rows, dp_epsilon))
+    charged = _charge_bounds(drafted, data, node) if node is not None else None
     if out is None:
         typer.echo(drafted.text, nl=False)
     else:
@@ -118,16 +146,36 @@ def draft(
         say(f"wrote {out}")
     console.print("warning:", style="bold yellow", end=" ")
     say(DISCLOSURE_WARNING)
-    if drafted.dp_epsilon is not None:
+    if charged is not None:
         say(
             f"The numeric bounds are ε = {drafted.dp_epsilon:g}-DP estimates (one row per "
-            "person); this ε is spent on your data and is not in any node's ledger: record it. "
-            "Vocabularies are not private."
+            f"person), charged to {charged}. Vocabularies are not private."
         )
     say(
         f"Roles guessed from the first {drafted.rows_read:,} rows; resolve every TO AGREE "
         "mark, then run 'fedscore schema check TASK.toml DATA.csv'."
     )
+
+
+def _charge_bounds(drafted: Draft, data: Path, node_config: Path) -> str | None:
+    """Charge a draft's DP bounds to the node's budget and ledger; say where (None: no bounds).
+
+    Exits with status 2, nothing recorded, when the node's budget cannot afford them.
+    """
+    from fedscore.clients.node import NodeConfig
+    from fedscore.clients.pure_release import charge_release
+
+    if drafted.dp_epsilon is None or not drafted.bounded_columns:
+        return None
+    epsilon = drafted.dp_epsilon
+    node = or_fail(lambda: NodeConfig.from_toml(node_config))
+    details: dict[str, object] = {
+        "rows_read": drafted.rows_read,
+        "bounded_columns": list(drafted.bounded_columns),
+    }
+    entry = or_fail(lambda: charge_release(node, DRAFT_BOUNDS, epsilon, data, details))
+    left = entry.content["budget_remaining"]
+    return f"{node.party}'s budget (ledger entry #{entry.seq}; {left:.4f} of its ε left)"
 
 
 @schema_app.command("export")

@@ -7,6 +7,8 @@ leave a valid chain. What it must agree with:
   history equals the epsilon the last trained ledger entry records (a rewound, wiped or
   rewritten accountant, or a ledger that lost its last trained entries, shows here
   even without the server's copy);
+- the pure releases (a drafted schema's DP bounds): every trained round after one counts
+  its ε in the round's spend;
 - the de-identification reports: the report each run's last entry names by hash is
   the one the node keeps;
 - the signed ledger heads the server received: each one is still in the ledger, with
@@ -16,6 +18,7 @@ leave a valid chain. What it must agree with:
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,9 +32,12 @@ from fedscore.privacy.audit.findings import (
 )
 from fedscore.privacy.audit.run_evidence import RunEvidence
 from fedscore.privacy.ledger.chain import LedgerEntry
+from fedscore.privacy.ledger.kinds import PURE_RELEASE_KIND, is_round
 from fedscore.privacy.ledger.verify import compare_with_heads
 
 TRAINED = "trained"
+# Slack for the float sum of releases against the total a round recorded.
+_RELEASE_SLACK = 1e-9
 
 
 def check_accountants(evidence: InstitutionEvidence) -> list[Finding]:
@@ -72,7 +78,8 @@ def check_reports(evidence: InstitutionEvidence) -> list[Finding]:
         return []
     last_of_run: dict[str, LedgerEntry] = {}
     for entry in evidence.ledger:
-        last_of_run[str(entry.content.get("run_id"))] = entry
+        if is_round(entry.content):
+            last_of_run[str(entry.content.get("run_id"))] = entry
     findings: list[Finding] = []
     for run_id, entry in last_of_run.items():
         digest = entry.content.get("deidentification_report_sha256")
@@ -87,6 +94,36 @@ def check_reports(evidence: InstitutionEvidence) -> list[Finding]:
                     DEIDENTIFICATION,
                 )
             )
+    return findings
+
+
+def check_pure_releases(evidence: InstitutionEvidence) -> list[Finding]:
+    """Each trained round counted every pure release its ledger holds before it, in its epoch.
+
+    A node that lost (or deleted) the record of a release would stop adding its ε to later
+    rounds' spend, while the release itself stays in the signed ledger.
+    """
+    released: dict[str, float] = defaultdict(float)
+    findings: list[Finding] = []
+    for entry in evidence.ledger:
+        content = entry.content
+        epoch = str(content.get("budget_epoch"))
+        if content.get("kind") == PURE_RELEASE_KIND:
+            released[epoch] += _as_float(content.get("epsilon"))
+        elif is_round(content) and content.get("status") == TRAINED:
+            counted = _as_float(content.get("epsilon_pure_releases", 0.0))
+            if not counted + _RELEASE_SLACK >= released[epoch]:
+                findings.append(
+                    Finding(
+                        FAILURE,
+                        evidence.party,
+                        f"ledger entry #{entry.seq} (run {content.get('run_id')}, round "
+                        f"{content.get('server_round')}) counts ε {counted:.6g} of pure "
+                        f"releases; the ledger holds {released[epoch]:.6g} before it in budget "
+                        f"epoch '{epoch}'",
+                        ACCOUNTANT,
+                    )
+                )
     return findings
 
 

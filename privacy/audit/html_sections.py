@@ -75,6 +75,7 @@ def budget_table(parties: dict[str, Any]) -> str:
             v["epsilon_rdp"],
             v["epsilon_prv"],
             v["epsilon_earlier_data_versions"],
+            v["epsilon_pure_releases"],
             v["budget_used"],
             v["max_epsilon"],
             v["budget_remaining"],
@@ -94,6 +95,7 @@ def budget_table(parties: dict[str, Any]) -> str:
             "ε RDP",
             "ε PRV",
             "ε earlier versions",
+            "ε pure releases",
             "budget used",
             "max ε",
             "left",
@@ -158,6 +160,25 @@ def party_section(party: str, view: dict[str, Any], figure: Path) -> str:
         ["consent", "customers"],
         [[k, v] for k, v in view["consent"].items() if k not in ("source", "as_of")],
     )
+    releases = (
+        table(
+            ["ledger entry", "what", "ε", "budget epoch", "left", "when"],
+            [
+                [
+                    r["seq"],
+                    r["mechanism"],
+                    r["epsilon"],
+                    r["budget_epoch"],
+                    r["budget_remaining"],
+                    r["created_at"],
+                ]
+                for r in view["pure_releases"]
+            ],
+            f"pure-releases-{party}",
+        )
+        if view["pure_releases"]
+        else "<p>None.</p>"
+    )
     label = next((d["label"] for d in view["deidentification"] if d.get("label")), "")
     return (
         f"<section class='party' id='party-{escape(party)}'>"
@@ -167,6 +188,7 @@ def party_section(party: str, view: dict[str, Any], figure: Path) -> str:
         f"(δ {number(view['lifetime_delta'])})</p>"
         + figure_html(figure, f"{party}: epsilon per round (RDP and PRV)", f"epsilon-{party}")
         + f"<h3>Refused rounds</h3>{refused}"
+        + f"<h3>Pure ε-DP releases outside training</h3>{releases}"
         + f"<h3>De-identification</h3><p class='note'>{escape(label)}</p>{deid}"
         + f"<h3>Consent (latest round, as of {escape(view['consent'].get('as_of', '—'))})</h3>"
         + consent

@@ -31,6 +31,7 @@ from fedscore.privacy.audit.shared_customers import (
 from fedscore.privacy.audit.trusted_keys import ConsortiumKeys
 from fedscore.privacy.audit.verification import AuditVerification, verify_evidence
 from fedscore.privacy.audit.vertical_runs import audit_vertical_parties, vertical_document
+from fedscore.privacy.ledger.kinds import PURE_RELEASE_KIND, is_round
 
 if TYPE_CHECKING:
     from fedscore.vertical.audit import PartyAudit
@@ -52,7 +53,9 @@ SEMANTICS = (
     "Epsilon is record-level (ε, δ)-differential privacy of one institution's training "
     "data, accumulated over every round of every run on a data version (RDP and PRV are "
     "two accountants of the same mechanism; the budget is charged by the one named). A "
-    "new data version of the same budget epoch adds its spend to the earlier versions'. "
+    "new data version of the same budget epoch adds its spend to the earlier versions', "
+    "and a pure ε-DP release outside training (a drafted schema's DP bounds) adds its ε "
+    "to every task of its budget epoch. "
     "A customer held by several institutions is protected by the sum of their epsilons "
     "and deltas (basic composition): that sum is the worst case shown for customers at "
     "several institutions, whoever those customers are."
@@ -153,9 +156,27 @@ def build_audit_report(verified: AuditVerification) -> AuditReport:
     return AuditReport(document, institutions, runs)
 
 
+#: What the report shows of each pure release's ledger entry.
+RELEASE_FIELDS = (
+    "mechanism",
+    "epsilon",
+    "delta",
+    "budget_epoch",
+    "data_sha256",
+    "budget_remaining",
+    "created_at",
+)
+
+
 def party_view(evidence: InstitutionEvidence) -> dict[str, Any]:
-    """One institution's spend, rounds, refusals, de-identification and consent."""
-    entries = evidence.entries
+    """One institution's spend, rounds, refusals, pure releases, de-identification, consent."""
+    numbered = list(enumerate(evidence.entries))
+    entries = [entry for _, entry in numbered if is_round(entry)]
+    releases = [
+        {"seq": seq, **{k: e.get(k) for k in RELEASE_FIELDS}}
+        for seq, e in numbered
+        if e.get("kind") == PURE_RELEASE_KIND
+    ]
     rounds = [
         {
             "seq": seq,
@@ -179,7 +200,8 @@ def party_view(evidence: InstitutionEvidence) -> dict[str, Any]:
             "sampler": e.get("sampler"),
             "created_at": e.get("created_at"),
         }
-        for seq, e in enumerate(entries)
+        for seq, e in numbered
+        if is_round(e)
     ]
     versions: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for entry in entries:
@@ -202,7 +224,9 @@ def party_view(evidence: InstitutionEvidence) -> dict[str, Any]:
             if r["status"] != "trained"
         ],
         "data_versions": data_versions,
-        "lifetime_epsilon": sum(ledger_number(v["epsilon"]) for v in data_versions),
+        "pure_releases": releases,
+        "lifetime_epsilon": sum(ledger_number(v["epsilon"]) for v in data_versions)
+        + sum(ledger_number(r["epsilon"]) for r in releases),
         "lifetime_delta": sum(ledger_number(v["delta"]) for v in data_versions),
         "deidentification": [
             _deidentification_view(run_id, entry, evidence) for run_id, entry in runs.items()
@@ -218,6 +242,7 @@ def _version_view(task: str, version: str, group: list[dict[str, Any]]) -> dict[
     accountant = str(last.get("accountant", "rdp"))
     spent = last.get("epsilon_spent")
     earlier = last.get("epsilon_earlier_data_versions") or 0.0
+    released = last.get("epsilon_pure_releases") or 0.0
     return {
         "task": task,
         "data_version": version,
@@ -227,7 +252,10 @@ def _version_view(task: str, version: str, group: list[dict[str, Any]]) -> dict[
         "epsilon_rdp": last_trained.get("epsilon_rdp"),
         "epsilon_prv": last_trained.get("epsilon_prv"),
         "epsilon_earlier_data_versions": earlier,
-        "budget_used": ledger_number(spent or 0.0) + ledger_number(earlier),
+        "epsilon_pure_releases": released,
+        "budget_used": ledger_number(spent or 0.0)
+        + ledger_number(earlier)
+        + ledger_number(released),
         "max_epsilon": last.get("max_epsilon"),
         "budget_remaining": last.get("budget_remaining"),
         "delta": max((ledger_number(e.get("delta") or 0.0) for e in group), default=0.0),

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from fedscore.privacy.audit.cross_checks import (
     check_accountants,
+    check_pure_releases,
     check_reports,
     check_server_copies,
 )
@@ -76,7 +77,16 @@ def verify_evidence(
     parties = {i.party for i in institutions} if audited_parties_only else None
     runs = tuple(collect_run(path, _run_keys(keys, institutions), parties) for path in sources.runs)
     findings = [
-        *(f for i in institutions for f in (*i.findings, *check_accountants(i), *check_reports(i))),
+        *(
+            f
+            for i in institutions
+            for f in (
+                *i.findings,
+                *check_accountants(i),
+                *check_pure_releases(i),
+                *check_reports(i),
+            )
+        ),
         *(f for r in runs for f in r.findings),
         *check_server_copies(institutions, runs),
     ]
