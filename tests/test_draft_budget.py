@@ -39,6 +39,13 @@ def fedscore(*args: object) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def draft_charged(config: Path, table: Path, epsilon: float, out: Path) -> tuple[int, str]:
+    """`fedscore schema draft TABLE --dp-epsilon EPSILON --node CONFIG --out OUT`."""
+    return fedscore(
+        "schema", "draft", table, "--dp-epsilon", epsilon, "--node", config, "--out", out
+    )
+
+
 @pytest.fixture()
 def bank_node(tmp_path, make_node, party_table) -> tuple[Path, Path]:
     """The large bank's node (budget ε 1) and a copy of its table to draft from."""
@@ -73,10 +80,7 @@ def test_dp_bounds_are_charged_to_the_node_before_the_draft_is_shown(
     assert status == 2 and "--dp-epsilon and --node go together" in output
     assert "[[columns]]" not in output and _ledger(config) == []
 
-    draft = tmp_path / "draft.toml"
-    status, output = fedscore(
-        "schema", "draft", table, "--dp-epsilon", "0.5", "--node", config, "--out", draft
-    )
+    status, output = draft_charged(config, table, 0.5, tmp_path / "draft.toml")
     assert status == 0, output
     assert "charged to large_bank's budget (ledger entry #0; 0.5000 of its ε left)" in output
     (entry,) = _ledger(config)
@@ -92,9 +96,7 @@ def test_dp_bounds_are_charged_to_the_node_before_the_draft_is_shown(
 
     # What is left cannot afford a second draft at ε 0.6: nothing is shown or recorded.
     second = tmp_path / "second.toml"
-    status, output = fedscore(
-        "schema", "draft", table, "--dp-epsilon", "0.6", "--node", config, "--out", second
-    )
+    status, output = draft_charged(config, table, 0.6, second)
     assert status == 2 and "privacy budget" in output and "beyond its max_epsilon 1" in output
     assert not second.exists() and len(_ledger(config)) == 1
 
@@ -137,17 +139,7 @@ def test_a_round_counts_every_pure_release_of_its_budget_epoch(tmp_path, bank_no
 
 def test_the_audit_shows_the_release_and_counts_it_in_the_lifetime_spend(tmp_path, bank_node):
     config, table = bank_node
-    status, output = fedscore(
-        "schema",
-        "draft",
-        table,
-        "--dp-epsilon",
-        "0.25",
-        "--node",
-        config,
-        "--out",
-        tmp_path / "draft.toml",
-    )
+    status, output = draft_charged(config, table, 0.25, tmp_path / "draft.toml")
     assert status == 0, output
     node = NodeConfig.from_toml(config)
     keys = tmp_path / "ledger_keys.toml"
@@ -167,17 +159,7 @@ def test_rounds_count_the_release_and_the_audit_catches_a_node_that_forgets_it(
     tmp_path, bank_node, schema
 ):
     config, table = bank_node
-    status, output = fedscore(
-        "schema",
-        "draft",
-        table,
-        "--dp-epsilon",
-        "0.5",
-        "--node",
-        config,
-        "--out",
-        tmp_path / "draft.toml",
-    )
+    status, output = draft_charged(config, table, 0.5, tmp_path / "draft.toml")
     assert status == 0, output
     node = NodeConfig.from_toml(config)
     run = RunConfig(rounds=2, batch_size=256, delta=1e-4, epsilon=0.7)
