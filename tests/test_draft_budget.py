@@ -13,7 +13,7 @@ from round_support import initial_arrays, round_request
 from typer.testing import CliRunner
 
 from fedscore.cli.main import app
-from fedscore.clients.journal import AccountantKey, NodeJournal, RoundRecord
+from fedscore.clients.journal import AccountantKey, ConcurrentCharge, NodeJournal, RoundRecord
 from fedscore.clients.journal.pure_releases import PureReleaseRefused
 from fedscore.clients.journal.records import PureRelease
 from fedscore.clients.node import NodeConfig
@@ -131,6 +131,11 @@ def test_a_round_counts_every_pure_release_of_its_budget_epoch(tmp_path, bank_no
     with pytest.raises(PureReleaseRefused, match="beyond its max_epsilon"):
         journal.charge_pure_release(too_much, node.max_epsilon, {})
     assert journal.pure_spent(PARTY, node.budget_epoch) == 0.2
+    # A round whose budget check ran before a release was charged is not committed.
+    later = AccountantKey(PARTY, "churn", "v1")
+    with pytest.raises(ConcurrentCharge, match="pure release was charged"):
+        journal.commit_round(later, trained, record, pure_spent_checked=0.0)
+    assert journal.rounds(later) == [] and journal.load(later).steps == 0
     # Another budget epoch does not see it.
     elsewhere = PureRelease(PARTY, "2027", "test", 0.9, "0" * 64)
     journal.charge_pure_release(elsewhere, node.max_epsilon, {})

@@ -133,6 +133,7 @@ class NodeJournal:
         budget_epoch: str = "default",
         released: ReleasedUpdate | None = None,
         started_from: PartyAccountant | None = None,
+        pure_spent_checked: float | None = None,
     ) -> LedgerEntry | None:
         """Atomically save a round: the accountant after it, its record, ledger entry and update.
 
@@ -153,12 +154,16 @@ class NodeJournal:
                 its budget was checked against). Inside the write transaction the stored
                 accountant must still be exactly that; otherwise another process of this
                 node charged the same data version meanwhile, and nothing is committed.
+            pure_spent_checked: the ε of pure releases in `budget_epoch` the round's budget
+                check counted; a release charged since (`charge_pure_release`) means the
+                check no longer holds, and nothing is committed.
 
         Returns:
             The round's ledger entry (None without a signer).
 
         Raises:
-            ConcurrentCharge: the stored accountant changed since `started_from`.
+            ConcurrentCharge: the stored accountant changed since `started_from`, or a pure
+                release was charged since `pure_spent_checked`.
         """
         entry: LedgerEntry | None = None
         at_key = asdict(key)
@@ -170,6 +175,14 @@ class NodeJournal:
                 raise ConcurrentCharge(
                     "another process of this node charged the same data version while this "
                     "round trained; its update is discarded (is the node running twice?)"
+                )
+            released_since = pure_spent_checked is not None and (
+                pure_releases.pure_spent(db, key.party, budget_epoch) > pure_spent_checked
+            )
+            if released_since:
+                raise ConcurrentCharge(
+                    "a pure release was charged to this budget while this round trained; its "
+                    "update is discarded (the round's budget check no longer holds)"
                 )
             attempts = int(db.execute(_ATTEMPTS, at_round).fetchone()["attempts"])
             stamped = _stamped(record, attempts + 1)

@@ -97,8 +97,10 @@ def _train_and_commit(state: RoundState, arrays: ArrayRecord, model_sha256: str)
         mechanism = budget.run_mechanism(journal, key, state.request.run_id, run, schedule)
         spent_before = budget.earlier_spend(journal, key, node, run, schedule.delta)
         budget.check_budget(node, accountant, mechanism, schedule, run, spent_before)
+        pure_spent_checked: float | None = spent_before.pure_releases
         privacy = DpSgd(mechanism, accountant)
     else:
+        pure_spent_checked = None
         privacy = NoPrivacy(accountant)
     model = model_from(arrays, run, data.train_x.shape[1])
     sampling = torch.Generator().manual_seed(secrets.randbits(62))
@@ -116,7 +118,8 @@ def _train_and_commit(state: RoundState, arrays: ArrayRecord, model_sha256: str)
     )
     training = Training(mechanism, schedule.sample_rate, result.steps, report, metrics)
     update = ArrayRecord(trained.state_dict())
-    entry = commit_trained(state, accountant, started, training, (model_sha256, update))
+    released = (model_sha256, update)
+    entry = commit_trained(state, accountant, started, training, released, pure_spent_checked)
     party = PartyReport(node.party, Status.TRAINED, note=report.note)
     return TrainReply(backed_by(party, data, entry), metrics, update)
 

@@ -140,6 +140,7 @@ def commit_trained(
     started: PartyAccountant,
     training: Training,
     released: tuple[str, ArrayRecord],
+    pure_spent_checked: float | None = None,
 ) -> LedgerEntry | None:
     """Commit a trained round with its update; returns its ledger entry.
 
@@ -149,9 +150,12 @@ def commit_trained(
         started: the accountant as the round loaded it (the commit fails if it changed).
         training: what the round used and spent.
         released: the hash of the global model the round started from, and the update.
+        pure_spent_checked: the pure releases' ε its budget check counted (the commit
+            fails if more was charged since); None for a round without a budget check.
 
     Raises:
-        ConcurrentCharge: another process charged the data version meanwhile.
+        ConcurrentCharge: another process charged the data version, or a pure release,
+            meanwhile.
     """
     assert state.key is not None
     model_sha256, update = released
@@ -167,6 +171,7 @@ def commit_trained(
             metrics=training.metrics.to_json(),
         ),
         started_from=started,
+        pure_spent_checked=pure_spent_checked,
     )
 
 
