@@ -12,6 +12,7 @@ from pathlib import Path
 
 from fedscore.clients.journal.records import PureRelease
 from fedscore.clients.node import NodeConfig
+from fedscore.clients.node_state import claim_state
 from fedscore.clients.rounds.transaction import open_journal
 from fedscore.core.tabular import file_sha256
 from fedscore.privacy.ledger import LedgerEntry
@@ -31,7 +32,9 @@ def charge_release(
             value of the data).
 
     Raises:
+        ConfigError: the node's state folder belongs to another party.
         PureReleaseRefused: the budget cannot afford it; nothing was recorded.
     """
+    claim_state(node.state_dir, node.party)
     release = PureRelease(node.party, node.budget_epoch, mechanism, epsilon, file_sha256(source))
     return open_journal(node).charge_pure_release(release, node.max_epsilon, details)

@@ -101,6 +101,19 @@ def test_dp_bounds_are_charged_to_the_node_before_the_draft_is_shown(
     assert not second.exists() and len(_ledger(config)) == 1
 
 
+def test_a_node_config_pointed_at_another_partys_state_charges_nothing_there(
+    tmp_path, bank_node, make_node, market
+):
+    config, table = bank_node
+    assert draft_charged(config, table, 0.1, tmp_path / "own.toml")[0] == 0
+    city = make_node(tmp_path / "city_bank", "city_bank", market.parties["city_bank"].head(3500))
+    bank_state = NodeConfig.from_toml(config).state_dir
+    city.write_text(city.read_text().replace('state_dir = "state"', f'state_dir = "{bank_state}"'))
+    status, output = draft_charged(city, table, 0.1, tmp_path / "draft.toml")
+    assert status == 2 and "is the privacy state of party 'large_bank'" in output
+    assert len(_ledger(config)) == 1 and not (tmp_path / "draft.toml").exists()
+
+
 def test_a_round_counts_every_pure_release_of_its_budget_epoch(tmp_path, bank_node):
     config, _ = bank_node
     node = NodeConfig.from_toml(config)
