@@ -51,20 +51,68 @@ def read_table(path: str | Path, max_rows: int | None = None) -> pd.DataFrame:
     if not path.is_file():
         raise TableReadError(f"{path}: no such file")
     if kind == "csv":
-        return _read_csv(path, max_rows)
+        frame = _read_csv(path, max_rows)
+        check_header(path, _raw_csv_header(path))
+        return frame
     try:
-        if max_rows is None:
-            frame: pd.DataFrame = pq.read_table(path).to_pandas()
-            return frame
-        # The first batch of rows, with the file's schema (and so its pandas metadata).
         parquet = pq.ParquetFile(path)
         schema = parquet.schema_arrow
+        check_header(path, list(schema.names))
+        if max_rows is None:
+            whole: pd.DataFrame = pq.read_table(path).to_pandas()
+            return whole
+        # The first batch of rows, with the file's schema (and so its pandas metadata).
         batch = next(parquet.iter_batches(batch_size=max(max_rows, 1)), None)
         rows = schema.empty_table() if batch is None else pa.Table.from_batches([batch], schema)
         head: pd.DataFrame = rows.slice(0, max_rows).to_pandas()
         return head
     except (pa.ArrowInvalid, OSError) as exc:
         raise TableReadError(f"{path}: not a readable Parquet file ({exc})") from exc
+
+
+def check_header(path: Path, names: list[str]) -> None:
+    """Refuse a header that is not column names: personal data, or a name given twice.
+
+    A file exported without its header row has a customer's record where the names
+    belong; every message and drafted schema that names a column would then carry that
+    customer's resident ID or mobile number. Such a header is refused naming only the
+    column's position and what it looks like.
+
+    Args:
+        path: the table's file (named in the error).
+        names: its column names as the file holds them, in order.
+
+    Raises:
+        TableReadError: a name holds personal information, or two columns share a name.
+    """
+    from fedscore.privacy.pii.text_scan import scan_text
+
+    for position, name in enumerate(names, start=1):
+        found = scan_text(str(name))
+        if found:
+            raise TableReadError(
+                f"{path}: header column {position} holds personal information "
+                f"({', '.join(sorted(found))}), not a column name; is the header row missing? "
+                "The first row of a table must name its columns"
+            )
+    seen: dict[str, list[int]] = {}
+    for position, name in enumerate(names, start=1):
+        seen.setdefault(str(name), []).append(position)
+    repeated = {name: places for name, places in seen.items() if len(places) > 1}
+    if repeated:
+        name, places = next(iter(repeated.items()))
+        raise TableReadError(
+            f"{path}: the header names column '{name}' {len(places)} times (columns "
+            f"{', '.join(map(str, places))}); give each column its own name"
+        )
+
+
+def _raw_csv_header(path: Path) -> list[str]:
+    """The CSV's header row as written (pandas renames a repeated name to 'name.1')."""
+    first = pd.read_csv(
+        path, header=None, nrows=1, dtype=str, keep_default_na=False, encoding="utf-8"
+    )
+    return [str(name) for name in first.iloc[0].tolist()] if len(first) else []
 
 
 def _read_csv(path: Path, max_rows: int | None = None) -> pd.DataFrame:

@@ -106,6 +106,34 @@ def test_header_only_file(tmp_path, party_table, schema):
     assert "no data rows" in _problem(path, schema)
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz", ".parquet"])
+def test_a_file_without_its_header_row_is_refused_without_the_customers_values(
+    tmp_path, party_table, schema, suffix
+):
+    """A headerless export puts a customer's record where the names belong: every message
+    naming a column (schema check, a node's refusal sent to the coordinator) and a drafted
+    schema would carry that customer's identifiers."""
+    first = party_table.iloc[0].astype(str).to_list()
+    names = [value if value not in first[:i] else f"{value} {i}" for i, value in enumerate(first)]
+    headerless = pd.DataFrame(party_table.iloc[1:].astype(str).to_numpy(), columns=names)
+    path = _write(tmp_path, headerless, f"bank{suffix}")
+    with pytest.raises(TableReadError) as caught:
+        load_validated(path, schema)
+    message = str(caught.value)
+    assert "holds personal information" in message and "is the header row missing?" in message
+    assert not any(value in message for value in first if len(value) >= 3)
+
+
+def test_a_column_name_given_twice_is_refused(tmp_path, party_table, schema):
+    path = tmp_path / "bank.csv"
+    write_table(party_table, path)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[0] = lines[0].replace("PAY_AMT3", "PAY_AMT2")  # pandas would read it as 'PAY_AMT2.1'
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(TableReadError, match=r"names column 'PAY_AMT2' 2 times \(columns"):
+        load_validated(path, schema)
+
+
 def test_not_utf8(tmp_path, schema):
     path = tmp_path / "latin.csv"
     path.write_bytes("customer_id,名字\n".encode("gb18030"))
