@@ -23,6 +23,7 @@ from fedscore.deployment.localhost.processes import (
 )
 from fedscore.scoring import ModelRegistry
 from fedscore.scoring.batch import BookScorer
+from fedscore.scoring.batch.sources import TableSource
 
 
 @pytest.fixture(scope="module")
@@ -238,3 +239,14 @@ def test_a_million_rows_score_with_flat_memory(registered, book, tmp_path):
     # 3.3 times the rows, about the same memory: memory is bounded by the chunk size (read
     # whole, the million rows alone take about 2 GiB more).
     assert peak_big - peak_small < 100 * 2**20, (peak_small, peak_big)
+
+
+def test_a_book_without_its_header_row_is_refused_before_a_row_is_read(tmp_path, market):
+    book = market.parties["large_bank"].head(50).astype(str)
+    path = tmp_path / "book.csv"
+    path.write_text(
+        "\n".join(",".join(row) for row in book.to_numpy().tolist()) + "\n", encoding="utf-8"
+    )
+    with pytest.raises(TableReadError, match="is the header row missing") as caught:
+        TableSource(path, list(book.columns))
+    assert not any(value in str(caught.value) for value in book.iloc[0] if len(value) >= 3)

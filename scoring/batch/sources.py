@@ -23,7 +23,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from fedscore.core.errors import TableReadError
-from fedscore.core.tabular import header_lines, table_format
+from fedscore.core.tabular import check_header, header_lines, table_format
 
 
 @dataclass
@@ -56,6 +56,7 @@ class TableSource:
         self.total_bytes = self.path.stat().st_size
         self.header_lines = header_lines(self.path)
         header = self._parquet_header() if self.kind == "parquet" else self._csv_header()
+        check_header(self.path, header)
         self.present = [c for c in self.columns if c in header]
 
     def _parquet_header(self) -> list[str]:
