@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import unicodedata
 from pathlib import Path
 
 import pandas as pd
@@ -71,7 +72,7 @@ def read_table(path: str | Path, max_rows: int | None = None) -> pd.DataFrame:
 
 
 def check_header(path: Path, names: list[str]) -> None:
-    """Refuse a header that is not column names: personal data, or a name given twice.
+    """Refuse a header that is not names: personal data, control characters, a repeated name.
 
     A file exported without its header row has a customer's record where the names
     belong; every message and drafted schema that names a column would then carry that
@@ -83,11 +84,18 @@ def check_header(path: Path, names: list[str]) -> None:
         names: its column names as the file holds them, in order.
 
     Raises:
-        TableReadError: a name holds personal information, or two columns share a name.
+        TableReadError: a name holds personal information or control characters, or two
+            columns share a name.
     """
     from fedscore.privacy.pii.text_scan import scan_text
 
     for position, name in enumerate(names, start=1):
+        if any(_is_control(character) for character in str(name)):
+            raise TableReadError(
+                f"{path}: header column {position}'s name holds control or text-direction "
+                "characters (a line break, an escape sequence): a name that could forge or "
+                "hide lines in logs and messages; rename the column"
+            )
         found = scan_text(str(name))
         if found:
             raise TableReadError(
@@ -107,10 +115,16 @@ def check_header(path: Path, names: list[str]) -> None:
         )
 
 
+def _is_control(character: str) -> bool:
+    """A control character (Cc) or an invisible format one (Cf: bidi overrides, zero-width)."""
+    return unicodedata.category(character) in ("Cc", "Cf")
+
+
 def _raw_csv_header(path: Path) -> list[str]:
     """The CSV's header row as written (pandas renames a repeated name to 'name.1')."""
+    # utf-8-sig: the byte-order mark Excel writes is not part of the first name.
     first = pd.read_csv(
-        path, header=None, nrows=1, dtype=str, keep_default_na=False, encoding="utf-8"
+        path, header=None, nrows=1, dtype=str, keep_default_na=False, encoding="utf-8-sig"
     )
     return [str(name) for name in first.iloc[0].tolist()] if len(first) else []
 

@@ -124,6 +124,21 @@ def test_a_file_without_its_header_row_is_refused_without_the_customers_values(
     assert not any(value in message for value in first if len(value) >= 3)
 
 
+def test_a_byte_order_mark_is_not_part_of_the_first_name(tmp_path, party_table, schema):
+    """Excel's "CSV UTF-8" starts the file with a BOM (U+FEFF, a format character)."""
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\ufeff".encode() + _write(tmp_path, party_table).read_bytes())
+    assert len(load_validated(path, schema).frame) == len(party_table)
+
+
+@pytest.mark.parametrize("name", ["AGE\nINFO round 3 trained", "\x1b[2JAGE", "AGE\u202e"])
+def test_a_column_name_with_control_characters_is_refused(tmp_path, party_table, schema, name):
+    path = _write(tmp_path, party_table.rename(columns={"AGE": name}))
+    with pytest.raises(TableReadError, match="header column 14's name holds control") as caught:
+        load_validated(path, schema)
+    assert name not in str(caught.value)
+
+
 def test_a_column_name_given_twice_is_refused(tmp_path, party_table, schema):
     path = tmp_path / "bank.csv"
     write_table(party_table, path)

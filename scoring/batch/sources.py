@@ -85,7 +85,7 @@ class TableSource:
     def _csv_header(self) -> list[str]:
         try:
             opener = gzip.open if self._gzipped else open
-            with opener(self.path, "rt", encoding="utf-8", newline="") as handle:
+            with opener(self.path, "rt", encoding="utf-8-sig", newline="") as handle:
                 header = next(csv.reader(handle), None)
         except UnicodeDecodeError as exc:
             raise TableReadError(
