@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import unicodedata
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from fedscore.core.errors import TableReadError
+from fedscore.core.printable import has_control_characters
 
 SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 
@@ -90,7 +90,7 @@ def check_header(path: Path, names: list[str]) -> None:
     from fedscore.privacy.pii.text_scan import scan_text
 
     for position, name in enumerate(names, start=1):
-        if any(_is_control(character) for character in str(name)):
+        if has_control_characters(str(name)):
             raise TableReadError(
                 f"{path}: header column {position}'s name holds control or text-direction "
                 "characters (a line break, an escape sequence): a name that could forge or "
@@ -113,11 +113,6 @@ def check_header(path: Path, names: list[str]) -> None:
             f"{path}: the header names column '{name}' {len(places)} times (columns "
             f"{', '.join(map(str, places))}); give each column its own name"
         )
-
-
-def _is_control(character: str) -> bool:
-    """A control character (Cc) or an invisible format one (Cf: bidi overrides, zero-width)."""
-    return unicodedata.category(character) in ("Cc", "Cf")
 
 
 def _raw_csv_header(path: Path) -> list[str]:

@@ -278,6 +278,21 @@ def test_an_entry_without_a_name_is_named_by_its_position(minimal_schema):
     assert problems_of(text) == ["[[columns]] #4: a numeric column needs 'name'"]
 
 
+def test_a_name_that_could_forge_a_line_or_leave_a_folder_is_refused(minimal_schema):
+    """A schema comes from another member: its names reach messages, logs and folders."""
+    text = minimal_schema.replace('name = "t"', 'name = "../../x"').replace(
+        'name = "x"', 'name = "x\\nINFO round 3 trained\\u001b[2J"'
+    )
+    found = problems_of(text)
+    assert found == [
+        "[task]: 'name' must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter "
+        "or digit: a registered model's folder is named <task>-v<number>, and runs and ledgers "
+        "record the task by it",
+        "[[columns]] #3: 'name' must not hold control or text-direction characters (a line "
+        "break, an escape sequence): names are printed in messages and logs",
+    ]
+
+
 @pytest.mark.parametrize(
     ("addition", "expected"),
     [

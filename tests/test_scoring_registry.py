@@ -163,6 +163,20 @@ def test_an_edited_summary_is_refused_at_registration(registry, trained_consorti
     assert code != 0 and "--keys" in output
 
 
+def test_a_task_name_that_would_leave_the_registry_is_refused(
+    registry, trained_consortium, tmp_path
+):
+    run = tmp_path / "run"
+    shutil.copytree(trained_consortium.run_dir, run)
+    summary = json.loads((run / "summary.json").read_text())
+    summary["task"] = "../../escaped"
+    (run / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(RegistryError, match="names a task that is not 1 to 64 letters"):
+        registry.register(run, trained_consortium.keys)
+    assert registry.index.entries() == []
+    assert not list(registry.root.parent.rglob("escaped*"))
+
+
 def test_listing_shows_the_signed_card_not_the_index_copy(registry, trained_consortium):
     version = registry.register(trained_consortium.run_dir, trained_consortium.keys).version
     auc = registry.card(version).consortium_test["auc"]

@@ -60,6 +60,16 @@ class TaskSection(DocumentModel):
             )
         return purpose
 
+    @field_validator("name", "version")
+    @classmethod
+    def _names_a_model_version(cls, value: str) -> str:
+        if not re.fullmatch(SAFE_NAME_PATTERN, value):
+            raise rule_error(
+                f"must be {SAFE_NAME_RULE}: a registered model's folder is named "
+                "<task>-v<number>, and runs and ledgers record the task by it"
+            )
+        return value
+
 
 class HierarchyEntry(DocumentModel):
     """`[[deidentification.hierarchies]]`: quasi-identifier columns, finest to coarsest.

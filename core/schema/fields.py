@@ -5,8 +5,9 @@ from __future__ import annotations
 import itertools
 from typing import Annotated, Any, ClassVar, get_args
 
-from pydantic import Field, PlainValidator, field_validator, model_validator
+from pydantic import AfterValidator, Field, PlainValidator, field_validator, model_validator
 
+from fedscore.core.printable import has_control_characters
 from fedscore.core.schema.model import NumericEncoding, Transform
 from fedscore.core.typed_config import RuleViolations, StrictSection, enum_by_value, rule_error
 
@@ -32,8 +33,19 @@ def _code(value: object) -> int | str:
 #: written in TOML as an integer or a string (never a boolean or a float).
 Code = Annotated[int | str, PlainValidator(_code, json_schema_input_type=int | str)]
 
-#: A name of a column, feature or table; never empty.
-Name = Annotated[str, Field(min_length=1)]
+
+def _printable(name: str) -> str:
+    """`name` if it holds no control or invisible format character (it is printed and logged)."""
+    if has_control_characters(name):
+        raise rule_error(
+            "must not hold control or text-direction characters (a line break, an escape "
+            "sequence): names are printed in messages and logs"
+        )
+    return name
+
+
+#: A name of a column, feature or table; never empty, nothing that could forge a log line.
+Name = Annotated[str, Field(min_length=1), AfterValidator(_printable)]
 
 #: A transform as TOML names it ("log1p"), read as a `Transform`.
 TransformName = Annotated[Transform, enum_by_value(Transform)]

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from fedscore.core.errors import SchemaError
+from fedscore.core.printable import has_control_characters
 from fedscore.core.schema.columns import COLUMN_MODELS
 from fedscore.core.schema.derived import DERIVED_MODELS
 from fedscore.core.schema.document import (
@@ -99,9 +100,9 @@ def _array_entry(document: Mapping[str, Any], array: str, index: int, keys: Loca
     item = items[index] if isinstance(items, list) and index < len(items) else None
     raw: Mapping[str, Any] = item if isinstance(item, Mapping) else {}
     name = raw.get("name")
-    where = (
-        f"[[{array}]] '{name}'" if isinstance(name, str) and name else f"[[{array}]] #{index + 1}"
-    )
+    # A name that could forge a line of the message is not repeated: the entry's number is.
+    named = isinstance(name, str) and name and not has_control_characters(name)
+    where = f"[[{array}]] '{name}'" if named else f"[[{array}]] #{index + 1}"
     # Errors inside an entry are located under its tag: ("columns", 3, "numeric", "min").
     if not keys or keys[0] != raw.get(tag) or keys[0] not in models:
         return Entry(where, keys)

@@ -20,6 +20,7 @@ what is signed is what was checked.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +33,7 @@ from fedscore.core.documents import write_json
 from fedscore.core.errors import ConfigError
 from fedscore.core.files import write_bytes_atomic
 from fedscore.core.signing import SigningKey, signature_valid
+from fedscore.core.typed_config import SAFE_NAME_PATTERN, SAFE_NAME_RULE
 from fedscore.privacy.ledger.chain import canonical
 from fedscore.scoring.config import ScoringConfig
 from fedscore.scoring.development import DevelopmentProfile
@@ -87,8 +89,13 @@ def stage_run(
     shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns(*NOT_COPIED))
     if run_manifest != build_manifest(copy):
         raise RegistryError(f"{run_dir}: the run directory changed while it was copied")
-    parties = signed_party_cards(copy, keys, named=run_dir)
     task = str(read_run_file(copy / "summary.json")["task"])
+    if not re.fullmatch(SAFE_NAME_PATTERN, task):
+        # The version names the bundle's folder: a task name could otherwise leave it.
+        raise RegistryError(
+            f"{run_dir}: its summary.json names a task that is not {SAFE_NAME_RULE}"
+        )
+    parties = signed_party_cards(copy, keys, named=run_dir)
     number = number_for(task)
     card = ModelCard.from_run(copy, f"{task}-v{number}", manifest_sha256(run_manifest), parties)
     model = load_model(copy)
