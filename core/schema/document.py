@@ -12,7 +12,7 @@ import hashlib
 import re
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from fedscore.core.schema.columns import ColumnEntry
 from fedscore.core.schema.derived import CountEntry, DerivedEntry, RatioEntry
@@ -32,6 +32,16 @@ from fedscore.core.typed_config import (
     rule_error,
 )
 
+#: Why each of `[task]`'s names must be a safe name: what it names.
+_NAMES_A_FOLDER = {
+    "purpose": "each party's key ring for the task is the folder <key_dir>/<purpose>/ "
+    "('fedscore keys init --purpose PURPOSE'), and consent records name it in their "
+    "'purpose' column",
+    "name": "a registered model's folder is named <task>-v<number>, and runs and ledgers "
+    "record the task by it",
+    "version": "runs and registered models record the schema's version by it",
+}
+
 
 class TaskSection(DocumentModel):
     """`[task]`: which scoring task this is.
@@ -49,25 +59,11 @@ class TaskSection(DocumentModel):
     purpose: Name
     description: str = ""
 
-    @field_validator("purpose")
+    @field_validator("name", "version", "purpose")
     @classmethod
-    def _purpose_names_a_folder(cls, purpose: str) -> str:
-        if not re.fullmatch(SAFE_NAME_PATTERN, purpose):
-            raise rule_error(
-                f"must be {SAFE_NAME_RULE}: each party's key ring for the task is the folder "
-                "<key_dir>/<purpose>/ ('fedscore keys init --purpose PURPOSE'), and consent "
-                "records name it in their 'purpose' column"
-            )
-        return purpose
-
-    @field_validator("name", "version")
-    @classmethod
-    def _names_a_model_version(cls, value: str) -> str:
+    def _names_folders(cls, value: str, info: ValidationInfo) -> str:
         if not re.fullmatch(SAFE_NAME_PATTERN, value):
-            raise rule_error(
-                f"must be {SAFE_NAME_RULE}: a registered model's folder is named "
-                "<task>-v<number>, and runs and ledgers record the task by it"
-            )
+            raise rule_error(f"must be {SAFE_NAME_RULE}: {_NAMES_A_FOLDER[str(info.field_name)]}")
         return value
 
 
