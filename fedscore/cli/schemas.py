@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -24,6 +25,18 @@ schema_app = typer.Typer(
 SAMPLE_ROWS = 10_000
 #: The mechanism a drafted schema's DP bounds are ledgered as.
 DRAFT_BOUNDS = "schema_draft_bounds/sparse_vector"
+
+
+def existing_file(kind: Callable[..., Any], help_text: str) -> Any:
+    """A file parameter that must name an existing, readable file.
+
+    Args:
+        kind: `typer.Argument` or `typer.Option`.
+        help_text: what the file is, for `--help`.
+    """
+    return kind(exists=True, dir_okay=False, readable=True, help=help_text)
+
+
 SampleRows = Annotated[
     int,
     typer.Option(
@@ -36,18 +49,11 @@ SampleRows = Annotated[
 def check(
     task: Annotated[
         Path,
-        typer.Argument(
-            exists=True, dir_okay=False, readable=True, help="The task schema (TOML) to check."
-        ),
+        existing_file(typer.Argument, "The task schema (TOML) to check."),
     ],
     data: Annotated[
         Path | None,
-        typer.Argument(
-            exists=True,
-            dir_okay=False,
-            readable=True,
-            help="A party's table (CSV or Parquet) to check against the schema.",
-        ),
+        existing_file(typer.Argument, "A party's table (CSV or Parquet) to check against it."),
     ] = None,
     rows: SampleRows = SAMPLE_ROWS,
 ) -> None:
@@ -84,9 +90,7 @@ def check(
 def draft(
     data: Annotated[
         Path,
-        typer.Argument(
-            exists=True, dir_okay=False, readable=True, help="A party's table (CSV or Parquet)."
-        ),
+        existing_file(typer.Argument, "A party's table (CSV or Parquet)."),
     ],
     out: Annotated[
         Path | None,
@@ -103,12 +107,10 @@ def draft(
     ] = None,
     node: Annotated[
         Path | None,
-        typer.Option(
-            exists=True,
-            dir_okay=False,
-            readable=True,
-            help="The node config (TOML) of the party whose table this is: --dp-epsilon is "
-            "charged to its budget and signed into its ledger before the draft is shown.",
+        existing_file(
+            typer.Option,
+            "The node config (TOML) of the party whose table this is: --dp-epsilon is charged "
+            "to its budget and signed into its ledger before the draft is shown.",
         ),
     ] = None,
     force: Annotated[bool, typer.Option(help="Replace --out if it exists.")] = False,
