@@ -24,6 +24,7 @@ from flwr.clientapp import ClientApp
 from fedscore.clients.federation import node_from_context
 from fedscore.clients.node import VERIFIED_APP_KEY, NodeConfig
 from fedscore.clients.outgoing_audit import outgoing_capture_mod
+from fedscore.clients.packed_transport import packed_transport_mod
 from fedscore.clients.secure_aggregation import secure_aggregation_mod
 from fedscore.core.errors import ConfigError, FedscoreError, describe_failure
 from fedscore.core.protocol import Status
@@ -44,8 +45,11 @@ Answer = Callable[["NodeContext", RecordDict], "Reply"]
 
 def build_client_app(resolve_node: NodeResolver = node_from_context) -> ClientApp:
     """A ClientApp whose nodes find their configuration with `resolve_node`."""
-    # The capture sees what really leaves: under secure aggregation, the masked update.
-    client_app = ClientApp(mods=[outgoing_capture_mod(resolve_node), secure_aggregation_mod])
+    # The capture sees what really leaves: the reply as packed for the wire and, under
+    # secure aggregation, the masked update.
+    client_app = ClientApp(
+        mods=[outgoing_capture_mod(resolve_node), packed_transport_mod, secure_aggregation_mod]
+    )
     party_data = _LazyPartyData()
 
     @client_app.train()

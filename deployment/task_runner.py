@@ -142,10 +142,11 @@ def run_server_task(endpoint: runtime.RuntimeEndpoint, token: str, server_config
             _log(f"the coordinator refused run {task.run.run_id}: {problem}")
             return finish(runtime.FAILED, problem)
         from fedscore.server.app import app
+        from fedscore.server.packing_grid import PackingGrid
 
         task.context.run_config = run_config  # type: ignore[assignment]
         runtime.run_server_app(
-            grid=endpoint.grid(token, task.run),
+            grid=PackingGrid(endpoint.grid(token, task.run)),
             context=task.context,
             server_app_dir="",
             loaded_server_app=app,
