@@ -51,13 +51,18 @@ from support.processes import BenchmarkError, machine_busy_cpu
 
 from fedscore.core.runconfig import RunConfig
 from fedscore.deployment.executor import DEFAULT_POLL_INTERVAL as EXECUTOR_POLL_SECONDS
-from fedscore.deployment.supernode_process import IDLE_POLL_SECONDS, REPLY_POLL_SECONDS
+from fedscore.deployment.supernode_process import (
+    BUSY_IDLE_POLL_SECONDS,
+    IDLE_POLL_SECONDS,
+    REPLY_POLL_SECONDS,
+)
 from fedscore.server.polling_grid import DEFAULT_INTERVAL as GRID_POLL_SECONDS
 
 #: The waits on a deployed round's path (seconds): Flower 1.42's own (from its source) and
 #: what fedscore's processes use instead.
 POLLING = {
     "supernode_pull_when_idle": {"flower": 3.0, "fedscore": IDLE_POLL_SECONDS},
+    "supernode_pull_in_a_run": {"flower": 3.0, "fedscore": BUSY_IDLE_POLL_SECONDS},
     "supernode_reply_wait": {"flower": 0.5, "fedscore": REPLY_POLL_SECONDS},
     "serverapp_grid_pull": {"flower": 3.0, "fedscore": GRID_POLL_SECONDS},
     "executor_task_poll": {"flower": 1.0, "fedscore": EXECUTOR_POLL_SECONDS},

@@ -15,7 +15,7 @@ It also shortens the wait for a message's objects the SuperLink does not hold ye
 at first in Flower, see `fedscore.core.flower_compat.object_pulls`).
 
 An idle node then asks the coordinator for work about 3 times a second instead of once
-every 3 s (a few kilobytes per second over its one TLS connection), and 10 times a second
+every 3 s (a few kilobytes per second over its one TLS connection), and 20 times a second
 for a few seconds after each message it handled, so that a run's next round does not wait
 for it.
 
@@ -35,7 +35,7 @@ from types import ModuleType
 IDLE_POLL_SECONDS = 0.3
 #: ... while it handled a message less than `BUSY_WINDOW_SECONDS` ago: in a run, the next
 #: round's message follows the last reply within about a second.
-BUSY_IDLE_POLL_SECONDS = 0.1
+BUSY_IDLE_POLL_SECONDS = 0.05
 BUSY_WINDOW_SECONDS = 5.0
 #: Seconds between two checks for the reply of the task it handed a message to.
 REPLY_POLL_SECONDS = 0.05

@@ -40,7 +40,7 @@ from fedscore.deployment import flower_runtime as runtime
 #: coordinator, of a reply) that is not there yet, and the most it waits between tries.
 #: Flower's: 1 and 10 (`fedscore.core.flower_compat.object_pulls`).
 OBJECT_PULL_BACKOFF_SECONDS = 0.02
-OBJECT_PULL_BACKOFF_CAP_SECONDS = 0.1
+OBJECT_PULL_BACKOFF_CAP_SECONDS = 0.04
 
 if TYPE_CHECKING:
     from fedscore.deployment.superlink import ServerConfig

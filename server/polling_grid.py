@@ -19,7 +19,7 @@ from flwr.serverapp import Grid
 from fedscore.server.delegating_grid import DelegatingGrid
 
 #: Seconds between two pulls for replies.
-DEFAULT_INTERVAL = 0.05
+DEFAULT_INTERVAL = 0.02
 
 
 class PollingGrid(DelegatingGrid):
