@@ -33,6 +33,7 @@ from fedscore.core.flower_compat import (
     object_pulls,
     runtime,
     secure_aggregation,
+    serialization,
     supernode,
 )
 from fedscore.deployment import supernode_process
@@ -46,6 +47,7 @@ COMPAT_MODULES = {
     "supernode": supernode,
     "fab": fab,
     "object_pulls": object_pulls,
+    "serialization": serialization,
 }
 
 #: "module:Name.attribute" → the parameters fedscore passes (in Flower's order). Flower may
@@ -102,6 +104,8 @@ SIGNATURES: dict[str, list[str]] = {
     "fab:build_fab_from_files": ["files"],
     "fab:filter_paths_for_publish": ["files"],
     "fab:build_fab_from_disk": ["app"],
+    "serialization:recorddict_to_proto": ["recorddict"],
+    "serialization:recorddict_from_proto": ["recorddict_proto"],
 }  # fmt: skip
 
 #: "module:Name.ATTRIBUTE" → the value fedscore relies on.
@@ -159,6 +163,7 @@ CHECKED_BY_TESTS = {
         "start_client_internal", "heartbeat", "fleet_http_connection", "HEARTBEAT_MIN_INTERVAL",
     },
     "object_pulls": {"inflatable_utils", "shorten_pull_backoff"},
+    "serialization": {"ProtoRecordDict", "FLWR_PRIVATE_MAX_ARRAY_CHUNK_SIZE"},
 }  # fmt: skip
 
 
@@ -301,6 +306,17 @@ def test_nested_objects_are_every_wire_object_of_a_record_dict_by_id():
         type(item).__name__ for item in objects.values()
     }
     assert all(isinstance(item.deflate(), bytes) for item in objects.values())
+
+
+def test_a_record_dict_survives_flowers_serialization_byte_for_byte():
+    records = RecordDict(
+        {"c": ConfigRecord({"a": 1, "b": b"\x00"}), "w": ArrayRecord({"x": Array(np.ones(3))})}
+    )
+    serialized = serialization.recorddict_to_proto(records).SerializeToString()
+    parsed = serialization.ProtoRecordDict.FromString(serialized)
+    assert serialization.recorddict_from_proto(parsed).object_id == records.object_id
+    # A packed content is never larger than the largest object Flower sends itself.
+    assert 1 << 20 <= serialization.FLWR_PRIVATE_MAX_ARRAY_CHUNK_SIZE <= 64 << 20
 
 
 def test_the_runtime_client_has_the_rpcs_fedscore_calls():

@@ -13,6 +13,7 @@ says, per name, what fedscore uses it for and why no public API does it:
 - `runtime`: Flower's runtime API, as fedscore's own executor and task runners speak it.
 - `supernode`: Flower's SuperNode command and the module globals fedscore shortens.
 - `fab`: building a FAB (Flower app bundle) byte for byte as `flwr run` does.
+- `serialization`: Flower's serialization of a RecordDict (the packed wire form).
 
 `tests/test_flower_compat.py` checks that no other fedscore module imports a Flower
 internal, and that each one here still has the shape fedscore relies on, so that a

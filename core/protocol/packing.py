@@ -19,11 +19,14 @@ travels as Flower sends it. The coordinator's deployed grid packs every request
 from __future__ import annotations
 
 from flwr.app import ConfigRecord, Message, RecordDict
-from flwr.common.constant import FLWR_PRIVATE_MAX_ARRAY_CHUNK_SIZE
-from flwr.common.serde import recorddict_from_proto, recorddict_to_proto
-from flwr.proto.recorddict_pb2 import RecordDict as ProtoRecordDict
 from google.protobuf.message import DecodeError
 
+from fedscore.core.flower_compat.serialization import (
+    FLWR_PRIVATE_MAX_ARRAY_CHUNK_SIZE,
+    ProtoRecordDict,
+    recorddict_from_proto,
+    recorddict_to_proto,
+)
 from fedscore.core.protocol.errors import MalformedMessage
 
 #: The one record of a packed content, and its one key.
