@@ -12,15 +12,20 @@ def error_reply(reason: str | None, src_node_id: int, sent_to: int) -> Message:
 
     The SuperLink itself answers from node id 1 for a node it considers gone.
     """
-    metadata = Metadata(
+    metadata = train_metadata(src_node_id, reply_to=f"sent-to-{sent_to}")
+    return Message(Error(code=5, reason=reason), metadata=metadata)
+
+
+def train_metadata(src_node_id: int, reply_to: str = "") -> Metadata:
+    """The metadata of a TRAIN message of run 1 from `src_node_id` (replying to `reply_to`)."""
+    return Metadata(
         run_id=1,
         message_id="",
         src_node_id=src_node_id,
         dst_node_id=1,
-        reply_to_message_id=f"sent-to-{sent_to}",
+        reply_to_message_id=reply_to,
         group_id="1",
         created_at=time.time(),
         ttl=3600.0,
         message_type=MessageType.TRAIN,
     )
-    return Message(Error(code=5, reason=reason), metadata=metadata)

@@ -9,22 +9,13 @@ the coordinator before the round loop reads the reply. The deployed runs of
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 
 import numpy as np
 import pytest
-from flwr.app import (
-    Array,
-    ArrayRecord,
-    ConfigRecord,
-    Context,
-    Message,
-    MessageType,
-    Metadata,
-    RecordDict,
-)
+from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, RecordDict
 from flwr.serverapp import Grid
+from message_support import train_metadata
 
 from fedscore.clients.packed_transport import packed_transport_mod
 from fedscore.core.flower_compat.clientapp import get_all_nested_objects
@@ -72,18 +63,7 @@ def _reply() -> RecordDict:
 
 
 def _message(content: RecordDict, *, reply_to: str = "") -> Message:
-    metadata = Metadata(
-        run_id=1,
-        message_id="",
-        src_node_id=7,
-        dst_node_id=1,
-        reply_to_message_id=reply_to,
-        group_id="2",
-        created_at=time.time(),
-        ttl=3600.0,
-        message_type=MessageType.TRAIN,
-    )
-    return Message(content, metadata=metadata)
+    return Message(content, metadata=train_metadata(7, reply_to))
 
 
 def _objects(content: RecordDict) -> int:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 
 import numpy as np
 import pytest
@@ -17,12 +16,10 @@ from flwr.app import (
     ArrayRecord,
     ConfigRecord,
     Message,
-    MessageType,
-    Metadata,
     MetricRecord,
     RecordDict,
 )
-from message_support import error_reply
+from message_support import error_reply, train_metadata
 
 from fedscore.core import protocol
 from fedscore.core.documents import json_safe
@@ -82,18 +79,7 @@ def _reply(
             ),
         }
     )
-    metadata = Metadata(
-        run_id=1,
-        message_id="",
-        src_node_id=node_id,
-        dst_node_id=0,
-        reply_to_message_id="",
-        group_id="1",
-        created_at=time.time(),
-        ttl=3600.0,
-        message_type=MessageType.TRAIN,
-    )
-    return Message(content, metadata=metadata)
+    return Message(content, metadata=train_metadata(node_id))
 
 
 def _screen(
