@@ -122,7 +122,8 @@ def prepare(root: Path, make_node, tables: dict, test_table) -> Consortium:
     owners = {OWNER: owner.public_hex}
     nodes: dict[str, Path] = {}
     for name in PARTIES:
-        config = make_node(root / name, name, tables[name], max_epsilon=5.0)
+        # Every reply is captured as it leaves (packed), for the deployed no-PII check.
+        config = make_node(root / name, name, tables[name], max_epsilon=5.0, capture_outgoing=True)
         policy = {**POLICY, "model_owners": owners}
         join_superlink(config, pki, name, f"127.0.0.1:{port}", {"policy": policy, "trust": trust})
         nodes[name] = config

@@ -22,6 +22,7 @@ import psutil
 import pytest
 import tomli_w
 from deployment_consortium import OWNER, PARTIES, Consortium, fedscore_command, prepare
+from leak_scan import assert_nothing_personal, captured_replies
 from process_support import (
     flower_env,
     free_port,
@@ -301,13 +302,14 @@ def test_plaintext_needs_the_explicit_development_flag(consortium, tmp_path):
 
 
 def test_three_institutions_train_over_tls_and_survive_a_coordinator_crash(
-    consortium, fedscore_cli
+    consortium, fedscore_cli, market
 ):
     """A 2-round signed run over TLS with node authentication; after round 1 the whole
     coordinator (SuperLink, executor, gateway, ServerApp) is SIGKILLed, restarted, and the
     run resumed with its own signed request: it completes, and no party is charged for a
-    round twice. (Aggregation in the clear here; SecAgg+ is exercised by the node-death
-    test, with a dropout.)"""
+    round twice. Every reply the nodes sent travelled packed and holds no personal value.
+    (Aggregation in the clear here; SecAgg+ is exercised by the node-death test, with a
+    dropout.)"""
     root = consortium.root
     runs_dir = root / "runs"
     log = root / "first-run.log"
@@ -373,6 +375,11 @@ def test_three_institutions_train_over_tls_and_survive_a_coordinator_crash(
 
     listed = fedscore_cli("runs", "--server-config", str(consortium.server_config), cwd=root)
     assert listed.returncode == 0, listed.stderr[-2000:]
+
+    sent = captured_replies(list(consortium.nodes.values()))
+    assert sent and not any(path.name.startswith("Array-") for path in sent)  # all packed
+    tables = [market.parties[name].head(3000) for name in PARTIES]
+    assert_nothing_personal([*sent, *(p for p in run_dir.rglob("*") if p.is_file())], tables)
 
 
 def _serverapp_processes(coordinator: subprocess.Popen) -> list[psutil.Process]:

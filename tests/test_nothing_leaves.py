@@ -11,15 +11,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
-from fedscore.clients.node import NodeConfig
-from fedscore.privacy.pii import scan_file
+from leak_scan import assert_nothing_personal, captured_replies
 
 pytestmark = pytest.mark.simulation
-PERSONAL_COLUMNS = ("customer_id", "id_number", "name", "mobile", "card_number")
 
 
 def test_nothing_personal_leaves_any_node(tmp_path, market, make_node):
@@ -50,26 +46,11 @@ def test_nothing_personal_leaves_any_node(tmp_path, market, make_node):
     )
     assert result.returncode == 0, result.stderr[-3000:]
 
-    sent: list[Path] = []
-    for config in nodes:
-        outgoing = NodeConfig.from_toml(config).state_dir / "outgoing"
-        sent += [p for p in outgoing.rglob("*.bin")]
+    sent = captured_replies(nodes)
     (run_dir,) = (work / "runs").iterdir()
     received = [p for p in run_dir.rglob("*") if p.is_file()]
     # 3 parties × (2 training replies, the second with round 1's evaluation, + the final
     # evaluation), each several wire objects.
     assert len({p.parent for p in sent}) == 9
-    assert any(p.name.startswith("Array-") for p in sent)
-
-    personal = {
-        str(value).encode("utf-8")
-        for table in tables.values()
-        for column in PERSONAL_COLUMNS
-        for value in table[column]
-    }
-    for path in [*sent, *received]:
-        blob = path.read_bytes()
-        hits = scan_file(path)
-        assert not any(hits.values()), f"{path}: PII detectors fired: {hits}"
-        leaked = [value for value in personal if value in blob]
-        assert not leaked, f"{path}: {len(leaked)} raw personal value(s) found"
+    assert any(p.name.startswith("Array-") for p in sent)  # simulation sends them unpacked
+    assert_nothing_personal([*sent, *received], list(tables.values()))
