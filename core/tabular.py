@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 
 from fedscore.core.errors import TableReadError
 from fedscore.core.printable import has_control_characters
+from fedscore.core.text_encoding import not_utf8_message
 
 SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 
@@ -139,9 +140,7 @@ def _read_csv(path: Path, max_rows: int | None = None) -> pd.DataFrame:
     except pd.errors.ParserError as exc:
         raise TableReadError(f"{path}: malformed CSV: {_ragged_row_hint(exc)}") from exc
     except UnicodeDecodeError as exc:
-        raise TableReadError(
-            f"{path}: not UTF-8 text (byte {exc.start}); re-export the file as UTF-8 CSV"
-        ) from exc
+        raise TableReadError(not_utf8_message(path)) from exc
     except csv.Error as exc:
         raise TableReadError(f"{path}: malformed CSV: {exc}") from exc
     unnamed = [c for c in frame.columns if str(c).startswith("Unnamed:")]

@@ -156,6 +156,20 @@ def test_not_utf8(tmp_path, schema):
         load_validated(path, schema)
 
 
+def test_not_utf8_names_the_line_of_a_gbk_row_never_its_bytes(tmp_path, schema):
+    """A GBK export: the error points at the first row with a Chinese name, far past
+    pandas' read buffer, and quotes nothing of it."""
+    path = tmp_path / "gbk.csv"
+    header = b"customer_id,name\n"
+    rows = b"".join(f"C{i:07d},plain\n".encode() for i in range(20_000))
+    path.write_bytes(header + rows + "C9,马莹\n".encode("gbk"))
+    with pytest.raises(TableReadError) as caught:
+        load_validated(path, schema)
+    message = str(caught.value)
+    assert f"line 20002, byte {len(header) + len(rows) + 3} of the file" in message
+    assert "马" not in message and "\\x" not in message
+
+
 def test_unsupported_format_and_missing_file(tmp_path, schema):
     with pytest.raises(TableReadError, match="unsupported file type"):
         load_validated(tmp_path / "bank.xlsx", schema)

@@ -41,7 +41,7 @@ def check_schema_file(path: Path) -> tuple[TaskSchema | None, CheckReport]:
     except OSError as exc:
         raise SchemaError(f"cannot read task schema {path}: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
-        raise SchemaError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+        raise SchemaError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
     source = str(path)
     problems = marked_lines(text, source)
     try:

@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from fedscore.core.errors import TableReadError
 from fedscore.core.tabular import check_header, header_lines, table_format
+from fedscore.core.text_encoding import not_utf8_message
 
 
 @dataclass
@@ -88,9 +89,7 @@ class TableSource:
             with opener(self.path, "rt", encoding="utf-8-sig", newline="") as handle:
                 header = next(csv.reader(handle), None)
         except UnicodeDecodeError as exc:
-            raise TableReadError(
-                f"{self.path}: not UTF-8 text (byte {exc.start}); re-export the file as UTF-8 CSV"
-            ) from exc
+            raise TableReadError(not_utf8_message(self.path)) from exc
         except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
             raise self._unreadable(exc) from None
         except csv.Error as exc:
@@ -165,5 +164,5 @@ class TableSource:
                 f"{self.path}, {where}: malformed CSV: expected {expected} fields, found {actual}"
             )
         if "UTF8" in str(exc) or "UTF-8" in str(exc):
-            return f"{self.path}: not UTF-8 text; re-export the file as UTF-8 CSV"
+            return not_utf8_message(self.path)
         return f"{self.path}: malformed CSV ({str(exc).split(':')[0]})"
