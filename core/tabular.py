@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 from pathlib import Path
 
 import pandas as pd
@@ -12,7 +13,7 @@ import pyarrow.parquet as pq
 
 from fedscore.core.errors import TableReadError
 from fedscore.core.printable import has_control_characters
-from fedscore.core.text_encoding import not_utf8_message
+from fedscore.core.text_encoding import not_utf8_message, open_table_bytes
 
 SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 
@@ -34,8 +35,50 @@ def table_format(path: Path) -> str:
 
 
 def header_lines(path: Path) -> int:
-    """How many file lines precede the first data row (to turn rows into line numbers)."""
-    return 1 if table_format(path) == "csv" else 0
+    """How many file lines precede the first data row (to turn rows into line numbers).
+
+    0 when rows are not lines: not a CSV, or a CSV whose rows do not each fill one line
+    (a quoted field holding a line break, or blank lines the reader skips), so that a
+    message names the row alone rather than a wrong line.
+    """
+    if table_format(path) != "csv":
+        return 0
+    return 1 if _one_line_per_row(path) else 0
+
+
+def _one_line_per_row(path: Path) -> bool:
+    """Whether every line after the header is exactly one data row."""
+    if not _may_span_lines(path):
+        return True
+    try:
+        with (
+            open_table_bytes(path) as raw,
+            io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as handle,
+        ):
+            reader = csv.reader(handle)
+            blank_before = False
+            for records, row in enumerate(reader, start=1):
+                if reader.line_num != records or (row and blank_before):
+                    return False
+                blank_before = blank_before or not row
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error):
+        return True  # the file's own read reports what is wrong with it
+    return True
+
+
+def _may_span_lines(path: Path, chunk_bytes: int = 1 << 20) -> bool:
+    """Whether the file holds a quote or a blank line (bytes only: no parsing)."""
+    previous = b""
+    try:
+        with open_table_bytes(path) as handle:
+            while chunk := handle.read(chunk_bytes):
+                window = previous + chunk
+                if b'"' in chunk or b"\n\n" in window or b"\n\r\n" in window:
+                    return True
+                previous = window[-2:]
+    except (OSError, EOFError):
+        return False
+    return False
 
 
 def read_table(path: str | Path, max_rows: int | None = None) -> pd.DataFrame:

@@ -10,9 +10,17 @@ from __future__ import annotations
 import codecs
 import gzip
 from pathlib import Path
+from typing import BinaryIO, cast
 
 #: Bytes read at a time while looking for the first invalid sequence.
 _CHUNK_BYTES = 1 << 20
+
+
+def open_table_bytes(path: Path) -> BinaryIO:
+    """The file's bytes, decompressed when its name ends in `.gz`."""
+    if path.name.lower().endswith(".gz"):
+        return cast(BinaryIO, gzip.open(path, "rb"))
+    return path.open("rb")
 
 
 def first_non_utf8(path: Path, chunk_bytes: int = _CHUNK_BYTES) -> tuple[int, int] | None:
@@ -30,9 +38,8 @@ def first_non_utf8(path: Path, chunk_bytes: int = _CHUNK_BYTES) -> tuple[int, in
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset = 0
     line = 1
-    opener = gzip.open if path.name.endswith(".gz") else open
     try:
-        with opener(path, "rb") as handle:
+        with open_table_bytes(path) as handle:
             while chunk := handle.read(chunk_bytes):
                 try:
                     decoder.decode(chunk)

@@ -49,6 +49,39 @@ def test_wrong_type_names_row_line_and_column_not_value(tmp_path, party_table, s
     assert SECRET not in message
 
 
+@pytest.mark.parametrize("name", ["bank.csv", "bank.csv.gz"])
+def test_rows_after_a_multi_line_field_are_named_by_row_not_by_a_wrong_line(
+    tmp_path, party_table, schema, name
+):
+    """A quoted field holding a line break (an address over two lines) shifts every later
+    row's line: the message names the row alone, never a line that holds another row."""
+    party_table["name"] = party_table["name"].astype(str)
+    party_table.loc[3, "name"] = "first line\nsecond line"
+    party_table["BILL_AMT2"] = party_table["BILL_AMT2"].astype(str)
+    party_table.loc[41, "BILL_AMT2"] = SECRET
+    message = _problem(_write(tmp_path, party_table, name), schema)
+    assert "row 42, column 'BILL_AMT2': wrong type" in message
+    assert "(line" not in message and SECRET not in message
+
+
+def test_rows_after_a_blank_line_are_named_by_row(tmp_path, party_table, schema):
+    party_table["BILL_AMT2"] = party_table["BILL_AMT2"].astype(str)
+    party_table.loc[41, "BILL_AMT2"] = SECRET
+    path = _write(tmp_path, party_table)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join([*lines[:10], "", *lines[10:]]) + "\n", encoding="utf-8")
+    message = _problem(path, schema)
+    assert "row 42, column 'BILL_AMT2'" in message and "(line" not in message
+
+
+def test_quoted_fields_on_one_line_keep_line_numbers(tmp_path, party_table, schema):
+    party_table["name"] = party_table["name"].astype(str) + ", jr."  # quoted by the writer
+    party_table["BILL_AMT2"] = party_table["BILL_AMT2"].astype(str)
+    party_table.loc[41, "BILL_AMT2"] = SECRET
+    message = _problem(_write(tmp_path, party_table), schema)
+    assert "row 42 (line 43), column 'BILL_AMT2'" in message
+
+
 def test_unknown_category_lists_allowed_values(tmp_path, party_table, schema):
     party_table.loc[9, "EDUCATION"] = 9
     message = _problem(_write(tmp_path, party_table), schema)
