@@ -94,8 +94,9 @@ def load_party_data(
         else None
     )
     raw = read_table(node.data_path)
-    table = validate_frame(raw, schema, source=source, header=header_lines(node.data_path))
-    pii_scan = scan_for_pii(raw, schema, source)
+    header = header_lines(node.data_path)
+    table = validate_frame(raw, schema, source=source, header=header)
+    pii_scan = scan_for_pii(raw, schema, source, header)
     del raw
     version = file_sha256(node.data_path)
     day = as_of or datetime.now(UTC).date()

@@ -28,6 +28,17 @@ class TableReadError(FedscoreError):
     """A data file cannot be read at all (missing, empty, malformed, unknown format)."""
 
 
+def row_reference(row: int, header_lines: int) -> str:
+    """How a message points to a data row: "row 4 (line 5)".
+
+    Args:
+        row: the 1-based data row (header excluded).
+        header_lines: file lines before the first data row; 0 where rows are not lines
+            (Parquet, or a CSV with a line break inside a field): the row alone.
+    """
+    return f"row {row} (line {row + header_lines})" if header_lines else f"row {row}"
+
+
 @dataclass(frozen=True)
 class TableProblem:
     """One problem found while validating a table against the task schema.
@@ -45,11 +56,7 @@ class TableProblem:
     def describe(self, source: str, header_lines: int) -> str:
         where = [source]
         if self.row is not None:
-            where.append(
-                f"row {self.row} (line {self.row + header_lines})"
-                if header_lines
-                else f"row {self.row}"
-            )
+            where.append(row_reference(self.row, header_lines))
         if self.column is not None:
             where.append(f"column '{self.column}'")
         return f"{', '.join(where)}: {self.problem}"

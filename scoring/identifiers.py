@@ -190,7 +190,13 @@ class IdentifierGuard:
     # -- tables ---------------------------------------------------------------------
 
     def check_table(
-        self, frame: pd.DataFrame, columns: list[str], source: str, rule: str = FEATURE_RULE
+        self,
+        frame: pd.DataFrame,
+        columns: list[str],
+        source: str,
+        rule: str = FEATURE_RULE,
+        rows: np.ndarray | None = None,
+        header_lines: int = 0,
     ) -> None:
         """Refuse a chunk of a book whose `columns` hold identifiers.
 
@@ -199,9 +205,13 @@ class IdentifierGuard:
             columns: the columns to check.
             source: the file (named in the error).
             rule: why such a column is refused, stated in the error.
+            rows: the 1-based row in the file of each of the frame's rows; None when the
+                frame is the file's first rows.
+            header_lines: file lines before the first data row (0: rows are not lines).
 
         Raises:
-            TableReadError: naming the file, column, kind of identifier and count.
+            TableReadError: naming the file, column, kind of identifier, count and the
+                first row holding one.
         """
         numeric = [c for c in columns if _is_number_column(frame[c])]
         hits = scan_frame(frame, [c for c in columns if c not in numeric], self.detectors)
@@ -210,21 +220,27 @@ class IdentifierGuard:
             order = {column: i for i, column in enumerate(columns)}
             found = "; ".join(
                 f"column '{hit.column}' holds {hit.count} value(s) detected as {hit.detector}"
+                + hit.first_in(header_lines, rows)
                 for hit in sorted(hits, key=lambda hit: order[hit.column])
             )
             raise TableReadError(f"{source}: {found}: {rule}")
 
     def _number_hits(self, column: pd.Series) -> list[ColumnHit]:
         """Identifiers in a numeric column, checked as `identifier_in` checks a number."""
-        values = column.dropna().to_numpy()
+        present = column.notna().to_numpy()
+        values = column[present].to_numpy()
         with np.errstate(invalid="ignore"):
             magnitude = np.abs(values.astype(np.float64))
-        candidates = values[(magnitude >= self.number_bound) & (magnitude < self.number_limit)]
-        found = collections.Counter(
-            self._in_number(str(column.name), value) for value in candidates.tolist()
-        )
+        candidate = (magnitude >= self.number_bound) & (magnitude < self.number_limit)
+        positions = np.flatnonzero(present)[candidate].tolist()
+        found: collections.Counter[str | None] = collections.Counter()
+        first: dict[str | None, int] = {}
+        for position, value in zip(positions, values[candidate].tolist(), strict=True):
+            kind = self._in_number(str(column.name), value)
+            found[kind] += 1
+            first.setdefault(kind, position)
         return [
-            ColumnHit(str(column.name), detector.name, found[detector.name])
+            ColumnHit(str(column.name), detector.name, found[detector.name], first[detector.name])
             for detector in self._numeric
             if found[detector.name]
         ]

@@ -171,7 +171,8 @@ class Scorer:
             TableReadError: a feature column holds direct identifiers.
         """
         feature_columns = [c for c in self.records.feature_names if c in frame.columns]
-        self.guard.check_table(frame, feature_columns, source)
+        rows = np.arange(first_row, first_row + len(frame))
+        self.guard.check_table(frame, feature_columns, source, rows=rows, header_lines=header)
         try:
             table = validate_frame(frame, self.schema, source, header, model_columns_only=True)
         except TableValidationError as error:

@@ -161,6 +161,18 @@ def test_rows_without_identities_skip_pseudonyms_and_say_so_with_a_stable_hold_o
     assert PERSONAL not in json.dumps(report.as_dict())
 
 
+def test_an_undeclared_column_with_an_identifier_is_refused_naming_its_first_row(tmp_path):
+    table = _table(60, 3).assign(remarks="")
+    table.loc[[41, 57], "remarks"] = ["call back on 13812345678", "13912345678"]
+    node = _node(tmp_path, table, ROW_TASK, consent=CONTRACT.recorded())
+    with pytest.raises(DeidentificationRefused) as error:
+        load_party_data(node, parse_schema(ROW_TASK))
+    message = str(error.value)
+    assert "column 'remarks': 2 × mobile, the first in row 42 (line 43)" in message
+    assert "13812345678" not in message and "13912345678" not in message
+    assert PERSONAL not in message
+
+
 def test_a_consent_table_needs_a_customer_key(tmp_path):
     (tmp_path / "c.csv").write_text("purpose,granted_at,expires_at,withdrawn_at\n")
     node = _node(tmp_path, _table(50, 2), ROW_TASK)

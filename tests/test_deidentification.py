@@ -95,7 +95,7 @@ def test_undeclared_pii_stops_the_node_naming_column_detector_count(party_table,
     with pytest.raises(DeidentificationRefused) as caught:
         _run(table, schema, key, _all_granted(table))
     message = str(caught.value)
-    assert "column 'notes': 2 × mobile" in message
+    assert "column 'notes': 2 × mobile, the first in row 4" in message
     assert "13812345678" not in message and "13912345678" not in message
 
 

@@ -79,6 +79,34 @@ def test_scan_frame_counts_pii_per_column(table):
     assert [hit.column for hit in hits] == ["备注", "phone", "id_no"]  # column order
 
 
+def test_each_hit_points_to_the_first_row_holding_a_match(table):
+    first = {(hit.column, hit.detector): hit.first_row for hit in scan_frame(table)}
+    assert first == {("备注", "mobile"): 3, ("phone", "mobile"): 0, ("id_no", "resident_id"): 0}
+    assert (
+        ColumnHit("备注", "mobile", 3, 3).first_in(header_lines=1)
+        == ", the first in row 4 (line 5)"
+    )
+    assert ColumnHit("备注", "mobile", 3, 3).first_in(header_lines=0) == ", the first in row 4"
+    assert ColumnHit("备注", "mobile", 3).first_in(header_lines=1) == ""
+
+
+@pytest.mark.parametrize("position", [0, 1, 2_047, 2_048, 4_999])
+@pytest.mark.parametrize("kind", ["text", "integer", "nullable integer", "float", "categorical"])
+def test_the_first_row_is_found_wherever_it_lies_in_any_kind_of_column(position, kind):
+    values: list[object] = [1_000 + row for row in range(5_000)]
+    values[position] = MOBILES[0]
+    values[-1] = MOBILES[1]  # a later one does not move the first
+    series = {
+        "text": lambda: pd.Series([str(v) for v in values]),
+        "integer": lambda: pd.Series(values, dtype=np.int64),
+        "nullable integer": lambda: pd.Series(values, dtype="Int64"),
+        "float": lambda: pd.Series(values, dtype=np.float64),
+        "categorical": lambda: pd.Series([str(v) for v in values], dtype="category"),
+    }[kind]()
+    (hit,) = scan_frame(pd.DataFrame({"contact": series}))
+    assert hit.first_row == position
+
+
 def test_uci_like_numeric_columns_have_no_hits():
     assert scan_frame(uci_like(50_000, seed=1)) == []
 

@@ -90,7 +90,8 @@ def test_every_table_problem_is_listed_with_file_row_and_column_never_a_value(tm
         f"{path}, row 5 (line 6), column 'EDUCATION': unknown category",
         f"{path}, 3 rows (3, 7, 12; line = row + 1), column 'AGE': wrong type",
         f"{path}, row 2 (line 3), column '{LABEL}': label is not binary",
-        f"{path}, column 'remarks': {len(table)} value(s) look like mobile",
+        f"{path}, column 'remarks': {len(table)} value(s) look like mobile, the first in row 1 "
+        "(line 2)",
     ]
     for start in expected:
         assert sum(problem.startswith(start) for problem in report.problems) == 1, start

@@ -108,6 +108,7 @@ BAD_KINDS = [
     "not UTF-8",
     "empty file",
     "identifier in a feature",
+    "identifier in a feature of a CSV",
     "identifier in a float feature",
     "plain CSV named .csv.gz",
 ]
@@ -161,12 +162,22 @@ def bad_books(book, tmp_path_factory) -> dict[str, tuple]:
     cases["empty file"] = (tmp_path / "empty.csv", TableReadError, ["empty"])
     leaked = book.copy()
     leaked["BILL_AMT2"] = leaked["BILL_AMT2"].astype(np.int64)
-    leaked.loc[10, "BILL_AMT2"] = int(leaked.loc[10, "mobile"])
+    leaked.loc[[1500, 1900], "BILL_AMT2"] = leaked.loc[[1500, 1900], "mobile"].astype(np.int64)
     write_table(leaked, tmp_path / "leaked.parquet")
-    cases["identifier in a feature"] = (
+    cases["identifier in a feature"] = (  # in the second chunk: the row counts from the file
         tmp_path / "leaked.parquet",
         TableReadError,
-        ["column 'BILL_AMT2'", "mobile", "direct identifiers"],
+        ["column 'BILL_AMT2' holds 2 value(s) detected as mobile, the first in row 1501:"],
+    )
+    write_table(leaked, tmp_path / "leaked.csv")
+    cases["identifier in a feature of a CSV"] = (
+        tmp_path / "leaked.csv",
+        TableReadError,
+        [
+            "column 'BILL_AMT2' holds 2 value(s) detected as mobile, the first in row 1501 (line "
+            "1502)",
+            "direct identifiers",
+        ],
     )
     rounded = book.copy()  # a float64 holds 18 digits only rounded: 4.2e17 steps by 64
     rounded.loc[10, "BILL_AMT2"] = float(rounded.loc[10, "id_number"])
@@ -174,7 +185,7 @@ def bad_books(book, tmp_path_factory) -> dict[str, tuple]:
     cases["identifier in a float feature"] = (
         tmp_path / "rounded.parquet",
         TableReadError,
-        ["column 'BILL_AMT2' holds 1 value(s) detected as resident_id", "direct identifiers"],
+        ["column 'BILL_AMT2' holds 1 value(s) detected as resident_id, the first in row 11:"],
     )
     (tmp_path / "plain.csv.gz").write_bytes((tmp_path / "wrong_type.csv").read_bytes())
     cases["plain CSV named .csv.gz"] = (

@@ -60,7 +60,10 @@ CASES = {
     ),
     "keep a column a detector flags": Case(
         ("--keep", "contact"),
-        ("column 'contact' holds 300 value(s) detected as mobile", "--keep-identifiers"),
+        (
+            "column 'contact' holds 300 value(s) detected as mobile, the first in row 1 (line 2)",
+            "--keep-identifiers",
+        ),
         "contact.csv",
     ),
     "bad scoring config": Case(

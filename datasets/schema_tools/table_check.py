@@ -50,20 +50,22 @@ def check_table_sample(
         return 0, CheckReport((str(exc),))
     checked = check_frame(raw, schema)
     problems = [describe_rows(found, source, header) for found in checked.problems]
-    problems += _pii_problems(raw, schema, source)
+    problems += _pii_problems(raw, schema, source, header)
     notes = _undeclared(raw, schema, source) + _clipped(checked.frame, schema, source)
     if not checked.problems:
         notes += _label_classes(checked.frame, source) + _k_anonymity(checked.frame, schema)
     return len(raw), CheckReport(tuple(problems), tuple(notes))
 
 
-def _pii_problems(raw: pd.DataFrame, schema: TaskSchema, source: str) -> list[str]:
-    """Each column the node's PII scan would refuse, with the count and kind found."""
+def _pii_problems(
+    raw: pd.DataFrame, schema: TaskSchema, source: str, header_lines: int
+) -> list[str]:
+    """Each column the node's PII scan would refuse: the count and kind found, the first row."""
     hits = scan_frame(raw, pii_scanned_columns(raw, schema))
     return [
-        f"{source}, column '{hit.column}': {hit.count} value(s) look like {hit.detector} "
-        "in a column not declared a direct identifier: the node refuses the table. "
-        + UNDECLARED_PII_ADVICE
+        f"{source}, column '{hit.column}': {hit.count} value(s) look like {hit.detector}"
+        f"{hit.first_in(header_lines)}, in a column not declared a direct identifier: the "
+        "node refuses the table. " + UNDECLARED_PII_ADVICE
         for hit in hits
     ]
 

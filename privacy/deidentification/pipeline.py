@@ -77,13 +77,25 @@ def pii_scanned_columns(raw: pd.DataFrame, schema: TaskSchema) -> list[str]:
     return [c for c in raw.columns if c not in declared]
 
 
-def scan_for_pii(raw: pd.DataFrame, schema: TaskSchema, source: str) -> dict[str, object]:
-    """Scan every column that is not a declared direct identifier; raise on any hit."""
+def scan_for_pii(
+    raw: pd.DataFrame, schema: TaskSchema, source: str, header_lines: int = 0
+) -> dict[str, object]:
+    """Scan every column that is not a declared direct identifier; raise on any hit.
+
+    Args:
+        raw: the table as read from `source`, every row in file order.
+        schema: the task: its declared direct identifiers are not scanned.
+        source: the file (named in the error).
+        header_lines: file lines before the first data row (0: rows are not lines, or the
+            table is not from a file), for the row the error points to.
+    """
     columns = pii_scanned_columns(raw, schema)
     detectors = default_detectors()
     hits = scan_frame(raw, columns, detectors)
     if hits:
-        found = "; ".join(f"column '{h.column}': {h.count} × {h.detector}" for h in hits)
+        found = "; ".join(
+            f"column '{h.column}': {h.count} × {h.detector}{h.first_in(header_lines)}" for h in hits
+        )
         raise DeidentificationRefused(
             f"{source}: undeclared personal information found ({found}). {UNDECLARED_PII_ADVICE}"
         )

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
+from fedscore.core.errors import row_reference
 from fedscore.privacy.pii.joined_values import count_in_texts
 from fedscore.privacy.pii.registry import Detector, resolve_detectors
 
@@ -71,11 +72,27 @@ class ColumnHit:
         detector: the registry name of the detector that found it, e.g. "mobile".
         count: how many matches the column holds (a value holding two phone numbers
             counts twice).
+        first_row: the 0-based position, in the scanned table, of the first value holding
+            a match (where a message may point the user to); None where not looked up.
     """
 
     column: str
     detector: str
     count: int
+    first_row: int | None = None
+
+    def first_in(self, header_lines: int, rows: np.ndarray | None = None) -> str:
+        """The first match's place, for a message: ", the first in row R (line L)" ("" if unknown).
+
+        Args:
+            header_lines: file lines before the first data row (0: rows are not lines).
+            rows: the 1-based row in the file of each row of the scanned table; None when
+                the table is the file's rows in order.
+        """
+        if self.first_row is None:
+            return ""
+        row = self.first_row + 1 if rows is None else int(rows[self.first_row])
+        return f", the first in {row_reference(row, header_lines)}"
 
 
 def scan_series(
@@ -146,11 +163,32 @@ def scan_frame(
             continue
         counts = scan_series(series, chosen, context=str(name))
         hits.extend(
-            ColumnHit(str(name), detector.name, counts[detector.name])
+            ColumnHit(
+                str(name),
+                detector.name,
+                counts[detector.name],
+                _first_row(series, detector, str(name)),
+            )
             for detector in chosen
             if counts.get(detector.name)
         )
     return hits
+
+
+def _first_row(series: pd.Series, detector: Detector, context: str) -> int:
+    """The 0-based position of the first value of `series` in which `detector` finds a match.
+
+    The series must hold one. Halving the part known to hold it scans the column about
+    once more, with the scan's own fast paths as the only detection code.
+    """
+    start, stop = 0, len(series)  # the first match lies in [start, stop)
+    while stop - start > 1:
+        middle = (start + stop) // 2
+        if scan_series(series.iloc[start:middle], [detector], context).get(detector.name):
+            stop = middle
+        else:
+            start = middle
+    return start
 
 
 def _as_text(value: object) -> str:

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fedscore.privacy.pii import Detector
-from fedscore.scoring.identifiers import IdentifierGuard
+from fedscore.scoring.identifiers import FEATURE_RULE, IdentifierGuard
 
 _LOOKAROUNDS = ("(?=", "(?!", "(?<=", "(?<!")
 
@@ -166,7 +166,13 @@ class CandidateRows:
         return found
 
     def check(
-        self, batch: pa.RecordBatch, columns: list[str], source: str, rule: str | None = None
+        self,
+        batch: pa.RecordBatch,
+        columns: list[str],
+        source: str,
+        rule: str = FEATURE_RULE,
+        first_row: int = 1,
+        header_lines: int = 0,
     ) -> None:
         """Refuse a chunk whose `columns` hold identifiers, as `IdentifierGuard.check_table`.
 
@@ -174,10 +180,13 @@ class CandidateRows:
             batch: the chunk as read.
             columns: the columns to check.
             source: the file (named in the error).
-            rule: why such a column is refused (the guard's default rule when None).
+            rule: why such a column is refused.
+            first_row: the 1-based row number of the chunk's first row in the file.
+            header_lines: file lines before the first data row (0: rows are not lines).
 
         Raises:
-            TableReadError: naming the file, column, kind of identifier and count.
+            TableReadError: naming the file, column, kind of identifier, count and the
+                first row holding one.
         """
         if not columns:
             return
@@ -187,7 +196,5 @@ class CandidateRows:
         if not mask.any():
             return
         suspects = batch.select(columns).filter(pa.array(mask)).to_pandas()
-        if rule is None:
-            self.guard.check_table(suspects, columns, source)
-        else:
-            self.guard.check_table(suspects, columns, source, rule)
+        rows = np.flatnonzero(mask) + first_row
+        self.guard.check_table(suspects, columns, source, rule, rows, header_lines)

@@ -84,7 +84,7 @@ class BatchEngine:
             TableValidationError: naming the file, row (in the whole file) and column.
         """
         present = [c for c in self.features if c in batch.schema.names]
-        self.candidates.check(batch, present, source)
+        self.candidates.check(batch, present, source, first_row=first_row, header_lines=header)
         vouchable = len(present) == len(self.features) and not any(
             c in batch.schema.names for c in self._validated_too
         )

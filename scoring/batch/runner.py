@@ -166,7 +166,9 @@ class BookScorer:
 
                 def score(item: tuple[pa.RecordBatch, int]) -> tuple[pa.Table, ScoredBatch]:
                     chunk, first_row = item
-                    self.engine.candidates.check(chunk, scanned, str(source), KEPT_RULE)
+                    self.engine.candidates.check(
+                        chunk, scanned, str(source), KEPT_RULE, first_row, reader.header_lines
+                    )
                     batch = self.engine.score(chunk, str(source), first_row, reader.header_lines)
                     return self.engine.table(chunk, passthrough, batch, self.extra), batch
 
