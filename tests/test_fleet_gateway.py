@@ -311,13 +311,16 @@ def test_everything_else_is_refused_by_the_gateway_itself(stack):
         assert _raw_request(stack, request_line, b"\x08\x01") == (REFUSED_STATUS, REFUSED), (
             request_line
         )
-    time.sleep(0.3)
+
+    def logged_refusals() -> list[str]:
+        lines = stack.gateway_log.read_text().splitlines()[before_log:]
+        return [line for line in lines if "refused" in line]
+
+    deadline = time.monotonic() + 10  # the log is written after the reply: wait for it
+    while len(logged_refusals()) < len(REFUSED_REQUESTS) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert stack.access_lines()[before_access:] == []  # none reached the SuperLink
-    refusals = [
-        line
-        for line in stack.gateway_log.read_text().splitlines()[before_log:]
-        if "refused" in line
-    ]
+    refusals = logged_refusals()
     assert len(refusals) == len(REFUSED_REQUESTS)
     assert "refused POST /v1/control/start-run from 127.0.0.1:" in refusals[0]
     assert any("refused POST /v1/fleet/get-run?next=/v1/control/start-run" in x for x in refusals)

@@ -240,8 +240,10 @@ def test_the_facilitator_down_means_the_fallback(pair):
 
 
 class SlowService(PartialScoreService):
+    """A facilitator that answers long after any deadline a bank would set."""
+
     def Contribution(self, request, context):
-        time.sleep(0.4)
+        time.sleep(2.0)
         return super().Contribution(request, context)
 
 
@@ -258,7 +260,8 @@ def test_a_facilitator_slower_than_the_deadline_means_the_fallback(pair):
             assert scorer.wait_ready()
             started = time.monotonic()
             score = _fallback_of(scorer, keys[0])
-            assert time.monotonic() - started < 0.3
+            # The 50 ms deadline, not the facilitator's 2 s: with room for a busy machine.
+            assert time.monotonic() - started < 1.0
     finally:
         server.stop()
     assert score.reason == REASONS[grpc.StatusCode.DEADLINE_EXCEEDED]
