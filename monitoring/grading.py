@@ -139,7 +139,7 @@ def grade_book(
     }
     keys: list[pa.Array] = []
     for batch, first_row in reader.batches():
-        engine.candidates.check(batch, [key], str(path), KEY_RULE)
+        engine.candidates.check(batch, [key], str(path), KEY_RULE, first_row, reader.header_lines)
         encoded = engine.encode(batch, str(path), first_row, reader.header_lines)
         scored = engine.score_encoded(encoded)
         points = None

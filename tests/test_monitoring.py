@@ -185,6 +185,12 @@ BAD = {
         TableReadError,
         ["column 'customer_id'", "mobile", "pseudonymous key"],
     ),
+    "an identifier in one key of a CSV": (
+        "t2.csv",
+        lambda f: f.assign(customer_id=f["customer_id"].where(f.index != 30, "13912345678")),
+        TableReadError,
+        ["column 'customer_id' holds 1 value(s) detected as mobile, the first in row 31 (line 32)"],
+    ),
 }
 
 
