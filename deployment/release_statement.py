@@ -27,6 +27,7 @@ from fedscore.core.signing import (
     public_key_from_hex,
     signature_valid,
 )
+from fedscore.core.untrusted_json import parse_json
 
 RELEASE_SCHEMA = "fedscore-release/1"
 #: A plain version string (what `[project] version` must be for a release).
@@ -170,7 +171,7 @@ def read_release_file(path: Path, fab: bytes | None = None) -> ReleaseFile:
             stating another FAB's hash. The message names the file and the problem.
     """
     try:
-        document = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_unique)
+        document = parse_json(path.read_text(encoding="utf-8"), object_pairs_hook=_unique)
     except (OSError, ValueError) as exc:  # unreadable, not UTF-8, not JSON, duplicates
         raise ConfigError(f"{path}: not a readable release file ({exc})") from exc
     try:

@@ -38,6 +38,7 @@ import numpy.typing as npt
 
 from fedscore.core.errors import ConfigError, TableProblem, TableReadError, TableValidationError
 from fedscore.core.files import write_private
+from fedscore.core.untrusted_json import parse_json
 
 #: What a stored release file declares itself to be.
 RELEASE_FORMAT = "fedscore-label-release/1"
@@ -302,7 +303,7 @@ def _encode(version: str, epsilon: float, noisy: Labels) -> bytes:
 def _decode(path: Path, version: str, epsilon: float, rows: int) -> Labels:
     """The labels stored at `path`, checked against what the caller expects."""
     try:
-        document = json.loads(path.read_bytes().decode("utf-8"))
+        document = parse_json(path.read_bytes().decode("utf-8"))
         if not isinstance(document, dict) or document.get("format") != RELEASE_FORMAT:
             raise ValueError("not a label release")
         packed = base64.b64decode(document["labels"], validate=True)

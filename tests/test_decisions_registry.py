@@ -96,3 +96,11 @@ def test_the_command_line_checks_registers_and_decides(store, fedscore_cli, tmp_
     )  # fmt: skip
     assert result.returncode == 2 and "field 'AGE'" in result.stderr
     assert "thirty" not in result.stderr
+    application.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    result = fedscore_cli(
+        "decide", "--application", str(application), "--strategy", "cards_default-2026.11-1",
+        "--registry", registry, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr  # was a RecursionError's traceback
+    assert "application.json: not a readable JSON file (is nested deeper than" in result.stderr
+    assert "Traceback" not in result.stderr

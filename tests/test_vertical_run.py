@@ -227,3 +227,15 @@ def test_the_consortium_audit_covers_the_vertical_runs(vertical_run, fedscore_cl
     report = json.loads((out / "audit_report.json").read_text())
     assert not report["verification"]["ok"]
     assert any(f["subject"] == "loan_facilitator" for f in report["findings"]), report["findings"]
+    # A hostile party's stored text that is not JSON, or nested beyond the parser: a
+    # finding, not a traceback.
+    for content in ("not json", "[" * 100_000 + "]" * 100_000):
+        with sqlite3.connect(journal.journal_path) as db:
+            db.execute("UPDATE ledger SET content = ? WHERE rowid = 1", (content,))
+        out = tmp_path / f"hostile-audit-{len(content)}"
+        result = fedscore_cli(
+            "audit", "report", str(tampered), "--keys", keys, "--out", str(out), cwd=tmp_path
+        )
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+        report = json.loads((out / "audit_report.json").read_text())
+        assert any(f["subject"] == "loan_facilitator" for f in report["findings"])

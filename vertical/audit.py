@@ -62,8 +62,12 @@ def audit_party(config: VerticalNodeConfig, keys_path: Path) -> PartyAudit:
     if not config.journal_path.is_file():
         raise ConfigError(f"{config.journal_path}: {config.party} has no vertical journal yet")
     verification = verify_ledger(config.journal_path, keys[config.party])
-    with sqlite3.connect(config.journal_path) as db:
-        entries = read_entries(db)
+    # A ledger that does not verify is no evidence, and its stored text may not even be
+    # JSON (a hostile party's): its runs are not read, the finding says why.
+    entries = []
+    if verification.ok:
+        with sqlite3.connect(config.journal_path) as db:
+            entries = read_entries(db)
     runs: dict[str, dict[str, dict[str, Any]]] = {}
     for entry in entries:
         content = entry.content

@@ -41,6 +41,7 @@ from fedscore.core.errors import ConfigError
 from fedscore.core.files import read_private, write_private
 from fedscore.core.protocol.errors import ProtocolError
 from fedscore.core.signing import SigningKey, canonical_json, signature_valid
+from fedscore.core.untrusted_json import parse_json
 
 VERSION = 1
 _OFFER_CONTEXT = b"fedscore/vertical-channel-offer/v1\n"
@@ -328,8 +329,8 @@ def _parse(data: bytes, limit: int, kind: str) -> dict[str, Any]:
     if not isinstance(data, bytes) or len(data) > limit:
         raise ChannelError(kind, "size", f"is not bytes of at most {limit}")
     try:
-        value = json.loads(data)
-    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        value = parse_json(data)
+    except ValueError as exc:  # not UTF-8, not JSON, or nested too deeply
         raise ChannelError(kind, "encoding", "is not JSON") from exc
     if not isinstance(value, dict):
         raise ChannelError(kind, "encoding", "is not a JSON object")

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fedscore.core.protocol.errors import MalformedMessage
+from fedscore.core.untrusted_json import JsonTooDeep, parse_json
 
 
 def _value(record: Mapping[str, Any], key: str, kind: str, types: tuple[type, ...]) -> Any:
@@ -64,9 +65,11 @@ def json_value(record: Mapping[str, Any], key: str, kind: str, types: tuple[type
         MalformedMessage: missing, not text, not JSON, or JSON of another type.
     """
     try:
-        value = json.loads(text(record, key, kind))
+        value = parse_json(text(record, key, kind))
     except json.JSONDecodeError as error:
         raise MalformedMessage(kind, key, f"is not JSON ({error.msg})") from error
+    except JsonTooDeep as error:
+        raise MalformedMessage(kind, key, str(error)) from None
     if not isinstance(value, types):
         names = " or ".join(t.__name__ for t in types)
         raise MalformedMessage(kind, key, f"must hold JSON {names}, not {type(value).__name__}")

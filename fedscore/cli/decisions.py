@@ -100,11 +100,12 @@ def decide(
 ) -> None:
     """Decide one application with a registered strategy; print the decision as JSON."""
     from fedscore.core.errors import ConfigError
+    from fedscore.core.untrusted_json import parse_json
 
     store, scorer = or_fail(lambda: _store_and_scorer(registry, model, config))
     decider = or_fail(lambda: store.decider(scorer, strategy))
     try:
-        fields = json.loads(application.read_text(encoding="utf-8"))
+        fields = parse_json(application.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         fail(ConfigError(f"{application}: not a readable JSON file ({exc})"))
     if not isinstance(fields, dict):

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fedscore.core.errors import FedscoreError
+from fedscore.core.untrusted_json import JsonTooDeep, parse_json
 
 NODE_CONFIG = "node.toml"
 #: A vertical party's config (a folder holding only it is a vertical-only party).
@@ -148,8 +149,10 @@ def read_json(path: Path) -> Any:
         FedscoreError: it cannot be read or is not valid JSON (naming the line).
     """
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return parse_json(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise FedscoreError(f"{path}: cannot be read ({exc.strerror})") from exc
     except json.JSONDecodeError as exc:
         raise FedscoreError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+    except JsonTooDeep as exc:
+        raise FedscoreError(f"{path}: not a fedscore document: it {exc}") from None
