@@ -34,6 +34,7 @@ from fedscore.core.errors import ConfigError, FedscoreError
 from fedscore.core.run_request import OwnerIdentity, check_safe_name
 from fedscore.core.schema import TaskSchema, load_schema
 from fedscore.core.signing import SigningKey
+from fedscore.core.untrusted_documents import parse_toml
 from fedscore.privacy.consent_basis import ConsentBasis
 
 #: The file `fedscore init` writes and `fedscore train --consortium` reads.
@@ -237,7 +238,7 @@ class ConsortiumFile:
         """
         path = folder / CONSORTIUM_FILE
         try:
-            document = tomllib.loads(path.read_text(encoding="utf-8"))
+            document = parse_toml(path.read_text(encoding="utf-8"))
             owner = OwnerIdentity(document["owner"]["name"], folder / document["owner"]["key"])
             return cls(folder / document["task"], owner, folder / document["federation"])
         except FileNotFoundError as exc:

@@ -16,6 +16,7 @@ from flwr.app import Context
 
 from fedscore.clients.node import NODE_CONFIG_KEY, NodeConfig
 from fedscore.core.errors import ConfigError
+from fedscore.core.untrusted_documents import parse_toml
 
 MANIFEST_RUN_CONFIG_KEY = "federation-manifest"
 
@@ -30,7 +31,7 @@ class FederationManifest:
     def load(cls, path: str | Path) -> FederationManifest:
         path = Path(path)
         try:
-            doc = tomllib.loads(path.read_text(encoding="utf-8"))
+            doc = parse_toml(path.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"cannot read federation manifest {path}: {exc}") from exc
         entries = doc.get("party", [])

@@ -16,6 +16,7 @@ from typing import Any
 
 from fedscore.core.errors import ConfigError
 from fedscore.core.files import write_bytes_atomic
+from fedscore.core.untrusted_documents import parse_toml
 
 
 def json_safe(value: Any) -> Any:
@@ -66,7 +67,7 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
         ConfigError: the file cannot be read or is not valid TOML.
     """
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return parse_toml(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from exc
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

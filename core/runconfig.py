@@ -21,6 +21,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from fedscore.core.errors import ConfigError
 from fedscore.core.typed_config import describe_errors
+from fedscore.core.untrusted_documents import parse_toml
 
 # Settings that may be unset (None): absent from TOML and from Flower's run config.
 _OPTIONAL_FLOATS = frozenset({"max_update_norm", "delta"})
@@ -206,7 +207,7 @@ class RunConfig:
         one table are an error.
         """
         try:
-            doc = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+            doc = parse_toml(Path(path).read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"{path}: cannot read run config: {exc}") from exc
         table = doc.get("run", doc)

@@ -27,7 +27,7 @@ from fedscore.core.signing import (
     public_key_from_hex,
     signature_valid,
 )
-from fedscore.core.untrusted_json import parse_json
+from fedscore.core.untrusted_documents import parse_json
 
 RELEASE_SCHEMA = "fedscore-release/1"
 #: A plain version string (what `[project] version` must be for a release).

@@ -38,6 +38,7 @@ from pydantic import Field
 
 from fedscore.core.errors import ConfigError
 from fedscore.core.typed_config import StrictSection, parse_section
+from fedscore.core.untrusted_documents import parse_toml
 from fedscore.decisions.fields import RuleFields
 from fedscore.decisions.rules import RuleSet, compile_rules
 from fedscore.decisions.strategy import HardRule, RuleBase, SoftRule
@@ -168,7 +169,7 @@ def load_monitoring_rules(path: str | Path | None, fields: RuleFields) -> Monito
         return compile_monitoring(MonitoringFile(), fields, "<defaults>")
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = parse_toml(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

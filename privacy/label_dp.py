@@ -38,7 +38,7 @@ import numpy.typing as npt
 
 from fedscore.core.errors import ConfigError, TableProblem, TableReadError, TableValidationError
 from fedscore.core.files import write_private
-from fedscore.core.untrusted_json import parse_json
+from fedscore.core.untrusted_documents import parse_json
 
 #: What a stored release file declares itself to be.
 RELEASE_FORMAT = "fedscore-label-release/1"

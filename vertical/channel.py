@@ -41,7 +41,7 @@ from fedscore.core.errors import ConfigError
 from fedscore.core.files import read_private, write_private
 from fedscore.core.protocol.errors import ProtocolError
 from fedscore.core.signing import SigningKey, canonical_json, signature_valid
-from fedscore.core.untrusted_json import parse_json
+from fedscore.core.untrusted_documents import parse_json
 
 VERSION = 1
 _OFFER_CONTEXT = b"fedscore/vertical-channel-offer/v1\n"

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fedscore.core.protocol.errors import MalformedMessage
-from fedscore.core.untrusted_json import JsonTooDeep, parse_json
+from fedscore.core.untrusted_documents import JsonTooDeep, parse_json
 
 
 def _value(record: Mapping[str, Any], key: str, kind: str, types: tuple[type, ...]) -> Any:

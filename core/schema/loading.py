@@ -27,6 +27,7 @@ from fedscore.core.schema.document import (
 from fedscore.core.schema.fields import DocumentModel
 from fedscore.core.schema.model import TaskSchema
 from fedscore.core.typed_config import Entry, Location, Locator, describe_entry_errors
+from fedscore.core.untrusted_documents import parse_toml
 
 #: Tables of the document, by key.
 _TABLES: dict[str, type[DocumentModel]] = {
@@ -62,7 +63,7 @@ def parse_schema(text: str, source: str = "<schema>") -> TaskSchema:
         SchemaError: the text is not TOML, or every problem found in the document.
     """
     try:
-        document = tomllib.loads(text)
+        document = parse_toml(text)
     except tomllib.TOMLDecodeError as exc:
         raise SchemaError(f"{source}: not valid TOML: {exc}") from exc
     try:

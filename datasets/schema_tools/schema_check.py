@@ -17,6 +17,7 @@ from fedscore.core.errors import SchemaError
 from fedscore.core.schema import Role, SchemaDocument, TaskSchema
 from fedscore.core.schema.loading import entry_locator
 from fedscore.core.typed_config import entry_problems
+from fedscore.core.untrusted_documents import parse_toml
 from fedscore.datasets.schema_tools.marks import is_placeholder, marked_lines
 from fedscore.datasets.schema_tools.report import CheckReport
 from fedscore.privacy.pseudonymization import available_pseudonymizers
@@ -45,7 +46,7 @@ def check_schema_file(path: Path) -> tuple[TaskSchema | None, CheckReport]:
     source = str(path)
     problems = marked_lines(text, source)
     try:
-        document = tomllib.loads(text)
+        document = parse_toml(text)
     except tomllib.TOMLDecodeError as exc:
         return None, CheckReport((*problems, f"{source}: not valid TOML: {exc}"))
     try:

@@ -100,7 +100,7 @@ def decide(
 ) -> None:
     """Decide one application with a registered strategy; print the decision as JSON."""
     from fedscore.core.errors import ConfigError
-    from fedscore.core.untrusted_json import parse_json
+    from fedscore.core.untrusted_documents import parse_json
 
     store, scorer = or_fail(lambda: _store_and_scorer(registry, model, config))
     decider = or_fail(lambda: store.decider(scorer, strategy))

@@ -257,7 +257,9 @@ def _typed(value: str) -> object:
     """A run-config value as TOML reads it (30 → int, 0.5 → float, true → bool), else text."""
     import tomllib
 
+    from fedscore.core.untrusted_documents import parse_toml
+
     try:
-        return tomllib.loads(f"v = {value}")["v"]
+        return parse_toml(f"v = {value}")["v"]
     except tomllib.TOMLDecodeError:
         return value

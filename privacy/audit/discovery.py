@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fedscore.core.errors import FedscoreError
-from fedscore.core.untrusted_json import JsonTooDeep, parse_json
+from fedscore.core.untrusted_documents import JsonTooDeep, parse_json
 
 NODE_CONFIG = "node.toml"
 #: A vertical party's config (a folder holding only it is a vertical-only party).

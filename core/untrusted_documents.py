@@ -1,17 +1,19 @@
-"""Parsing JSON that another party (or a user's file) wrote: depth bounded, errors typed.
+"""Parsing JSON and TOML that another party (or a user's file) wrote: depth bounded.
 
-Python's parser recurses once per level: a document of a few hundred kilobytes of `[`
-raises RecursionError, which is no ValueError, so a `except ValueError` around
-`json.loads` lets it through and a hostile member's message stops the run that reads it
-with a traceback. A document nested within the parser's reach but deeper than any
-fedscore writes would be walked later by recursive code (writing a summary, canonical
-JSON for a signature) and could fail there instead. Both are refused here, as the
-ValueError `JsonTooDeep`.
+Python's JSON and TOML parsers recurse once per level: a document of a few hundred
+kilobytes of `[` raises RecursionError, which is neither a ValueError nor a
+`TOMLDecodeError`, so the handlers around a parse let it through, and a hostile
+member's message or schema stops whatever reads it with a traceback. A document nested
+within the parsers' reach but deeper than any fedscore writes would be walked later by
+recursive code (validation, writing a summary, canonical JSON for a signature) and could
+fail there instead. Both are refused here, as the parse error the caller already
+handles: `JsonTooDeep` (a ValueError) for JSON, `tomllib.TOMLDecodeError` for TOML.
 """
 
 from __future__ import annotations
 
 import json
+import tomllib
 from collections.abc import Callable
 from typing import Any
 
@@ -51,6 +53,26 @@ def parse_json(
     if _deeper_than(value, max_depth):
         raise JsonTooDeep(max_depth)
     return value
+
+
+def parse_toml(text: str, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
+    """The tables of the TOML document `text`, from a source that may be hostile.
+
+    Args:
+        text: the document.
+        max_depth: the deepest nesting of tables and arrays accepted.
+
+    Raises:
+        tomllib.TOMLDecodeError: not TOML, or nested deeper than `max_depth`.
+    """
+    too_deep = f"the document is nested deeper than {max_depth} levels of tables and arrays"
+    try:
+        document = tomllib.loads(text)
+    except RecursionError:
+        raise tomllib.TOMLDecodeError(too_deep) from None
+    if _deeper_than(document, max_depth):
+        raise tomllib.TOMLDecodeError(too_deep)
+    return document
 
 
 def _deeper_than(value: Any, limit: int) -> bool:
