@@ -44,16 +44,32 @@ class FieldProblem:
         )
 
 
+#: The most problems one refusal lists. gRPC clients refuse replies whose metadata (the
+#: error message and the `fedscore-fields` trailer) exceed 16 KiB: a request with a
+#: thousand wrong fields still gets a refusal its sender can read.
+MOST_PROBLEMS_LISTED = 20
+
+
 class RequestError(FedscoreError):
     """A scoring request was refused; nothing was scored.
 
+    Args:
+        problems: every problem found, in field order (the first `MOST_PROBLEMS_LISTED`
+            are kept and listed).
+        message: what is wrong with the request as a whole, instead of the problems' list.
+
     Attributes:
-        problems: every problem found, in field order.
+        problems: the problems listed, in field order.
     """
 
-    def __init__(self, problems: list[FieldProblem]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(p.describe() for p in problems))
+    def __init__(self, problems: list[FieldProblem], message: str | None = None) -> None:
+        self.problems = problems[:MOST_PROBLEMS_LISTED]
+        if message is None:
+            message = "; ".join(p.describe() for p in self.problems)
+            unlisted = len(problems) - len(self.problems)
+            if unlisted:
+                message += f"; and {unlisted} more problem(s), not listed"
+        super().__init__(message)
 
     @property
     def fields(self) -> list[str]:

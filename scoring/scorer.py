@@ -122,6 +122,13 @@ class Scorer:
             RequestError: a field carries a direct identifier, is not a feature, or is
                 missing, mistyped or an unknown category.
         """
+        if len(fields) > len(self.guard.task_columns):
+            raise RequestError(
+                [],
+                f"the request carries {len(fields):,} fields, more than the task's "
+                f"{len(self.guard.task_columns)} columns: send only the model's "
+                f"{len(self._feature_set)} features; nothing was checked or scored",
+            )
         problems = self.guard.field_problems(fields)
         flagged = {p.field for p in problems}
         problems += [

@@ -194,6 +194,38 @@ def seconds_until_new_calls_are_refused(client: ScoringClient, row: dict[str, ob
     return time.monotonic() - started
 
 
+@pytest.mark.parametrize("extra", [1_000, 100_000])
+def test_a_request_with_thousands_of_fields_gets_a_refusal_its_client_can_read(
+    served, customers, extra
+):
+    """Every wrong field used to be listed, in the message and the trailer: past ~200 the
+    reply's metadata exceeded gRPC's 16 KiB and the client saw only "Stream removed"
+    (RESOURCE_EXHAUSTED), after the server had checked every field."""
+    _, _, _, _, client = served
+    with pytest.raises(grpc.RpcError) as caught:
+        client.score({**customers[0], **{f"x{i}": "13812345678" for i in range(extra)}})
+    error = caught.value
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
+    assert error.details() == (
+        f"the request carries {len(customers[0]) + extra:,} fields, more than the task's 33 "
+        "columns: send only the model's 23 features; nothing was checked or scored"
+    )
+    assert client.score(customers[1]).model_version == "default_risk-v1"  # still serving
+
+
+def test_a_refusal_lists_the_first_twenty_problems_and_counts_the_rest(served, customers):
+    _, _, _, _, client = served
+    with pytest.raises(grpc.RpcError) as caught:
+        client.score(dict.fromkeys(customers[0], "not a number"))
+    error = caught.value
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    details = error.details()
+    assert details.count("; field '") == 19  # 20 listed (numbers and unknown categories)
+    assert details.endswith("; and 3 more problem(s), not listed")
+    (trailer,) = [value for key, value in error.trailing_metadata() if key == FIELDS_METADATA]
+    assert len(trailer.split(",")) == 20
+
+
 #: Identifiers as a client sends them in a numeric field: as doubles, which hold every
 #: integer only up to 2**53, so all but the mobile arrive with other last digits.
 NUMERIC_IDENTIFIERS = [
