@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+from flwr.app import Array, ArrayRecord
 from round_support import initial_arrays, round_request
 
 from fedscore.clients.journal import AccountantKey, NodeJournal
@@ -98,6 +99,46 @@ def test_bad_table_fails_the_round_and_writes_nothing(tmp_path, party_table, sch
     store = NodeJournal(node.accountant_db)
     assert store.rounds(_key(node, schema)) == []
     assert store.load(_key(node, schema)).steps == 0
+
+
+def _unusable(good: ArrayRecord, kind: str) -> ArrayRecord:
+    """A hostile or broken coordinator's global model of one kind."""
+    arrays = {name: array.numpy() for name, array in good.items()}
+    if kind == "NaN":
+        return ArrayRecord({n: Array(np.full_like(a, np.nan)) for n, a in arrays.items()})
+    if kind == "infinite":
+        return ArrayRecord({n: Array(np.full_like(a, np.inf)) for n, a in arrays.items()})
+    if kind == "another shape":
+        return ArrayRecord({n: Array(np.zeros((3, 3), np.float32)) for n in arrays})
+    return ArrayRecord({**{n: Array(a) for n, a in arrays.items()}, "x": Array(np.ones(1))})
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        ("NaN", "global model: '0.weight' holds values that are not finite"),
+        ("infinite", "global model: '0.weight' holds values that are not finite"),
+        ("another shape", "global model: '0.weight' has shape (3, 3), the run's model (1, "),
+        ("another array", "global model: 'arrays' are not the run's model's: 3 array(s)"),
+    ],
+)
+def test_a_global_model_the_run_cannot_start_from_fails_the_round_before_any_data_is_read(
+    node, schema, kind, reason
+):
+    """A NaN model used to be trained from, and the round charged, for a NaN update; arrays
+    of another shape failed only after the table had been read."""
+    run = RunConfig(rounds=2, delta=1e-4)
+    arrays = _unusable(initial_arrays(schema, run), kind)
+    for server_round, handler in ((1, train_round), (2, evaluate_round)):
+        reply = handler(node, arrays, round_request(schema, run, server_round))
+        party = reply.config_records[protocol.PARTY]
+        assert party[protocol.STATUS] == protocol.FAILED
+        assert party[protocol.REASON].startswith(reason), party[protocol.REASON]
+        assert protocol.ARRAYS not in reply.array_records
+    store = NodeJournal(node.accountant_db)
+    assert store.rounds(_key(node, schema)) == []
+    assert store.load(_key(node, schema)).steps == 0
+    assert not node.report_path(round_request(schema, run, 1)[protocol.RUN_ID]).exists()
 
 
 def test_schema_mismatch_is_declined(node, schema):

@@ -15,7 +15,8 @@ from fedscore.clients.admission import admit
 from fedscore.clients.local_data import PartyData
 from fedscore.clients.rounds.context import NodeContext, RoundHandler, claimed_request
 from fedscore.clients.rounds.replies import status_of
-from fedscore.clients.rounds.request import model_from
+from fedscore.clients.rounds.request import check_global_model, model_from
+from fedscore.core.encoding import FeatureEncoder
 from fedscore.core.errors import FedscoreError
 from fedscore.core.metrics import score_metrics
 from fedscore.core.models import predict_proba
@@ -53,6 +54,7 @@ def answer_evaluation(context: NodeContext, content: RecordDict) -> EvaluateRepl
         request = claimed_request(context, content, EvaluateRequest)
         schema = load_schema(node.task_path)
         run = admit(node, schema, request.request, context.app_sha256).run
+        check_global_model(request.model, run, FeatureEncoder(schema).n_features)
         data = context.load_data(node, schema)
     except FedscoreError as problem:
         return EvaluateReply(

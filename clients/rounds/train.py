@@ -37,7 +37,7 @@ from fedscore.clients.rounds.replies import (
     spent_metrics,
     status_of,
 )
-from fedscore.clients.rounds.request import model_from
+from fedscore.clients.rounds.request import check_global_model, model_from
 from fedscore.clients.rounds.transaction import (
     RoundState,
     Training,
@@ -46,6 +46,7 @@ from fedscore.clients.rounds.transaction import (
     open_journal,
 )
 from fedscore.clients.training import LocalSchedule, train_locally
+from fedscore.core.encoding import FeatureEncoder
 from fedscore.core.errors import FedscoreError
 from fedscore.core.protocol import Evaluation, PartyReport, Status, TrainReply, TrainRequest
 from fedscore.core.schema import load_schema
@@ -67,6 +68,7 @@ def answer_training(context: NodeContext, content: RecordDict) -> TrainReply:
     try:
         schema = load_schema(node.task_path)
         state.admission = admit(node, schema, instructions, context.app_sha256)
+        check_global_model(request.model, state.run, FeatureEncoder(schema).n_features)
         state.data = context.load_data(node, schema)
         state.data.report.write(node.report_path(instructions.run_id))
         if instructions.server_round > 1:
