@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from fedscore.core.protocol.records import NUM_EXAMPLES
 
@@ -36,7 +37,10 @@ def print_problems(console: Console, problems: list[str]) -> None:
         problems: the problems, as sentences.
     """
     for problem in problems:
-        console.print(f"[bold red]problem:[/] {problem}", highlight=False, soft_wrap=True)
+        # A problem quotes parties' reasons: printed as text, never as markup (a "[/x]"
+        # in a hostile node's reason would raise, a "[link=…]" would style the console).
+        console.print("problem:", style="bold red", end=" ")
+        console.print(problem, markup=False, highlight=False, soft_wrap=True)
 
 
 def print_run_summary(console: Console, summary: dict[str, Any], run_dir: Path) -> None:
@@ -47,11 +51,12 @@ def print_run_summary(console: Console, summary: dict[str, Any], run_dir: Path) 
         summary: the run's summary.json content (see `rundir.build_summary`).
         run_dir: the run directory, named last.
     """
-    table = Table(title=f"run {summary['run_id']} — {summary['model']}, {summary['rounds']} rounds")
+    title = Text(f"run {summary['run_id']} — {summary['model']}, {summary['rounds']} rounds")
+    table = Table(title=title)
     for column in _COLUMNS:
         table.add_column(column, justify="right" if column != "party" else "left")
     for party, info in sorted(summary["parties"].items()):
-        table.add_row(party, *_party_cells(info))
+        table.add_row(*(Text(cell) for cell in (party, *_party_cells(info))))
     console.print(table)
     test = summary["consortium_test"]
     if test:
@@ -67,7 +72,7 @@ def print_run_summary(console: Console, summary: dict[str, Any], run_dir: Path) 
         "de-identified personal information (去标识化), not anonymized"
     )
     print_problems(console, summary["verdict"]["problems"])
-    console.print(f"run directory: {run_dir}")
+    console.print(f"run directory: {run_dir}", markup=False, highlight=False, soft_wrap=True)
 
 
 def refused_cell(info: dict[str, Any]) -> str:

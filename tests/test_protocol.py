@@ -37,7 +37,9 @@ from fedscore.core.runconfig import RunConfig
 ROOT = Path(__file__).parent.parent
 MODEL = ArrayRecord({"0.weight": Array(np.arange(4, dtype=np.float32))})
 HEAD = LedgerHead(3, {"run_id": "r", "epsilon": 0.5}, "ab", "cd", "ed25519", "ef", "01")
-SUMMARY = DeidentificationSummary({"k_achieved": 5, "suppression_rate": 0.01, "rows": 900})
+SUMMARY = DeidentificationSummary(
+    {"k_achieved": 5, "suppression_rate": 0.01, "rows": {"read": 1000, "after_suppression": 900}}
+)
 
 names = st.from_regex(r"[a-z][a-z0-9_]{0,20}", fullmatch=True)
 texts = st.text(max_size=40)

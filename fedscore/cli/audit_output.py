@@ -58,6 +58,7 @@ def print_audit(document: dict[str, Any]) -> None:
         document: the audit report's JSON document.
     """
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title="privacy budget per party and data version")
     for column in ("party", "data version", "ε RDP", "ε PRV", "used", "max ε", "refused", "ledger"):
@@ -65,7 +66,7 @@ def print_audit(document: dict[str, Any]) -> None:
     parties: dict[str, dict[str, Any]] = document["parties"]
     for party, view in parties.items():
         for version in view["data_versions"]:
-            table.add_row(
+            cells = (
                 party,
                 str(version["data_version"])[:12],
                 _fmt_epsilon(version["epsilon_rdp"]),
@@ -75,6 +76,8 @@ def print_audit(document: dict[str, Any]) -> None:
                 str(version["refused_rounds"]),
                 "verified" if view["ledger_ok"] else "FAILED",
             )
+            # Read from the parties' own files: text, never markup.
+            table.add_row(*(Text(cell) for cell in cells))
     console.print(table)
     shared: dict[str, Any] = document["shared_customers"]
     if shared["worst_case"]:

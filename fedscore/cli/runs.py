@@ -174,9 +174,10 @@ def submit(
         status = start_run(connection, app, signed, resume=resume)
     except FedscoreError as error:
         fail(error)
+    from fedscore.server.run_console import print_problems
+
     problems = problems_of(signed)
-    for problem in problems:
-        console.print(f"[bold red]problem:[/] {problem}", highlight=False, soft_wrap=True)
+    print_problems(console, problems)
     raise typer.Exit(code=1 if problems or status else 0)
 
 
