@@ -38,8 +38,17 @@ def figure_fonts() -> list[str]:
 
 
 def figure_rc() -> dict[RcKeyType, Any]:
-    """The matplotlib settings every fedscore figure is drawn with."""
-    return {"font.family": "sans-serif", "font.sans-serif": figure_fonts()}
+    """The matplotlib settings every fedscore figure is drawn with.
+
+    Text is never read as mathtext: labels carry names and versions other parties wrote
+    (a feature, a data version from a party's ledger), and "$\\fr$" in one would stop
+    the figure, and with it the audit or the report, with a ParseFatalException.
+    """
+    return {
+        "font.family": "sans-serif",
+        "font.sans-serif": figure_fonts(),
+        "text.parse_math": False,
+    }
 
 
 def figure_style() -> AbstractContextManager[None]:
