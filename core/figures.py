@@ -38,10 +38,10 @@ def figure_fonts() -> list[str]:
 
 
 def figure_rc() -> dict[RcKeyType, Any]:
-    """The matplotlib settings every fedscore figure is drawn with.
+    r"""The matplotlib settings every fedscore figure is drawn with.
 
     Text is never read as mathtext: labels carry names and versions other parties wrote
-    (a feature, a data version from a party's ledger), and "$\\fr$" in one would stop
+    (a feature, a data version from a party's ledger), and "$\fr$" in one would stop
     the figure, and with it the audit or the report, with a ParseFatalException.
     """
     return {
