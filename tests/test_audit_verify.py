@@ -191,3 +191,26 @@ def test_verify_and_report_reach_the_same_verdict(consortium, tmp_path, evidence
     findings = json.loads((tmp_path / "audit" / "audit_report.json").read_text())["findings"]
     (failure,) = (f for f in findings if f["severity"] == "failure")
     assert failure["check"] == check and named in failure["message"]
+
+
+@pytest.mark.parametrize("command", ["verify", "report"])
+def test_a_view_in_place_of_the_ledger_is_refused_not_run_forever(
+    consortium, fedscore_cli, tmp_path, command
+):
+    """A node's own state file, read by the auditor: a view with a recursive query where the
+    ledger table belongs kept `audit verify` and `audit report` running forever."""
+    state = _node(consortium).accountant_db
+    _sql(state, "ALTER TABLE ledger RENAME TO ledger_kept")
+    _sql(
+        state,
+        "CREATE VIEW ledger AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+        "SELECT l.* FROM ledger_kept AS l, c",
+    )
+    extra = ("--out", tmp_path / "audit") if command == "report" else ()
+    result = fedscore_cli(
+        "audit", command, consortium.root / PARTY, "--keys", consortium.keys, *extra,
+        cwd=tmp_path, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "holds 1 view(s) or trigger(s), which no fedscore state file has" in result.stderr
+    assert not (tmp_path / "audit").exists()

@@ -22,6 +22,7 @@ from fedscore.core.errors import ConfigError
 from fedscore.core.figures import styled_figure
 from fedscore.core.files import write_bytes_atomic
 from fedscore.privacy.ledger import load_public_keys, read_entries, verify_ledger
+from fedscore.privacy.ledger.foreign import open_party_database
 from fedscore.vertical.node_config import VerticalNodeConfig
 
 KINDS = (
@@ -61,13 +62,21 @@ def audit_party(config: VerticalNodeConfig, keys_path: Path) -> PartyAudit:
         raise ConfigError(f"{keys_path}: no ledger key listed for {config.party}")
     if not config.journal_path.is_file():
         raise ConfigError(f"{config.journal_path}: {config.party} has no vertical journal yet")
-    verification = verify_ledger(config.journal_path, keys[config.party])
-    # A ledger that does not verify is no evidence, and its stored text may not even be
-    # JSON (a hostile party's): its runs are not read, the finding says why.
-    entries = []
-    if verification.ok:
-        with sqlite3.connect(config.journal_path) as db:
-            entries = read_entries(db)
+    try:
+        verification = verify_ledger(config.journal_path, keys[config.party])
+        # A ledger that does not verify is no evidence, and its stored text may not even
+        # be JSON (a hostile party's): its runs are not read, the finding says why.
+        entries = []
+        if verification.ok:
+            db = open_party_database(config.journal_path)
+            try:
+                entries = read_entries(db)
+            finally:
+                db.close()
+    except sqlite3.DatabaseError as error:
+        raise ConfigError(
+            f"{config.journal_path}: not a readable fedscore journal ({error})"
+        ) from None
     runs: dict[str, dict[str, dict[str, Any]]] = {}
     for entry in entries:
         content = entry.content

@@ -43,6 +43,7 @@ from fedscore.privacy.audit.run_evidence import RunEvidence, collect_run
 from fedscore.privacy.audit.trusted_keys import ConsortiumKeys
 from fedscore.privacy.deidentification.report import DeidentificationReport
 from fedscore.privacy.ledger.chain import LedgerEntry
+from fedscore.privacy.ledger.foreign import open_party_database
 from fedscore.privacy.ledger.verify import Verification, parse_canonical, verify_stored
 
 # What this module offered before discovery, keys, findings and runs had modules of their own.
@@ -131,7 +132,7 @@ def collect_institution(
     """
     files = locate_institution(path, party)
     try:
-        db = sqlite3.connect(f"file:{files.ledger_file}?mode=ro", uri=True)
+        db = open_party_database(files.ledger_file)
         try:
             party = files.party or _party_of_first_entry(db)
             if not party:

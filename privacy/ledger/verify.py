@@ -21,6 +21,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from fedscore.privacy.ledger.chain import HASH_ALGORITHMS, LedgerEntry, canonical, chain_hash
+from fedscore.privacy.ledger.foreign import open_party_database
 
 
 @dataclass(frozen=True)
@@ -201,7 +202,7 @@ def verify_stored(
 
 def verify_ledger(path: Path, key: Ed25519PublicKey) -> Verification:
     """Verify the ledger stored in a node's privacy-state file (see `verify_stored`)."""
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    db = open_party_database(path)
     try:
         return verify_stored(db, key)[1]
     finally:
