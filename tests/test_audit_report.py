@@ -209,3 +209,45 @@ def test_bad_input_names_the_file_and_writes_nothing(tmp_path, trained_consortiu
     assert wrong.returncode == 2 and "not an Ed25519 public key" in wrong.stderr
     assert not any(out.iterdir()) if out.exists() else True
     assert os.listdir(tmp_path / "consortium")  # the evidence itself is untouched
+
+
+#: A run directory is the coordinator's and the model owner's, not the auditor's: each of
+#: these ended `audit report` in a traceback (TypeError, AttributeError, ValueError).
+HOSTILE_RUN_FILES = {
+    "heads not a list per party": (
+        "ledger_heads.json",
+        lambda d: {**d, "city_bank": 5},
+        2,
+        "ledger_heads.json: not a ledger-heads file (a list of heads per party)",
+    ),
+    "a head of another shape": (
+        "ledger_heads.json",
+        lambda d: {**d, "city_bank": [{**d["city_bank"][0], "seq": "x"}, *d["city_bank"][1:]]},
+        1,
+        "city_bank: signed head #1 is malformed (ledger head: 'seq' must be int, not str)",
+    ),
+    "parties not an object": (
+        "summary.json",
+        lambda d: {**d, "parties": [1]},
+        2,
+        "summary.json: not a run summary fedscore wrote (parties: Input should be a valid "
+        "dictionary)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE_RUN_FILES)
+def test_a_run_directory_of_another_shape_is_reported_not_a_traceback(
+    tmp_path, trained_consortium, fedscore_cli, case
+):
+    name, change, status, message = HOSTILE_RUN_FILES[case]
+    consortium = trained_consortium.copy_to(tmp_path / "consortium")
+    path = consortium.run_dir / name
+    path.write_text(json.dumps(change(json.loads(path.read_text()))), encoding="utf-8")
+    out = tmp_path / "audit"
+    result = fedscore_cli(
+        "audit", "report", str(consortium.root / "city_bank"), str(consortium.run_dir),
+        "--keys", str(consortium.keys), "--out", str(out), cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == status and "Traceback" not in result.stderr, result.stderr
+    assert message in result.stderr
