@@ -177,6 +177,31 @@ def test_a_task_name_that_would_leave_the_registry_is_refused(
     assert not list(registry.root.parent.rglob("escaped*"))
 
 
+@pytest.mark.parametrize(
+    ("name", "change"),
+    [
+        ("summary.json", lambda d: {**d, "consortium_test": [1]}),
+        ("summary.json", lambda d: {**d, "rounds": "ten"}),
+        ("run_config.json", lambda d: {**d, "task": 5}),
+    ],
+)
+def test_a_run_file_of_another_shape_is_refused_not_a_traceback(
+    registry, trained_consortium, tmp_path, name, change
+):
+    """The run directory is the coordinator's: each of these ended `models register` in a
+    TypeError or AttributeError's traceback."""
+    run = tmp_path / "run"
+    shutil.copytree(trained_consortium.run_dir, run)
+    (run / name).write_text(json.dumps(change(json.loads((run / name).read_text()))))
+    code, output = _fedscore(
+        "models", "register", run, "--keys", trained_consortium.keys, "--registry", registry.root
+    )
+    assert code == 2 and "Traceback" not in output, output
+    assert "summary.json or run_config.json is not a finished run's" in output
+    assert registry.index.entries() == []
+    assert [p.name for p in (registry.root / "models").iterdir()] == []
+
+
 def test_listing_shows_the_signed_card_not_the_index_copy(registry, trained_consortium):
     version = registry.register(trained_consortium.run_dir, trained_consortium.keys).version
     auc = registry.card(version).consortium_test["auc"]

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fedscore.core.errors import ConfigError
+from fedscore.core.errors import ConfigError, printable_reason
+from fedscore.core.untrusted_documents import parse_json
 
 _RUN_ID_TIME = re.compile(r"^(\d{8}-\d{6})")
 
@@ -106,6 +106,34 @@ class ModelCard:
         """
         summary = read_run_file(run_dir / "summary.json")
         config = read_run_file(run_dir / "run_config.json")
+        try:
+            return cls._from_documents(
+                summary, config, run_dir, version, run_manifest_sha256, parties
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as problem:
+            # The run directory is the coordinator's: a key of another shape is refused
+            # (its name, never its value), not a traceback.
+            what = (
+                f"'{problem.args[0]}' is missing"
+                if isinstance(problem, KeyError)
+                else ("a key holds a value of another type")
+            )
+            raise ConfigError(
+                f"{run_dir}: summary.json or run_config.json is not a finished run's "
+                f"({printable_reason(str(what))[:120]})"
+            ) from None
+
+    @classmethod
+    def _from_documents(
+        cls,
+        summary: dict[str, Any],
+        config: dict[str, Any],
+        run_dir: Path,
+        version: str,
+        run_manifest_sha256: str,
+        parties: tuple[PartyCard, ...],
+    ) -> ModelCard:
+        """The card from the run's summary.json and run_config.json, as read."""
         run_id = str(summary["run_id"])
         return cls(
             version=version,
@@ -132,8 +160,8 @@ def read_run_file(path: Path) -> dict[str, Any]:
         ConfigError: it is missing, not JSON, or not a JSON object.
     """
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        document = parse_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # not UTF-8, not JSON, nested too deeply
         raise ConfigError(f"{path}: not a finished run's file ({exc})") from exc
     if not isinstance(document, dict):
         raise ConfigError(f"{path}: not a finished run's file (not a JSON object)")
