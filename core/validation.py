@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from pandas.api import types as ptypes
 
 from fedscore.core.errors import TableProblem, TableValidationError
 from fedscore.core.schema import ColumnSpec, Role, TaskSchema
@@ -199,7 +200,19 @@ class _ProblemCollector:
 
 def _as_text(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Cells as stripped text plus a mask of empty / missing cells."""
-    text = series.astype("string").str.strip().fillna("")
+    try:
+        as_string = series.astype("string")
+    except UnicodeDecodeError:
+        # Bytes (a Parquet binary column) that are not UTF-8: read with replacement
+        # characters, so they match no category and are reported, never quoted.
+        as_string = series.map(
+            lambda cell: (
+                bytes(cell).decode("utf-8", "replace")
+                if isinstance(cell, bytes | bytearray)
+                else cell
+            )
+        ).astype("string")
+    text = as_string.str.strip().fillna("")
     missing = series.isna().to_numpy() | (text == "").to_numpy(dtype=bool)
     return text, missing
 
@@ -240,6 +253,9 @@ def _parse_numbers(series: pd.Series) -> np.ndarray:
     Python's `float()` would read it (" 3 " and "1_000" too, which Arrow refuses).
     """
     dtype = series.dtype
+    if ptypes.is_datetime64_any_dtype(dtype) or ptypes.is_timedelta64_dtype(dtype):
+        # pandas would read a date as its nanoseconds since 1970: a date is no number.
+        return np.full(len(series), np.nan)
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
         try:
             cast = pc.cast(pa.array(series.array), pa.float64())

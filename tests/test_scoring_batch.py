@@ -111,6 +111,8 @@ BAD_KINDS = [
     "identifier in a feature of a CSV",
     "identifier in a float feature",
     "plain CSV named .csv.gz",
+    "dates in a numeric feature",
+    "bytes that are not UTF-8 in a category",
 ]
 
 
@@ -192,6 +194,23 @@ def bad_books(book, tmp_path_factory) -> dict[str, tuple]:
         tmp_path / "plain.csv.gz",
         TableReadError,
         ["not a readable gzip file", "gzip-compressed CSV"],
+    )
+    dated = pa.Table.from_pandas(book, preserve_index=False)
+    at = dated.schema.get_field_index("AGE")
+    dates = pa.array([pd.Timestamp("1980-01-01")] * len(book))
+    pq.write_table(dated.set_column(at, "AGE", dates), tmp_path / "dated.parquet")
+    cases["dates in a numeric feature"] = (  # pandas read them as nanoseconds since 1970
+        tmp_path / "dated.parquet",
+        TableValidationError,
+        ["row 1, column 'AGE': wrong type: expected a finite number"],
+    )
+    at = dated.schema.get_field_index("EDUCATION")
+    undecodable = pa.array([b"\xff\xfe"] * len(book), pa.binary())
+    pq.write_table(dated.set_column(at, "EDUCATION", undecodable), tmp_path / "bytes.parquet")
+    cases["bytes that are not UTF-8 in a category"] = (  # was a UnicodeDecodeError
+        tmp_path / "bytes.parquet",
+        TableValidationError,
+        ["row 1, column 'EDUCATION': unknown category"],
     )
     assert set(cases) == set(BAD_KINDS)
     return cases
