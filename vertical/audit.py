@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,9 @@ from typing import Any
 from fedscore.core.errors import ConfigError
 from fedscore.core.figures import styled_figure
 from fedscore.core.files import write_bytes_atomic
-from fedscore.privacy.ledger import load_public_keys, read_entries, verify_ledger
-from fedscore.privacy.ledger.foreign import open_party_database
+from fedscore.privacy.ledger import load_public_keys
+from fedscore.privacy.ledger.foreign import reading_party_database
+from fedscore.privacy.ledger.verify import verify_stored
 from fedscore.vertical.node_config import VerticalNodeConfig
 
 KINDS = (
@@ -56,27 +56,19 @@ def audit_party(config: VerticalNodeConfig, keys_path: Path) -> PartyAudit:
 
     Raises:
         ConfigError: the party is not in the key list, or has no vertical journal.
+        FedscoreError: the journal is not a readable fedscore journal (not SQLite, or it
+            holds a view or trigger).
     """
     keys = load_public_keys(keys_path)
     if config.party not in keys:
         raise ConfigError(f"{keys_path}: no ledger key listed for {config.party}")
     if not config.journal_path.is_file():
         raise ConfigError(f"{config.journal_path}: {config.party} has no vertical journal yet")
-    try:
-        verification = verify_ledger(config.journal_path, keys[config.party])
-        # A ledger that does not verify is no evidence, and its stored text may not even
-        # be JSON (a hostile party's): its runs are not read, the finding says why.
-        entries = []
-        if verification.ok:
-            db = open_party_database(config.journal_path)
-            try:
-                entries = read_entries(db)
-            finally:
-                db.close()
-    except sqlite3.DatabaseError as error:
-        raise ConfigError(
-            f"{config.journal_path}: not a readable fedscore journal ({error})"
-        ) from None
+    with reading_party_database(config.journal_path, "journal") as db:
+        stored, verification = verify_stored(db, keys[config.party])
+    # A ledger that does not verify is no evidence, and its stored text may not even be
+    # JSON (a hostile party's): its runs are not read, the finding says why.
+    entries = stored if verification.ok else []
     runs: dict[str, dict[str, dict[str, Any]]] = {}
     for entry in entries:
         content = entry.content

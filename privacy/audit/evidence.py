@@ -43,7 +43,7 @@ from fedscore.privacy.audit.run_evidence import RunEvidence, collect_run
 from fedscore.privacy.audit.trusted_keys import ConsortiumKeys
 from fedscore.privacy.deidentification.report import DeidentificationReport
 from fedscore.privacy.ledger.chain import LedgerEntry
-from fedscore.privacy.ledger.foreign import open_party_database
+from fedscore.privacy.ledger.foreign import reading_party_database
 from fedscore.privacy.ledger.verify import Verification, parse_canonical, verify_stored
 
 # What this module offered before discovery, keys, findings and runs had modules of their own.
@@ -131,24 +131,16 @@ def collect_institution(
         FedscoreError: the ledger file cannot be read or no key is known for its party.
     """
     files = locate_institution(path, party)
-    try:
-        db = open_party_database(files.ledger_file)
-        try:
-            party = files.party or _party_of_first_entry(db)
-            if not party:
-                raise FedscoreError(
-                    f"{files.ledger_file}: its ledger does not say whose it is (empty, or its "
-                    "first entry names no party); name its party"
-                )
-            public_key, key_source = keys.for_party(party, files.own_key_file)
-            ledger, verification = verify_stored(db, public_key)
-            accountants = _read_accountants(db)
-        finally:
-            db.close()
-    except sqlite3.DatabaseError as exc:
-        raise FedscoreError(
-            f"{files.ledger_file}: not a readable fedscore privacy-state file ({exc})"
-        ) from exc
+    with reading_party_database(files.ledger_file, "privacy-state file") as db:
+        party = files.party or _party_of_first_entry(db)
+        if not party:
+            raise FedscoreError(
+                f"{files.ledger_file}: its ledger does not say whose it is (empty, or its "
+                "first entry names no party); name its party"
+            )
+        public_key, key_source = keys.for_party(party, files.own_key_file)
+        ledger, verification = verify_stored(db, public_key)
+        accountants = _read_accountants(db)
     findings: list[Finding] = []
     if not verification.ok:
         findings.append(

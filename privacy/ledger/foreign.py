@@ -11,7 +11,11 @@ functions with side effects.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from fedscore.core.errors import FedscoreError
 
 
 def open_party_database(path: Path) -> sqlite3.Connection:
@@ -39,3 +43,27 @@ def open_party_database(path: Path) -> sqlite3.Connection:
             "(a view where a table belongs can make every query run forever)"
         )
     return db
+
+
+@contextmanager
+def reading_party_database(path: Path, what: str) -> Iterator[sqlite3.Connection]:
+    """`open_party_database` for one read, closed afterwards.
+
+    Args:
+        path: the file.
+        what: what the file is, named in the error ("privacy-state file", "journal").
+
+    Raises:
+        FedscoreError: the file cannot be opened or read as a fedscore state file
+            (`{path}: not a readable fedscore {what} (…)`).
+    """
+    try:
+        db = open_party_database(path)
+    except sqlite3.DatabaseError as error:
+        raise FedscoreError(f"{path}: not a readable fedscore {what} ({error})") from error
+    try:
+        yield db
+    except sqlite3.DatabaseError as error:
+        raise FedscoreError(f"{path}: not a readable fedscore {what} ({error})") from error
+    finally:
+        db.close()
